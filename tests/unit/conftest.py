@@ -13,7 +13,7 @@ class NetworkDisabled(RuntimeError):
 
 @pytest.fixture(autouse=True)
 def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
-    def guard(self, address, *args, **kwargs):  # noqa: ANN001
+    def guard(self, address, *args, **kwargs):
         raise NetworkDisabled(f"unit tests run with the network off (tried {address!r})")
 
     monkeypatch.setattr(socket.socket, "connect", guard)

@@ -1,0 +1,60 @@
+"""Redis key and channel names: pure, versioned builders (SPEC.md "Cache Keys", prefixed frs:v1)."""
+
+from __future__ import annotations
+
+PREFIX = "frs:v1"
+
+
+def latest_rates() -> str:
+    return f"{PREFIX}:latest_funding_rates"
+
+
+def latest_rates_dex(dex: str) -> str:
+    return f"{PREFIX}:latest_funding_rates:{dex}"
+
+
+def latest_rate(dex: str, symbol: str) -> str:
+    return f"{PREFIX}:latest_funding_rates:{dex}:{symbol}"
+
+
+def opportunities_all() -> str:
+    return f"{PREFIX}:opportunities:all"
+
+
+def opportunities_symbol(symbol: str) -> str:
+    return f"{PREFIX}:opportunities:symbol:{symbol}"
+
+
+def opportunity_state() -> str:
+    """Ids of the opportunities open after the last analysis (to emit opened/updated/closed)."""
+    return f"{PREFIX}:opportunities:state"
+
+
+def dex_metadata(dex: str) -> str:
+    return f"{PREFIX}:dex_metadata:{dex}"
+
+
+def fees_version() -> str:
+    """Bumped on every fee change; in-process caches compare it to drop stale fee-derived entries."""
+    return f"{PREFIX}:fees:version"
+
+
+def breaker(dex: str) -> str:
+    return f"{PREFIX}:breaker:{dex}"
+
+
+def ws_connection(connection_id: str) -> str:
+    return f"{PREFIX}:ws:conn:{connection_id}"
+
+
+def ws_connections() -> str:
+    return f"{PREFIX}:ws:conns"
+
+
+def channel(name: str) -> str:
+    """Pub/sub channel: channel('funding_rates'), channel('opportunities')."""
+    return f"{PREFIX}:channel:{name}"
+
+
+def metrics(name: str) -> str:
+    return f"{PREFIX}:metrics:{name}"

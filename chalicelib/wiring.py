@@ -1,0 +1,83 @@
+"""Composition root: the only module that knows every concrete class. Lazy and cached per container.
+
+Handlers and services ask for `storage()`, `kv()`, `pusher()`, `settings()`; nothing is built
+at import time, so a Lambda pays only for what its function touches. Tests call `override(...)`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.settings import Settings, get_settings
+
+_overrides: dict[str, Any] = {}
+_built: dict[str, Any] = {}
+
+
+def settings() -> Settings:
+    return _overrides.get("settings") or get_settings()
+
+
+def storage() -> Any:
+    """chalicelib.storage.repository.PgStorage on $DATABASE_URL (one reused connection, reconnects)."""
+    if "storage" in _overrides:
+        return _overrides["storage"]
+    if "storage" not in _built:
+        from chalicelib.storage.repository import PgStorage
+
+        url = settings().database_url
+        if not url:
+            from chalicelib.settings import SettingsError
+
+            raise SettingsError("DATABASE_URL is not set: expected postgresql://user@host:port/dbname")
+        _built["storage"] = PgStorage(url)
+    return _built["storage"]
+
+
+def kv() -> Any:
+    """Redis client (redis.Redis) when REDIS_URL/USE_REDIS allow, else the in-memory fallback."""
+    if "kv" in _overrides:
+        return _overrides["kv"]
+    if "kv" not in _built:
+        from chalicelib.cache.store import make_kv
+
+        _built["kv"] = make_kv(settings())
+    return _built["kv"]
+
+
+def pusher() -> Any:
+    """WebSocket pusher over apigatewaymanagementapi (endpoint from WS_MANAGEMENT_URL)."""
+    if "pusher" in _overrides:
+        return _overrides["pusher"]
+    if "pusher" not in _built:
+        from chalicelib.transport.push import make_pusher
+
+        _built["pusher"] = make_pusher(settings())
+    return _built["pusher"]
+
+
+def override(**components: Any) -> None:
+    """Replace components (settings=, storage=, kv=, pusher=, or any other name)."""
+    _overrides.update(components)
+
+
+def get(name: str, factory: Any) -> Any:
+    """A named component built once by `factory()` (for pieces not listed above)."""
+    if name in _overrides:
+        return _overrides[name]
+    if name not in _built:
+        _built[name] = factory()
+    return _built[name]
+
+
+def reset() -> None:
+    """Forget overrides and built components (tests; the local stack after changing env)."""
+    for component in _built.values():
+        close = getattr(component, "close", None)
+        if callable(close):
+            try:
+                close()
+            except Exception:
+                pass
+    _built.clear()
+    _overrides.clear()
