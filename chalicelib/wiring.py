@@ -6,6 +6,7 @@ at import time, so a Lambda pays only for what its function touches. Tests call 
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from chalicelib.settings import Settings, get_settings
@@ -75,9 +76,7 @@ def reset() -> None:
     for component in _built.values():
         close = getattr(component, "close", None)
         if callable(close):
-            try:
+            with contextlib.suppress(Exception):
                 close()
-            except Exception:
-                pass
     _built.clear()
     _overrides.clear()
