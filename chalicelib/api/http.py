@@ -1,0 +1,47 @@
+"""Handler plumbing: JSON responses, the error wrapper every route uses, request timing."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from chalice import Response
+
+from chalicelib.api.errors import ApiError
+from chalicelib.api.metrics import METRICS
+from chalicelib.core.serialize import dumps
+
+log = logging.getLogger(__name__)
+JSON = {"Content-Type": "application/json"}
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    text = body if isinstance(body, str) else dumps(body)
+    return Response(body=text, status_code=status, headers={**JSON, **(headers or {})})
+
+
+def error_response(err: ApiError) -> Response:
+    return json_response(err.body(), err.status)
+
+
+def endpoint(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a view: ApiError -> its JSON error; anything else -> logged 500 with the same shape."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Response:
+        started = time.perf_counter()
+        try:
+            result = fn(*args, **kwargs)
+            response = result if isinstance(result, Response) else json_response(result)
+        except ApiError as err:
+            response = error_response(err)
+        except Exception:  # a bug, never bad input: keep the contract's shape, log the traceback
+            log.exception("unhandled error in %s", fn.__name__)
+            response = error_response(ApiError(500, "internal error; see the service log", None))
+        METRICS.request((time.perf_counter() - started) * 1000)
+        return response
+
+    return wrapper

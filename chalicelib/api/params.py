@@ -1,0 +1,270 @@
+"""Request models: every path/query parameter and the admin body, validated by pydantic.
+
+Query models forbid unknown names (a typo like `min_profti` is a 400 naming it, not a silently
+ignored filter). Numbers are bounded so nothing absurd reaches SQL or Decimal arithmetic.
+Dex names are lower-cased and symbols upper-cased before lookup.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
+
+from chalicelib.api.errors import ApiError, bad_parameter, from_validation
+
+Basis = Literal["native", "1h", "8h", "apr"]
+FeeType = Literal["maker", "taker"]
+Period = Literal["24h", "7d", "30d", "90d"]
+Interval = Literal["raw", "1h", "4h", "1d"]
+SortBy = Literal[
+    "net_profit_percent", "annualized_apy", "divergence", "estimated_fees", "breakeven_hours",
+    "min_volume_24h", "min_oi_usd", "max_oi_usd", "oi_ratio", "avg_spread_bps", "long_rate", "short_rate", "symbol",
+]
+PERIODS: dict[str, timedelta] = {"24h": timedelta(hours=24), "7d": timedelta(days=7),
+                                 "30d": timedelta(days=30), "90d": timedelta(days=90)}
+INTERVAL_SECONDS: dict[str, int | None] = {"raw": None, "1h": 3600, "4h": 14400, "1d": 86400}
+DEX_PATTERN = r"^[A-Za-z0-9_-]{1,50}$"
+SYMBOL_PATTERN = r"^[A-Za-z0-9_.-]{1,32}$"
+MAX_RANGE = timedelta(days=366)
+
+
+def _lower(v: Any) -> Any:
+    return v.strip().lower() if isinstance(v, str) else v
+
+
+def _upper(v: Any) -> Any:
+    return v.strip().upper() if isinstance(v, str) else v
+
+
+def _csv(v: Any) -> Any:
+    if isinstance(v, str):
+        return [p.strip().lower() for p in v.split(",") if p.strip()]
+    if isinstance(v, list):
+        return [p.strip().lower() for item in v for p in str(item).split(",") if p.strip()]
+    return v
+
+
+DexName = Annotated[str, BeforeValidator(_lower), Field(pattern=DEX_PATTERN, description="DEX name, e.g. hyperliquid")]
+SymbolName = Annotated[str, BeforeValidator(_upper), Field(pattern=SYMBOL_PATTERN, description="Normalized base asset, e.g. BTC")]
+DexList = Annotated[list[Annotated[str, Field(pattern=DEX_PATTERN)]], BeforeValidator(_csv),
+                    Field(max_length=20, description="Comma-separated DEX names, e.g. lighter,edgex")]
+
+
+def _decimal(lo: str, hi: str, default: Any = None, description: str = "") -> Any:
+    return Field(default=default, ge=Decimal(lo), le=Decimal(hi), allow_inf_nan=False, description=description)
+
+
+def _utc(v: datetime | None) -> datetime | None:
+    if v is None:
+        return None
+    v = v.replace(tzinfo=UTC) if v.tzinfo is None else v.astimezone(UTC)
+    if not 2000 <= v.year <= 2100:
+        raise ValueError("timestamp must lie between the years 2000 and 2100")
+    return v
+
+
+class Query(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class BasisQuery(Query):
+    basis: Basis = Field("8h", description="Rate basis: native (one funding interval of that market), 1h, 8h, "
+                                           "or apr (annualized percent)")
+
+
+class RatesQuery(BasisQuery):
+    dex: DexName | None = None
+    symbol: SymbolName | None = None
+    include_metadata: bool = Field(False, description="Include DEX metadata (fees) in the response")
+
+
+class OpportunityQuery(Query):
+    symbol: SymbolName | None = None
+    long_dex: DexName | None = None
+    short_dex: DexName | None = None
+    include_dexes: DexList | None = None
+    exclude_dexes: DexList | None = None
+    min_divergence: Decimal = _decimal("-1", "1", Decimal("0.0001"), "Minimum divergence (8 h fraction)")
+    min_profit: Decimal = Field(Decimal(0), ge=Decimal(-100), le=Decimal(100), allow_inf_nan=False,
+                                validation_alias=AliasChoices("min_profit", "min_profit_percent"),
+                                description="Minimum net profit (fraction over hold_hours); alias min_profit_percent")
+    min_volume: Decimal = Field(Decimal(100000), ge=0, le=Decimal("1e15"), allow_inf_nan=False,
+                                validation_alias=AliasChoices("min_volume", "min_volume_24h"),
+                                description="Minimum 24 h USD volume of both legs; alias min_volume_24h")
+    max_volume: Decimal | None = Field(None, ge=0, le=Decimal("1e15"), allow_inf_nan=False,
+                                       validation_alias=AliasChoices("max_volume", "max_volume_24h"),
+                                       description="Maximum 24 h USD volume (niche pairs); alias max_volume_24h")
+    min_oi_usd: Decimal | None = _decimal("0", "1e15", description="Minimum open interest (USD) of both legs")
+    max_oi_usd: Decimal | None = _decimal("0", "1e15", description="Maximum open interest (USD), low-OI farming")
+    oi_ratio_min: Decimal | None = _decimal("0", "1e6", description="Minimum long/short OI ratio")
+    oi_ratio_max: Decimal | None = _decimal("0", "1e6", description="Maximum long/short OI ratio")
+    oi_imbalance: Literal["long_heavy", "short_heavy", "balanced"] | None = None
+    max_spread_bps: int | None = Field(None, ge=0, le=100000, description="Maximum average bid/ask spread (bps)")
+    limit: int = Field(10, ge=1, le=100)
+    sort_by: SortBy = "net_profit_percent"
+    sort_desc: bool = True
+    hold_hours: Decimal = Field(Decimal(8), gt=0, le=Decimal(8760), allow_inf_nan=False,
+                                description="Holding period in hours for net profit and APY")
+    fee_type: FeeType = "maker"
+
+
+class SymbolOpportunityQuery(OpportunityQuery):
+    pass
+
+
+class CompareQuery(Query):
+    dex1: DexName
+    dex2: DexName
+    symbol: SymbolName | None = None
+    hold_hours: Decimal = Field(Decimal(8), gt=0, le=Decimal(8760), allow_inf_nan=False)
+    fee_type: FeeType = "maker"
+
+
+class TimeRange(Query):
+    start_time: datetime | None = Field(None, description="ISO 8601; default end_time - period")
+    end_time: datetime | None = Field(None, description="ISO 8601; default now")
+    period: Period | None = Field(None, description="Shorthand instead of start_time (default 7d)")
+
+    _utc_times = field_validator("start_time", "end_time")(_utc)
+
+    def window(self, now: datetime, default: str = "7d") -> tuple[datetime, datetime]:
+        if self.period is not None and self.start_time is not None:
+            raise bad_parameter("period", "give either period or start_time, not both")
+        end = self.end_time or now
+        start = self.start_time or end - PERIODS[self.period or default]
+        if start >= end:
+            raise bad_parameter("start_time", "start_time must be before end_time")
+        if end - start > MAX_RANGE:
+            raise bad_parameter("start_time", "the range may span at most 366 days")
+        return start, end
+
+
+class HistoryQuery(TimeRange, BasisQuery):
+    interval: Interval = Field("1h", description="Bucket size (average per bucket) or raw collection points")
+    page: int = Field(1, ge=1, le=1_000_000)
+    page_size: int = Field(100, ge=1, le=1000)
+
+
+class OpportunityHistoryQuery(TimeRange):
+    symbol: SymbolName | None = None
+    min_profit: Decimal | None = Field(None, ge=Decimal(-100), le=Decimal(100), allow_inf_nan=False)
+    limit: int = Field(100, ge=1, le=1000)
+    page: int = Field(1, ge=1, le=1_000_000)
+
+
+class StatsQuery(Query):
+    dex: DexName | None = None
+    period: Period = "30d"
+
+
+class NoQuery(Query):
+    pass
+
+
+class DexPath(BaseModel):
+    dex: DexName
+
+
+class SymbolPath(BaseModel):
+    symbol: SymbolName
+
+
+class DexSymbolPath(BaseModel):
+    dex: DexName
+    symbol: SymbolName
+
+
+# ---- admin body -------------------------------------------------------------------------
+Fee = Annotated[Decimal, Field(ge=Decimal("-0.01"), le=Decimal("0.1"), allow_inf_nan=False)]
+
+
+class FeeTierBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    min_volume_30d: Decimal = Field(ge=0, le=Decimal("1e15"), allow_inf_nan=False)
+    max_volume_30d: Decimal | None = Field(None, ge=0, le=Decimal("1e15"), allow_inf_nan=False)
+    maker_fee: Fee
+    taker_fee: Fee
+
+
+class FeeStructureBody(BaseModel):
+    """SPEC DEXFeeStructure: fees as fractions of notional (0.0002 = 0.02 %)."""
+
+    model_config = ConfigDict(extra="forbid")
+    maker_fee_percent: Fee = Field(description="Maker fee as a fraction (0.0002 = 0.02 %); negative = rebate")
+    taker_fee_percent: Fee = Field(description="Taker fee as a fraction")
+    has_fee_tiers: bool = False
+    fee_tiers: list[FeeTierBody] | None = Field(None, max_length=50)
+
+    @field_validator("fee_tiers")
+    @classmethod
+    def _ordered(cls, tiers: list[FeeTierBody] | None) -> list[FeeTierBody] | None:
+        for prev, tier in zip(tiers or [], (tiers or [])[1:], strict=False):
+            if prev.max_volume_30d is None or tier.min_volume_30d < prev.max_volume_30d:
+                raise ValueError("fee tiers must be ordered by volume and must not overlap")
+        for tier in tiers or []:
+            if tier.max_volume_30d is not None and tier.max_volume_30d <= tier.min_volume_30d:
+                raise ValueError("a tier's max_volume_30d must exceed its min_volume_30d")
+        return tiers
+
+    def model_post_init(self, _: Any) -> None:
+        if self.has_fee_tiers and not self.fee_tiers:
+            raise ValueError("has_fee_tiers is true but fee_tiers is empty")
+
+
+# ---- parsing helpers --------------------------------------------------------------------
+Q = TypeVar("Q", bound=Query)
+P = TypeVar("P", bound=BaseModel)
+
+
+def parse_query(model: type[Q], params: Any) -> Q:
+    """Chalice query_params (MultiDict or None) -> model; 400 naming the parameter on failure."""
+    data: dict[str, Any] = {}
+    for name in (params or {}):
+        values = params.getlist(name) if hasattr(params, "getlist") else [params[name]]
+        if len(values) > 1:
+            field = model.model_fields.get(name)
+            if field is None or "list" not in str(field.annotation):
+                raise bad_parameter(name, f"query parameter {name!r} given more than once")
+            data[name] = values
+        else:
+            data[name] = values[0]
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise from_validation(exc) from None
+
+
+def parse_path(model: type[P], **values: str) -> P:
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        raise from_validation(exc) from None
+
+
+def parse_body(raw: bytes | str | None, model: type[BaseModel]) -> Any:
+    """400 for a body that is not JSON, 422 for well-formed JSON failing the model."""
+    import json
+
+    if not raw:
+        raise ApiError(400, "a JSON body is required", "body", "invalid_body")
+    try:
+        data = json.loads(raw, parse_float=Decimal)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, f"body is not valid JSON: {exc}", "body", "invalid_body") from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise from_validation(exc, status=422) from None
+    except ValueError as exc:  # model_post_init
+        raise ApiError(422, str(exc), "body", "unprocessable_entity") from None

@@ -1,0 +1,243 @@
+"""Queries behind /dexes, /health, /metrics and the admin fee update."""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import json
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from chalicelib import wiring
+from chalicelib.api import data
+from chalicelib.api.cache import CACHE
+from chalicelib.api.errors import ApiError, not_found
+from chalicelib.api.metrics import METRICS
+from chalicelib.api.params import FeeStructureBody
+from chalicelib.cache import keys
+from chalicelib.core.models import FeeSchedule, FeeTier
+from chalicelib.core.serialize import iso_ms
+
+STALE_AFTER_INTERVALS = 3   # a venue whose newest data is older than 3 collection intervals is unhealthy
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _meta(cached: Any, now_ms: int) -> dict[str, Any]:
+    age = None if cached.updated_ms is None else max(0.0, round((now_ms - cached.updated_ms) / 1000, 3))
+    return {"updated_at": iso_ms(cached.updated_ms) if cached.updated_ms else iso_ms(now_ms),
+            "data_age_seconds": age, "source": cached.source}
+
+
+def fee_structure(row: dict[str, Any]) -> dict[str, Any]:
+    fs = row.get("fee_structure")
+    if isinstance(fs, dict):
+        return fs
+    tiers = row.get("fee_tiers") or (row.get("fee_metadata") or {}).get("tiers")
+    return {"maker_fee_percent": row.get("maker_fee_percent", row.get("maker_fee")),
+            "taker_fee_percent": row.get("taker_fee_percent", row.get("taker_fee")),
+            "has_fee_tiers": bool(row.get("has_fee_tiers", bool(tiers))), "fee_tiers": tiers or None}
+
+
+def public_dex(row: dict[str, Any]) -> dict[str, Any]:
+    """SPEC DEXMetadata as the API shows it (names, never integer ids)."""
+    return {
+        "name": row["name"],
+        "display_name": row.get("display_name") or row["name"],
+        "is_active": bool(row.get("is_active", True)),
+        "api_base_url": row.get("api_base_url"),
+        "websocket_url": row.get("websocket_url"),
+        "supports_websocket": bool(row.get("supports_websocket", False)),
+        "fee_structure": fee_structure(row),
+        "supported_symbols": sorted(row.get("supported_symbols") or []),
+        "collection_interval_seconds": row.get("collection_interval_seconds"),
+        "rate_limit_per_minute": row.get("rate_limit_per_minute"),
+        "last_successful_fetch": row.get("last_successful_fetch"),
+        "last_error": row.get("last_error"),
+        "consecutive_errors": int(row.get("consecutive_errors") or 0),
+        "updated_at": row.get("updated_at"),
+    }
+
+
+def list_dexes() -> dict[str, Any]:
+    cached = data.dex_rows()
+    return {"dexes": [public_dex(r) for _, r in sorted(cached.value.items())], **_meta(cached, _now_ms())}
+
+
+def get_dex(dex: str) -> dict[str, Any]:
+    cached = data.dex_rows()
+    if dex not in cached.value:
+        raise not_found("dex", dex, "dex")
+    return {**public_dex(cached.value[dex]), **_meta(cached, _now_ms())}
+
+
+def dex_symbols(dex: str) -> dict[str, Any]:
+    data.require_dex(dex)
+    rows = wiring.storage().dex_symbols(dex)
+    symbols = [{
+        "symbol": r.get("symbol"),
+        "dex_symbol_format": r.get("dex_symbol_format") or r.get("dex_symbol"),
+        "is_active": bool(r.get("is_active", True)),
+        "min_order_size": r.get("min_order_size"),
+        "volume_24h": r.get("volume_24h", r.get("volume_24h_usd")),
+        "open_interest": r.get("open_interest", r.get("open_interest_usd")),
+        "multiplier": r.get("multiplier"),
+        "last_updated": r.get("last_updated"),
+    } for r in rows]
+    now = _now_ms()
+    return {"dex_name": dex, "symbols": symbols, "updated_at": iso_ms(now), "data_age_seconds": 0.0,
+            "source": "database"}
+
+
+# ---- health ---------------------------------------------------------------------------------
+def _breaker_state(client: Any, dex: str) -> str | None:
+    if client is None:
+        return None
+    with contextlib.suppress(Exception):
+        raw = client.get(keys.breaker(dex))
+        if raw:
+            return str(json.loads(raw).get("state"))
+    return None
+
+
+def _dt_ms(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if isinstance(value, datetime):
+        value = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return int(value.timestamp() * 1000)
+    return int(value)
+
+
+def health() -> tuple[dict[str, Any], int]:
+    settings = wiring.settings()
+    now = _now_ms()
+    client = data.kv()
+    shared = METRICS.shared(client)
+    requests, hits, misses = shared["requests"], shared["cache_hits"], shared["cache_misses"]
+    base = {"timestamp": iso_ms(now), "uptime_seconds": int(time.time() - METRICS.started_at),
+            "total_requests": int(requests), "cache_hit_rate": round(hits / (hits + misses), 4) if hits + misses else 0.0}
+    try:
+        rows = {r["dex_name"] if "dex_name" in r else r["dex"]: r for r in wiring.storage().collection_health(60)}
+        index = data.snapshots().value
+        active = [name for name, r in data.dex_rows().value.items() if r.get("is_active", True)]
+    except Exception as exc:
+        return {"status": "unhealthy", **base, "dex_health": [], "oldest_data_age_seconds": None,
+                "last_collection_time": None, "detail": f"database unavailable: {type(exc).__name__}"}, 503
+    stale_ms = STALE_AFTER_INTERVALS * settings.collection_interval_seconds * 1000
+    dex_health, ages, last_fetches = [], [], []
+    for name in sorted(set(active) | set(rows)):
+        row = rows.get(name, {})
+        newest = max((s.fetched_at_ms for s in index.by_dex.get(name, {}).values()), default=None)
+        age_ms = None if newest is None else now - newest
+        breaker = _breaker_state(client, name)
+        last_ok = _dt_ms(row.get("last_successful_fetch"))
+        errors = int(row.get("consecutive_errors") or 0)
+        reasons = [r for r, bad in (
+            ("circuit breaker open", breaker == "open"),
+            (f"{errors} consecutive errors", errors >= settings.circuit_failure_threshold),
+            ("no data", newest is None),
+            ("stale data", age_ms is not None and age_ms > stale_ms)) if bad]
+        if age_ms is not None:
+            ages.append(age_ms)
+        if last_ok is not None:
+            last_fetches.append(last_ok)
+        dex_health.append({
+            "dex_name": name, "is_healthy": not reasons, "last_successful_fetch": iso_ms(last_ok),
+            "consecutive_errors": errors, "error_rate_percent": float(row.get("error_rate_percent") or 0.0),
+            "avg_collection_latency_ms": float(row.get("avg_collection_latency_ms") or 0.0),
+            "breaker_state": breaker or "closed", "data_age_seconds": None if age_ms is None else age_ms // 1000,
+            "problems": reasons})
+    healthy = sum(1 for d in dex_health if d["is_healthy"])
+    status = "healthy" if dex_health and healthy == len(dex_health) else "degraded" if healthy else "unhealthy"
+    return {"status": status, **base, "dex_health": dex_health,
+            "oldest_data_age_seconds": max(ages) // 1000 if ages else None,
+            "last_collection_time": iso_ms(max(last_fetches)) if last_fetches else None}, 200
+
+
+def metrics() -> dict[str, Any]:
+    client = data.kv()
+    shared = METRICS.shared(client)
+    hits, misses = shared["cache_hits"], shared["cache_misses"]
+    minute_key = f"requests:{int(time.time() // 60) - 1}"
+    rpm = shared.get(minute_key) or METRICS.local_rpm()
+    avg = shared["response_ms_total"] / shared["requests"] if shared["requests"] else METRICS.local_avg_ms()
+    websockets = None
+    with contextlib.suppress(Exception):
+        websockets = int(client.scard(keys.ws_connections())) if client is not None else None
+    connections = None
+    with contextlib.suppress(Exception):
+        connections = wiring.storage().database_connections()
+    return {"requests_per_minute": float(rpm), "avg_response_time_ms": round(avg, 3),
+            "cache_hit_rate": round(hits / (hits + misses), 4) if hits + misses else 0.0,
+            "cache_size_mb": round(CACHE.size_bytes / 1_048_576, 3), "cache_entries": len(CACHE),
+            "database_connections": connections, "active_websockets": websockets,
+            "timestamp": iso_ms(_now_ms())}
+
+
+# ---- admin ----------------------------------------------------------------------------------
+def _admin_key() -> str | None:
+    settings = wiring.settings()
+    if settings.admin_api_key:
+        return settings.admin_api_key
+    if not settings.admin_api_key_ssm_param:
+        return None
+
+    def read_ssm() -> str:
+        import boto3  # lazy: only the admin route on AWS pays for it
+
+        ssm = boto3.client("ssm")
+        return ssm.get_parameter(Name=settings.admin_api_key_ssm_param, WithDecryption=True)["Parameter"]["Value"]
+
+    return wiring.get("admin_api_key", read_ssm)
+
+
+def check_admin(headers: Any) -> None:
+    given = (headers or {}).get("x-api-key")
+    if not given:
+        raise ApiError(401, "missing X-API-Key header", "X-API-Key", "unauthorized")
+    expected = _admin_key()
+    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+        raise ApiError(403, "invalid API key", "X-API-Key", "forbidden")
+
+
+def to_schedule(body: FeeStructureBody) -> FeeSchedule:
+    tiers = tuple(FeeTier(t.min_volume_30d, t.max_volume_30d, t.maker_fee, t.taker_fee)
+                  for t in (body.fee_tiers or ()) if body.has_fee_tiers)
+    return FeeSchedule(maker=body.maker_fee_percent, taker=body.taker_fee_percent, tiers=tiers)
+
+
+def update_fees(dex: str, body: FeeStructureBody) -> dict[str, Any]:
+    data.require_dex(dex)
+    schedule = to_schedule(body)
+    if not wiring.storage().update_fees(dex, schedule):
+        raise not_found("dex", dex, "dex")
+    client = data.kv()
+    version = None
+    if client is not None:
+        with contextlib.suppress(Exception):
+            incr = getattr(client, "incr", None)
+            version = int(incr(keys.fees_version())) if incr else None
+            if version is None:
+                version = _now_ms()
+                client.set(keys.fees_version(), str(version))
+    invalidate_fees(dex, client)
+    return {"status": "success", "message": f"Fees updated for {dex}", "dex_name": dex,
+            "fee_structure": {"maker_fee_percent": schedule.maker, "taker_fee_percent": schedule.taker,
+                              "has_fee_tiers": schedule.has_fee_tiers,
+                              "fee_tiers": [{"min_volume_30d": t.min_volume_30d, "max_volume_30d": t.max_volume_30d,
+                                             "maker_fee": t.maker_fee, "taker_fee": t.taker_fee}
+                                            for t in schedule.tiers] or None},
+            "fees_version": version}
+
+
+def invalidate_fees(dex: str, client: Any) -> None:
+    """Fee change: dex_metadata:{dex} (+ the list) and every opportunities* entry, both tiers."""
+    CACHE.invalidate(data.DEXES, data.FEES, "opportunities", kv=client,
+                     redis_keys=(keys.dex_metadata(dex), keys.dex_metadata("all"), keys.opportunities_all()),
+                     redis_patterns=(keys.opportunities_symbol("*"),))
