@@ -17,6 +17,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StringConstraints,
     ValidationError,
     field_validator,
 )
@@ -55,8 +56,10 @@ def _csv(v: Any) -> Any:
     return v
 
 
-DexName = Annotated[str, BeforeValidator(_lower), Field(pattern=DEX_PATTERN, description="DEX name, e.g. hyperliquid")]
-SymbolName = Annotated[str, BeforeValidator(_upper), Field(pattern=SYMBOL_PATTERN, description="Normalized base asset, e.g. BTC")]
+DexName = Annotated[str, StringConstraints(pattern=DEX_PATTERN), BeforeValidator(_lower),
+                    Field(description="DEX name, e.g. hyperliquid (case-insensitive)")]
+SymbolName = Annotated[str, StringConstraints(pattern=SYMBOL_PATTERN), BeforeValidator(_upper),
+                       Field(description="Normalized base asset, e.g. BTC (case-insensitive)")]
 DexList = Annotated[list[Annotated[str, Field(pattern=DEX_PATTERN)]], BeforeValidator(_csv),
                     Field(max_length=20, description="Comma-separated DEX names, e.g. lighter,edgex")]
 

@@ -238,6 +238,6 @@ def update_fees(dex: str, body: FeeStructureBody) -> dict[str, Any]:
 
 def invalidate_fees(dex: str, client: Any) -> None:
     """Fee change: dex_metadata:{dex} (+ the list) and every opportunities* entry, both tiers."""
-    CACHE.invalidate(data.DEXES, data.FEES, "opportunities", kv=client,
+    CACHE.invalidate(data.DEXES, data.FEES, "opportunities", "rates", kv=client,
                      redis_keys=(keys.dex_metadata(dex), keys.dex_metadata("all"), keys.opportunities_all()),
                      redis_patterns=(keys.opportunities_symbol("*"),))

@@ -2,15 +2,15 @@
 
 Each view: translate the request (pydantic models in chalicelib.api.params), call a query in
 chalicelib.api, return JSON. `endpoint` turns ApiError into the `{"error","detail","parameter"}`
-body and anything unexpected into a logged 500 of the same shape.
+body and anything unexpected into a logged 500 of the same shape. OpenAPI/docs: handlers/docs.py.
 """
 
 from __future__ import annotations
 
 from chalice import Blueprint
 
+from chalicelib.api import history, opps, rates
 from chalicelib.api import params as p
-from chalicelib.api import system
 from chalicelib.api.http import endpoint, json_response
 
 rest = Blueprint(__name__)
@@ -21,49 +21,71 @@ def _query(model: type[p.Q]) -> p.Q:
     return p.parse_query(model, rest.current_request.query_params)
 
 
-@rest.route(f"{V1}/health", methods=["GET"])
+@rest.route(f"{V1}/funding-rates", methods=["GET"])
 @endpoint
-def health():
-    _query(p.NoQuery)
-    body, status = system.health()
-    return json_response(body, status)
+def funding_rates():
+    return json_response(rates.all_rates(_query(p.RatesQuery)))
 
 
-@rest.route(f"{V1}/metrics", methods=["GET"])
+@rest.route(f"{V1}/funding-rates/{{dex}}", methods=["GET"])
 @endpoint
-def metrics():
-    _query(p.NoQuery)
-    return system.metrics()
-
-
-@rest.route(f"{V1}/dexes", methods=["GET"])
-@endpoint
-def dexes():
-    _query(p.NoQuery)
-    return system.list_dexes()
-
-
-@rest.route(f"{V1}/dexes/{{dex}}", methods=["GET"])
-@endpoint
-def dex(dex):
+def dex_funding_rates(dex):
     path = p.parse_path(p.DexPath, dex=dex)
-    _query(p.NoQuery)
-    return system.get_dex(path.dex)
+    return json_response(rates.dex_rates(path.dex, _query(p.BasisQuery).basis))
 
 
-@rest.route(f"{V1}/dexes/{{dex}}/symbols", methods=["GET"])
+@rest.route(f"{V1}/funding-rates/{{dex}}/{{symbol}}", methods=["GET"])
 @endpoint
-def dex_symbols(dex):
-    path = p.parse_path(p.DexPath, dex=dex)
-    _query(p.NoQuery)
-    return system.dex_symbols(path.dex)
+def market_funding_rate(dex, symbol):
+    path = p.parse_path(p.DexSymbolPath, dex=dex, symbol=symbol)
+    return json_response(rates.dex_symbol_rate(path.dex, path.symbol, _query(p.BasisQuery).basis))
 
 
-@rest.route(f"{V1}/admin/dexes/{{dex}}/fees", methods=["PUT"])
+@rest.route(f"{V1}/opportunities", methods=["GET"])
 @endpoint
-def update_fees(dex):
-    system.check_admin(rest.current_request.headers)
-    path = p.parse_path(p.DexPath, dex=dex)
-    _query(p.NoQuery)
-    body = p.parse_body(rest.current_request.raw_body, p.FeeStructureBody)
-    return system.update_fees(path.dex, body)
+def opportunities():
+    return json_response(opps.opportunities(_query(p.OpportunityQuery)))
+
+
+@rest.route(f"{V1}/opportunities/best", methods=["GET"])
+@endpoint
+def best_opportunity():
+    return json_response(opps.best(_query(p.OpportunityQuery)))
+
+
+@rest.route(f"{V1}/opportunities/compare", methods=["GET"])
+@endpoint
+def compare_opportunities():
+    return json_response(opps.compare(_query(p.CompareQuery)))
+
+
+@rest.route(f"{V1}/opportunities/symbol/{{symbol}}", methods=["GET"])
+@endpoint
+def symbol_opportunities(symbol):
+    path = p.parse_path(p.SymbolPath, symbol=symbol)
+    q = _query(p.SymbolOpportunityQuery)
+    return json_response(opps.opportunities(q.model_copy(update={"symbol": path.symbol})))
+
+
+@rest.route(f"{V1}/history/funding-rates/{{dex}}/{{symbol}}", methods=["GET"])
+@endpoint
+def rate_history(dex, symbol):
+    path = p.parse_path(p.DexSymbolPath, dex=dex, symbol=symbol)
+    return history.rate_history(path.dex, path.symbol, _query(p.HistoryQuery))
+
+
+@rest.route(f"{V1}/history/opportunities", methods=["GET"])
+@endpoint
+def opportunity_history():
+    return history.opportunity_history(_query(p.OpportunityHistoryQuery))
+
+
+@rest.route(f"{V1}/stats/funding-rates/{{symbol}}", methods=["GET"])
+@endpoint
+def rate_stats(symbol):
+    path = p.parse_path(p.SymbolPath, symbol=symbol)
+    return history.rate_stats(path.symbol, _query(p.StatsQuery))
+
+
+# System, DEX metadata, admin and docs routes register on the same blueprint:
+from chalicelib.handlers import rest_system  # noqa: E402, F401

@@ -1,0 +1,114 @@
+"""Queries behind /history/* and /stats/*: straight from PostgreSQL (date_bin buckets, percentiles).
+
+Storage returns normalized rates (rate_1h, rate_8h per point; statistics of rate_8h); this
+module converts them to the requested basis. A market's native rate = rate_8h * interval / 8.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from chalicelib import wiring
+from chalicelib.api import data
+from chalicelib.api.params import INTERVAL_SECONDS, PERIODS, HistoryQuery, OpportunityHistoryQuery, StatsQuery
+from chalicelib.core.serialize import iso_ms
+
+EIGHT = Decimal(8)
+APR_PER_8H = Decimal(8760) / EIGHT * Decimal(100)   # percent per year from an 8 h rate
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _factor(basis: str, interval_hours: Decimal | None) -> Decimal:
+    """Multiply an 8 h rate by this to express it in `basis`."""
+    if basis == "1h":
+        return 1 / EIGHT
+    if basis == "apr":
+        return APR_PER_8H
+    if basis == "native":
+        return (interval_hours or EIGHT) / EIGHT
+    return Decimal(1)
+
+
+def _dec(v: Any) -> Decimal | None:
+    return None if v is None else v if isinstance(v, Decimal) else Decimal(str(v))
+
+
+def _fresh(updated: datetime | None) -> dict[str, Any]:
+    now = time.time()
+    ts = updated.timestamp() if updated else now
+    return {"source": "database", "updated_at": iso_ms(int(ts * 1000)),
+            "data_age_seconds": round(max(0.0, now - ts), 3)}
+
+
+def _pagination(page: int, page_size: int, total: int) -> dict[str, int]:
+    return {"page": page, "page_size": page_size, "total": total,
+            "total_pages": math.ceil(total / page_size) if total else 0}
+
+
+def rate_history(dex: str, symbol: str, q: HistoryQuery) -> dict[str, Any]:
+    data.require_dex(dex)
+    data.require_symbol(symbol)
+    start, end = q.window(_now())
+    page = wiring.storage().rate_history(dex=dex, symbol=symbol, start=start, end=end,
+                                         bucket_seconds=INTERVAL_SECONDS[q.interval],
+                                         page=q.page, page_size=q.page_size)
+    snap = data.snapshots().value.by_dex.get(dex, {}).get(symbol)
+    interval_h = snap.funding_interval_hours if snap else None
+    points = []
+    for pt in page.points:
+        r8 = _dec(pt.get("rate_8h"))
+        if interval_h is None and pt.get("funding_interval_hours") is not None:
+            interval_h = _dec(pt["funding_interval_hours"])
+        rate = r8 * _factor(q.basis, interval_h) if r8 is not None else _dec(pt.get("rate"))
+        points.append({"time": pt["time"], "rate": rate, "rate_1h": pt.get("rate_1h"), "rate_8h": r8,
+                       "samples": pt.get("samples")})
+    factor = _factor(q.basis, interval_h)
+    stats = {k: (None if page.statistics.get(k) is None else _dec(page.statistics[k]) * factor)
+             for k in ("avg_rate", "median_rate", "std_dev", "min_rate", "max_rate")}
+    newest = max((pt["time"] for pt in page.points), default=None)
+    return {**_fresh(newest), "dex_name": dex, "symbol": symbol, "basis": q.basis, "interval": q.interval,
+            "data_points": points, "statistics": stats, "period_start": page.period_start,
+            "period_end": page.period_end, "pagination": _pagination(q.page, q.page_size, page.total)}
+
+
+def opportunity_history(q: OpportunityHistoryQuery) -> dict[str, Any]:
+    data.require_symbol(q.symbol)
+    start, end = q.window(_now())
+    rows, total = wiring.storage().opportunity_history(
+        symbol=q.symbol, start=start, end=end, min_profit=q.min_profit, limit=q.limit,
+        offset=(q.page - 1) * q.limit)
+    newest = max((r["discovered_at"] for r in rows if isinstance(r.get("discovered_at"), datetime)), default=None)
+    return {**_fresh(newest), "opportunities": rows, "total_count": total, "period_start": start,
+            "period_end": end, "pagination": _pagination(q.page, q.limit, total)}
+
+
+def rate_stats(symbol: str, q: StatsQuery) -> dict[str, Any]:
+    data.require_dex(q.dex)
+    data.require_symbol(symbol)
+    end = _now()
+    start = end - PERIODS[q.period]
+    raw = wiring.storage().rate_stats(symbol=symbol, dex=q.dex, start=start, end=end)
+    avg = _dec(raw.get("avg_rate", raw.get("avg")))
+    std = _dec(raw.get("std_dev", raw.get("stddev")))
+    volatility = (std / abs(avg)) if std is not None and avg else None
+    freq = raw.get("positive_rate_frequency")
+    newest = raw.get("newest") or raw.get("last_time")
+    return {
+        **_fresh(newest if isinstance(newest, datetime) else None),
+        "symbol": symbol, "dex_name": q.dex, "basis": "8h", "period_days": PERIODS[q.period].days or 1,
+        "period_start": start, "period_end": end, "samples": int(raw.get("samples") or 0),
+        "avg_funding_rate": avg, "median_funding_rate": _dec(raw.get("median_rate", raw.get("median"))),
+        "std_dev": std, "volatility": volatility,
+        "min_rate": _dec(raw.get("min_rate", raw.get("min"))), "max_rate": _dec(raw.get("max_rate", raw.get("max"))),
+        "percentile_25": _dec(raw.get("percentile_25", raw.get("p25"))),
+        "percentile_75": _dec(raw.get("percentile_75", raw.get("p75"))),
+        "avg_annualized_apy": avg * APR_PER_8H if avg is not None else None,
+        "positive_rate_frequency": None if freq is None else float(freq),
+    }

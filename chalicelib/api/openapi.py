@@ -1,0 +1,113 @@
+"""OpenAPI 3.1 document generated from the route table and the pydantic models (built once, cached)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from pydantic import AliasChoices, BaseModel
+
+from chalicelib.api.routes import ROUTES, Route
+from chalicelib.api.schemas import ErrorBody
+
+REF = "#/components/schemas/{model}"
+DESCRIPTION = """Cross-DEX perpetual funding rates, arbitrage opportunities, history and statistics.
+
+* **Rates** are normalized: `rate_1h = funding_rate / funding_interval_hours`, `rate_8h = rate_1h * 8`,
+  `annualized_rate = rate_1h * 8760 * 100` (percent). `basis` selects what rate fields show (default `8h`).
+* **Freshness**: every data response carries `source` (`memory` = this container's in-process cache,
+  `redis` = shared cache, `database` = PostgreSQL), `updated_at` (when the data was collected) and
+  `data_age_seconds`.
+* **Errors** share one body: `{"error", "detail", "parameter"}`. 400 = malformed or **unknown** query
+  parameter (typos are rejected, not ignored), 404 = unknown dex/symbol (named in `parameter`),
+  422 = JSON body failing validation, 401/403 = admin key missing/wrong.
+"""
+
+
+def _schema(model: type[BaseModel], components: dict[str, Any], mode: str = "serialization") -> dict[str, Any]:
+    schema = model.model_json_schema(ref_template=REF, mode=mode)  # type: ignore[arg-type]
+    for name, sub in schema.pop("$defs", {}).items():
+        components.setdefault(name, sub)
+    components.setdefault(model.__name__, schema)
+    return {"$ref": REF.format(model=model.__name__)}
+
+
+def _no_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """Query values are never JSON null: drop the null branch pydantic emits for Optional fields."""
+    any_of = schema.get("anyOf")
+    if any_of:
+        kept = [s for s in any_of if s.get("type") != "null"]
+        if any(s.get("type") == "number" for s in kept):  # Decimal: number or numeric string -> number
+            kept = [s for s in kept if s.get("type") == "number"]
+        rest = {k: v for k, v in schema.items() if k != "anyOf"}
+        schema = {**kept[0], **rest} if len(kept) == 1 else {**rest, "anyOf": kept}
+    schema.pop("title", None)
+    if schema.get("default", 0) is None:
+        schema.pop("default")
+    elif isinstance(schema.get("default"), str) and schema.get("type") == "number":
+        schema["default"] = float(schema["default"])
+    return schema
+
+
+def _parameters(model: type[BaseModel], where: str, components: dict[str, Any]) -> list[dict[str, Any]]:
+    schema = model.model_json_schema(ref_template=REF, mode="validation")
+    for name, sub in schema.pop("$defs", {}).items():
+        components.setdefault(name, sub)
+    out = []
+    for name, field in model.model_fields.items():
+        alias = field.validation_alias
+        wire = alias.choices[0] if isinstance(alias, AliasChoices) else (alias or name)
+        prop = _no_null(dict(schema["properties"][name]))
+        param: dict[str, Any] = {"name": wire, "in": where, "required": where == "path" or field.is_required(),
+                                 "schema": prop}
+        description = prop.pop("description", None) or field.description
+        if description:
+            param["description"] = description
+        if prop.get("type") == "array":
+            param.update(style="form", explode=False)
+        out.append(param)
+    return out
+
+
+def _operation(route: Route, components: dict[str, Any]) -> dict[str, Any]:
+    params = _parameters(route.path_model, "path", components) if route.path_model else []
+    params += _parameters(route.query, "query", components)
+    op: dict[str, Any] = {
+        "operationId": route.method.lower() + route.path.replace("/api/v1", "").replace("/", "_")
+        .replace("{", "").replace("}", "").replace("-", "_"),
+        "summary": route.summary, "tags": [route.tag], "parameters": params,
+        "responses": {"200": {"description": "OK", "content": {"application/json": {
+            "schema": _schema(route.response, components)}}}},
+    }
+    if route.description:
+        op["description"] = route.description
+    for status in route.errors:
+        op["responses"][str(status)] = {"description": _ERRORS.get(status, "Error"), "content": {
+            "application/json": {"schema": {"$ref": REF.format(model="ErrorBody")}}}}
+    if route.body is not None:
+        op["requestBody"] = {"required": True, "content": {"application/json": {
+            "schema": _schema(route.body, components, "validation")}}}
+        op["security"] = [{"ApiKey": []}]
+    return op
+
+
+_ERRORS = {400: "Malformed or unknown parameter", 401: "Missing X-API-Key", 403: "Wrong X-API-Key",
+           404: "Unknown dex or symbol", 422: "Body failed validation", 503: "Database unavailable"}
+
+
+@lru_cache(maxsize=1)
+def document() -> dict[str, Any]:
+    components: dict[str, Any] = {}
+    _schema(ErrorBody, components)
+    paths: dict[str, Any] = {}
+    for route in ROUTES:
+        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, components)
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Funding Rate Service", "version": "1.0.0", "description": DESCRIPTION},
+        "servers": [{"url": "/"}],
+        "tags": [{"name": t} for t in dict.fromkeys(r.tag for r in ROUTES)],
+        "paths": paths,
+        "components": {"schemas": dict(sorted(components.items())),
+                       "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}}},
+    }

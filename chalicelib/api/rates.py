@@ -1,0 +1,129 @@
+"""Queries behind /funding-rates*: latest rates normalized to the requested basis.
+
+basis: native = one funding interval of that market (`funding_rate`), 1h = rate_1h,
+8h = rate_8h (default; what SPEC's examples compare), apr = annualized percent (rate_1h * 8760 * 100).
+Responses are rendered once per (query, snapshot generation) and kept in the memory tier.
+"""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+from typing import Any
+
+from chalicelib.api import data
+from chalicelib.api.cache import CACHE, Cached
+from chalicelib.api.errors import ApiError
+from chalicelib.api.params import RatesQuery
+from chalicelib.api.system import fee_structure
+from chalicelib.core.models import MarketSnapshot
+from chalicelib.core.serialize import dumps, iso_ms
+
+RATES = "rates"
+
+
+def basis_rate(s: MarketSnapshot, basis: str) -> Decimal:
+    if basis == "native":
+        return s.funding_rate
+    if basis == "1h":
+        return s.rate_1h
+    if basis == "apr":
+        return s.annualized_rate
+    return s.rate_8h
+
+
+def meta_prefix(cached: Cached, source: str | None = None) -> str:
+    """Leading JSON members every cached response carries: updated_at, data_age_seconds, source."""
+    now_ms = int(time.time() * 1000)
+    updated = cached.updated_ms
+    age = "null" if updated is None else repr(max(0.0, round((now_ms - updated) / 1000, 3)))
+    stamp = iso_ms(updated if updated is not None else now_ms)
+    return f'{{"source":"{source or cached.source}","updated_at":"{stamp}","data_age_seconds":{age},'
+
+
+def with_meta(body: Cached) -> str:
+    """body.value is a rendered JSON object; splice the freshness members in front of its members."""
+    text: str = body.value
+    return meta_prefix(body) + text[1:] if text != "{}" else meta_prefix(body)[:-1] + "}"
+
+
+def _rendered(key: str, build: Any) -> str:
+    parent = data.snapshots()
+    body = CACHE.derived(key, parent, lambda: _sized(build(parent.value)), data.ttl())
+    return with_meta(body)
+
+
+def _sized(obj: Any) -> tuple[str, int]:
+    text = dumps(obj)
+    return text, len(text)
+
+
+def record(s: MarketSnapshot, basis: str) -> dict[str, Any]:
+    return {
+        "funding_rate": basis_rate(s, basis),
+        "native_rate": s.funding_rate,
+        "rate_1h": s.rate_1h,
+        "rate_8h": s.rate_8h,
+        "annualized_rate": s.annualized_rate,
+        "funding_interval_hours": s.funding_interval_hours,
+        "next_funding_time": iso_ms(s.next_funding_time_ms),
+        "timestamp": iso_ms(s.venue_ts_ms or s.fetched_at_ms),
+        "fetched_at": iso_ms(s.fetched_at_ms),
+        "mark_price": s.mark_price,
+        "index_price": s.index_price,
+        "open_interest_usd": s.open_interest_usd,
+        "volume_24h_usd": s.volume_24h_usd,
+        "dex_symbol": s.dex_symbol,
+    }
+
+
+def all_rates(q: RatesQuery) -> str:
+    data.require_dex(q.dex)
+    data.require_symbol(q.symbol)
+    metadata = _metadata() if q.include_metadata else None
+
+    def build(index: data.RatesIndex) -> dict[str, Any]:
+        out: dict[str, dict[str, Decimal]] = {}
+        symbols = [q.symbol] if q.symbol else list(index.by_symbol)
+        for symbol in symbols:
+            row = {dex: basis_rate(s, q.basis) for dex, s in index.by_symbol.get(symbol, {}).items()
+                   if q.dex is None or dex == q.dex}
+            if row:
+                out[symbol] = row
+        body: dict[str, Any] = {"basis": q.basis, "data": out}
+        if metadata is not None:
+            body["dex_metadata"] = metadata
+        return body
+
+    return _rendered(f"{RATES}:all:{q.dex}:{q.symbol}:{q.basis}:{q.include_metadata}", build)
+
+
+def _metadata() -> dict[str, Any]:
+    out = {}
+    for name, row in sorted(data.dex_rows().value.items()):
+        fs = fee_structure(row)
+        out[name] = {"name": name, "display_name": row.get("display_name") or name,
+                     "maker_fee_percent": fs.get("maker_fee_percent"), "taker_fee_percent": fs.get("taker_fee_percent"),
+                     "has_fee_tiers": bool(fs.get("has_fee_tiers"))}
+    return out
+
+
+def dex_rates(dex: str, basis: str) -> str:
+    data.require_dex(dex)
+
+    def build(index: data.RatesIndex) -> dict[str, Any]:
+        rates = {sym: record(s, basis) for sym, s in sorted(index.by_dex.get(dex, {}).items())}
+        return {"dex_name": dex, "basis": basis, "rates": rates}
+
+    return _rendered(f"{RATES}:dex:{dex}:{basis}", build)
+
+
+def dex_symbol_rate(dex: str, symbol: str, basis: str) -> str:
+    data.require_dex(dex)
+    data.require_symbol(symbol)
+    parent = data.snapshots()
+    snap = parent.value.by_dex.get(dex, {}).get(symbol)
+    if snap is None:
+        raise ApiError(404, f"no current funding rate for {symbol!r} on {dex!r}", "symbol", "unknown_symbol")
+    body = {"dex_name": dex, "symbol": symbol, "basis": basis, **record(snap, basis)}
+    return meta_prefix(parent) + dumps(body)[1:]
