@@ -1,0 +1,56 @@
+"""The generated OpenAPI 3.1 document and the offline docs page."""
+
+from __future__ import annotations
+
+import re
+
+from openapi_spec_validator import validate
+
+from chalicelib.api.docs import page
+from chalicelib.api.openapi import document
+from chalicelib.api.routes import ROUTES
+
+
+def test_document_is_valid_openapi_31_and_lists_every_route() -> None:
+    doc = document()
+    validate(doc)
+    assert doc["openapi"].startswith("3.1")
+    assert {(r.path, r.method.lower()) for r in ROUTES} == {
+        (path, m) for path, ops in doc["paths"].items() for m in ops}
+    assert len(ROUTES) == 16
+
+
+def test_parameters_carry_types_enums_and_bounds() -> None:
+    ops = {(path, m): op for path, ops in document()["paths"].items() for m, op in ops.items()}
+    params = {x["name"]: x for x in ops[("/api/v1/opportunities", "get")]["parameters"]}
+    assert params["limit"]["schema"] == {"default": 10, "maximum": 100, "minimum": 1, "type": "integer"}
+    assert "bogus" not in params["sort_by"]["schema"]["enum"]
+    assert params["fee_type"]["schema"]["enum"] == ["maker", "taker"]
+    assert params["include_dexes"]["schema"]["type"] == "array" and params["include_dexes"]["explode"] is False
+    rates = {x["name"]: x for x in ops[("/api/v1/funding-rates", "get")]["parameters"]}
+    assert rates["basis"]["schema"]["enum"] == ["native", "1h", "8h", "apr"]
+    hist = ops[("/api/v1/history/funding-rates/{dex}/{symbol}", "get")]
+    hp = {x["name"]: x for x in hist["parameters"]}
+    assert hp["dex"]["in"] == "path" and hp["dex"]["required"] is True
+    assert hp["page_size"]["schema"]["maximum"] == 1000
+    assert hp["start_time"]["schema"]["format"] == "date-time"
+    assert set(hist["responses"]) >= {"200", "400", "404"}
+
+
+def test_freshness_and_error_schemas_are_documented() -> None:
+    schemas = document()["components"]["schemas"]
+    fresh = schemas["AllRates"]["properties"]
+    assert fresh["source"]["enum"] == ["memory", "redis", "database"]
+    assert {"updated_at", "data_age_seconds"} <= set(fresh)
+    assert set(schemas["ErrorBody"]["properties"]) == {"error", "detail", "parameter"}
+    admin = document()["paths"]["/api/v1/admin/dexes/{dex}/fees"]["put"]
+    assert set(admin["responses"]) >= {"200", "401", "403", "404", "422"}
+    assert admin["security"] == [{"ApiKey": []}]
+
+
+def test_docs_page_is_self_contained() -> None:
+    html = page()
+    assert "<table>" in html and "/api/v1/opportunities/compare" in html and "function tryIt" in html
+    external = re.findall(r"""(?:src|href)=['"]?(https?:)""", html)
+    assert external == []
+    assert "<script src" not in html and "<link" not in html

@@ -1,0 +1,124 @@
+"""Query/path/body validation: every failure is an ApiError naming the parameter."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from chalicelib.api import params as p
+from chalicelib.api.errors import ApiError
+
+
+class Multi(dict):
+    """Chalice's MultiDict: getlist gives every value of a repeated parameter."""
+
+    def getlist(self, key):
+        value = self[key]
+        return value if isinstance(value, list) else [value]
+
+
+def fails(model, query) -> ApiError:
+    with pytest.raises(ApiError) as info:
+        p.parse_query(model, Multi(query))
+    return info.value
+
+
+@pytest.mark.parametrize(("model", "query", "parameter"), [
+    (p.OpportunityQuery, {"limit": "0"}, "limit"),
+    (p.OpportunityQuery, {"limit": "101"}, "limit"),
+    (p.OpportunityQuery, {"limit": "abc"}, "limit"),
+    (p.OpportunityQuery, {"sort_by": "bogus"}, "sort_by"),
+    (p.OpportunityQuery, {"min_profti": "1"}, "min_profti"),
+    (p.OpportunityQuery, {"min_volume": "NaN"}, "min_volume"),
+    (p.OpportunityQuery, {"hold_hours": "0"}, "hold_hours"),
+    (p.OpportunityQuery, {"fee_type": "cheap"}, "fee_type"),
+    (p.OpportunityQuery, {"include_dexes": "ok,b@d"}, "include_dexes.1"),
+    (p.HistoryQuery, {"start_time": "garbage"}, "start_time"),
+    (p.HistoryQuery, {"period": "7x"}, "period"),
+    (p.HistoryQuery, {"interval": "2h"}, "interval"),
+    (p.HistoryQuery, {"page_size": "1001"}, "page_size"),
+    (p.HistoryQuery, {"start_time": "1800-01-01T00:00:00Z"}, "start_time"),
+    (p.RatesQuery, {"basis": "weekly"}, "basis"),
+    (p.RatesQuery, {"include_metadata": "maybe"}, "include_metadata"),
+    (p.RatesQuery, {"dex": "no spaces"}, "dex"),
+    (p.CompareQuery, {"dex1": "lighter"}, "dex2"),
+    (p.StatsQuery, {"period": "1y"}, "period"),
+])
+def test_bad_query_parameters_are_400_naming_the_parameter(model, query, parameter) -> None:
+    err = fails(model, query)
+    assert err.status == 400
+    assert err.parameter == parameter
+    assert set(err.body()) == {"error", "detail", "parameter"}
+
+
+def test_unknown_parameter_is_rejected_by_name() -> None:
+    err = fails(p.OpportunityQuery, {"min_profti": "0.1"})
+    assert err.error == "unknown_parameter"
+    assert "min_profti" in err.detail
+
+
+def test_repeated_scalar_parameter_is_rejected() -> None:
+    assert fails(p.OpportunityQuery, {"limit": ["1", "2"]}).parameter == "limit"
+
+
+def test_defaults_aliases_and_normalization() -> None:
+    q = p.parse_query(p.OpportunityQuery, Multi({"min_profit_percent": "0.001", "min_volume_24h": "0",
+                                                 "include_dexes": "Lighter, EDGEX", "symbol": "btc"}))
+    assert q.min_profit == Decimal("0.001")
+    assert q.min_volume == 0
+    assert q.include_dexes == ["lighter", "edgex"]
+    assert q.symbol == "BTC"
+    assert (q.min_divergence, q.limit, q.sort_by, q.sort_desc) == (Decimal("0.0001"), 10, "net_profit_percent", True)
+    assert (q.hold_hours, q.fee_type) == (Decimal(8), "maker")
+    assert p.parse_query(p.RatesQuery, None).basis == "8h"
+
+
+def test_time_window_rules() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime(2026, 1, 10, tzinfo=UTC)
+    q = p.parse_query(p.HistoryQuery, Multi({"period": "24h"}))
+    assert q.window(now) == (now - timedelta(hours=24), now)
+    q = p.parse_query(p.HistoryQuery, Multi({"start_time": "2026-01-01T00:00:00"}))  # naive = UTC
+    assert q.window(now)[0] == datetime(2026, 1, 1, tzinfo=UTC)
+    both = p.parse_query(p.HistoryQuery, Multi({"period": "7d", "start_time": "2026-01-01T00:00:00Z"}))
+    with pytest.raises(ApiError) as info:
+        both.window(now)
+    assert info.value.parameter == "period"
+    reversed_ = p.parse_query(p.HistoryQuery, Multi({"start_time": "2026-01-05T00:00:00Z",
+                                                     "end_time": "2026-01-04T00:00:00Z"}))
+    with pytest.raises(ApiError) as info:
+        reversed_.window(now)
+    assert info.value.parameter == "start_time"
+
+
+def test_path_parameters() -> None:
+    assert p.parse_path(p.DexSymbolPath, dex="Lighter", symbol="eth").model_dump() == {"dex": "lighter", "symbol": "ETH"}
+    with pytest.raises(ApiError) as info:
+        p.parse_path(p.DexPath, dex="bad/../dex")
+    assert (info.value.status, info.value.parameter) == (400, "dex")
+
+
+@pytest.mark.parametrize(("raw", "status", "parameter"), [
+    (b"", 400, "body"),
+    (b"{not json", 400, "body"),
+    (b"[]", 422, "body"),
+    (b'{"maker_fee_percent": 0.0002}', 422, "taker_fee_percent"),
+    (b'{"maker_fee_percent": 0.5, "taker_fee_percent": 0.0005}', 422, "maker_fee_percent"),
+    (b'{"maker_fee_percent": 0.0002, "taker_fee_percent": 0.0005, "extra": 1}', 422, "extra"),
+    (b'{"maker_fee_percent": 0.0002, "taker_fee_percent": 0.0005, "has_fee_tiers": true}', 422, "body"),
+    (b'{"maker_fee_percent": 0, "taker_fee_percent": 0, "has_fee_tiers": true, "fee_tiers": ['
+     b'{"min_volume_30d": 0, "max_volume_30d": 100, "maker_fee": 0, "taker_fee": 0},'
+     b'{"min_volume_30d": 50, "max_volume_30d": null, "maker_fee": 0, "taker_fee": 0}]}', 422, "fee_tiers"),
+])
+def test_admin_body_validation(raw, status, parameter) -> None:
+    with pytest.raises(ApiError) as info:
+        p.parse_body(raw, p.FeeStructureBody)
+    assert (info.value.status, info.value.parameter) == (status, parameter)
+
+
+def test_admin_body_keeps_exact_decimals() -> None:
+    body = p.parse_body(b'{"maker_fee_percent": 0.00015, "taker_fee_percent": 0.00045}', p.FeeStructureBody)
+    assert body.maker_fee_percent == Decimal("0.00015")
+    assert body.taker_fee_percent == Decimal("0.00045")
