@@ -136,9 +136,10 @@ def require_dexes(names: Iterable[str] | None, parameter: str) -> None:
         require_dex(name, parameter)
 
 
-def require_symbol(symbol: str | None, parameter: str = "symbol") -> None:
+def require_symbol(symbol: str | None, parameter: str = "symbol", index: RatesIndex | None = None) -> None:
+    """404 unless the symbol is listed somewhere (pass the request's index so `source` stays honest)."""
     if symbol is None:
         return
-    if symbol in snapshots().value.by_symbol or symbol in known_symbols():
+    if symbol in (index or snapshots().value).by_symbol or symbol in known_symbols():
         return
     raise not_found(parameter, symbol, "symbol")

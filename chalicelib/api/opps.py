@@ -24,11 +24,10 @@ PREFIX = "opportunities"
 _DROP = {"discovered_at_ms", "valid_until_ms", "metadata", "long_mark_price", "short_mark_price"}
 
 
-def computed(hold_hours: Decimal, fee_type: str) -> Cached:
-    """Every pair of every symbol (unfiltered), for this hold period and fee type."""
+def computed(parent: Cached, hold_hours: Decimal, fee_type: str) -> Cached:
+    """Every pair of every symbol (unfiltered) of the snapshot entry `parent`, for this hold period and fee type."""
     from chalicelib.core.opportunities import find_opportunities
 
-    parent = data.snapshots()
     fees = data.fee_schedules()
 
     def build() -> tuple[tuple[list[Opportunity], int], int]:
@@ -83,12 +82,15 @@ def filters_applied(q: OpportunityQuery) -> dict[str, Any]:
     return {names.get(k, k): v for k, v in q.model_dump().items() if v is not None}
 
 
-def _validate(q: OpportunityQuery) -> None:
-    data.require_symbol(q.symbol)
+def _validate(q: OpportunityQuery) -> Cached:
+    """Check names, then return the snapshot entry this request works on."""
+    snaps = data.snapshots()
+    data.require_symbol(q.symbol, index=snaps.value)
     data.require_dex(q.long_dex, "long_dex")
     data.require_dex(q.short_dex, "short_dex")
     data.require_dexes(q.include_dexes, "include_dexes")
     data.require_dexes(q.exclude_dexes, "exclude_dexes")
+    return snaps
 
 
 def _key(q: OpportunityQuery, kind: str) -> str:
@@ -96,8 +98,7 @@ def _key(q: OpportunityQuery, kind: str) -> str:
 
 
 def opportunities(q: OpportunityQuery) -> str:
-    _validate(q)
-    parent = computed(q.hold_hours, q.fee_type)
+    parent = computed(_validate(q), q.hold_hours, q.fee_type)
 
     def build() -> tuple[str, int]:
         opps, generated_ms = parent.value
@@ -110,8 +111,7 @@ def opportunities(q: OpportunityQuery) -> str:
 
 
 def best(q: OpportunityQuery) -> str:
-    _validate(q)
-    parent = computed(q.hold_hours, q.fee_type)
+    parent = computed(_validate(q), q.hold_hours, q.fee_type)
 
     def build() -> tuple[str, int]:
         opps, generated_ms = parent.value
@@ -128,8 +128,9 @@ def compare(q: CompareQuery) -> str:
         raise bad_parameter("dex2", "dex2 must differ from dex1")
     data.require_dex(q.dex1, "dex1")
     data.require_dex(q.dex2, "dex2")
-    data.require_symbol(q.symbol)
-    parent = computed(q.hold_hours, q.fee_type)
+    snaps = data.snapshots()
+    data.require_symbol(q.symbol, index=snaps.value)
+    parent = computed(snaps, q.hold_hours, q.fee_type)
 
     def build() -> tuple[str, int]:
         opps, generated_ms = parent.value

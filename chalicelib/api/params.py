@@ -57,9 +57,9 @@ def _csv(v: Any) -> Any:
 
 
 DexName = Annotated[str, StringConstraints(pattern=DEX_PATTERN), BeforeValidator(_lower),
-                    Field(description="DEX name, e.g. hyperliquid (case-insensitive)")]
+                    Field(description="DEX name, e.g. hyperliquid (case-insensitive)", examples=["hyperliquid"])]
 SymbolName = Annotated[str, StringConstraints(pattern=SYMBOL_PATTERN), BeforeValidator(_upper),
-                       Field(description="Normalized base asset, e.g. BTC (case-insensitive)")]
+                       Field(description="Normalized base asset, e.g. BTC (case-insensitive)", examples=["BTC"])]
 DexList = Annotated[list[Annotated[str, Field(pattern=DEX_PATTERN)]], BeforeValidator(_csv),
                     Field(max_length=20, description="Comma-separated DEX names, e.g. lighter,edgex")]
 

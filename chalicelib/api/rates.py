@@ -47,8 +47,8 @@ def with_meta(body: Cached) -> str:
     return meta_prefix(body) + text[1:] if text != "{}" else meta_prefix(body)[:-1] + "}"
 
 
-def _rendered(key: str, build: Any) -> str:
-    parent = data.snapshots()
+def _rendered(key: str, build: Any, parent: Cached | None = None) -> str:
+    parent = parent or data.snapshots()
     body = CACHE.derived(key, parent, lambda: _sized(build(parent.value)), data.ttl())
     return with_meta(body)
 
@@ -79,7 +79,8 @@ def record(s: MarketSnapshot, basis: str) -> dict[str, Any]:
 
 def all_rates(q: RatesQuery) -> str:
     data.require_dex(q.dex)
-    data.require_symbol(q.symbol)
+    parent = data.snapshots()
+    data.require_symbol(q.symbol, index=parent.value)
     metadata = _metadata() if q.include_metadata else None
 
     def build(index: data.RatesIndex) -> dict[str, Any]:
@@ -95,7 +96,7 @@ def all_rates(q: RatesQuery) -> str:
             body["dex_metadata"] = metadata
         return body
 
-    return _rendered(f"{RATES}:all:{q.dex}:{q.symbol}:{q.basis}:{q.include_metadata}", build)
+    return _rendered(f"{RATES}:all:{q.dex}:{q.symbol}:{q.basis}:{q.include_metadata}", build, parent)
 
 
 def _metadata() -> dict[str, Any]:
@@ -120,8 +121,8 @@ def dex_rates(dex: str, basis: str) -> str:
 
 def dex_symbol_rate(dex: str, symbol: str, basis: str) -> str:
     data.require_dex(dex)
-    data.require_symbol(symbol)
     parent = data.snapshots()
+    data.require_symbol(symbol, index=parent.value)
     snap = parent.value.by_dex.get(dex, {}).get(symbol)
     if snap is None:
         raise ApiError(404, f"no current funding rate for {symbol!r} on {dex!r}", "symbol", "unknown_symbol")
