@@ -172,12 +172,25 @@ def metrics() -> dict[str, Any]:
         websockets = int(client.scard(keys.ws_connections())) if client is not None else None
     connections = None
     with contextlib.suppress(Exception):
-        connections = wiring.storage().database_connections()
+        connections = database_connections(wiring.storage())
     return {"requests_per_minute": float(rpm), "avg_response_time_ms": round(avg, 3),
             "cache_hit_rate": round(hits / (hits + misses), 4) if hits + misses else 0.0,
             "cache_size_mb": round(CACHE.size_bytes / 1_048_576, 3), "cache_entries": len(CACHE),
             "database_connections": connections, "active_websockets": websockets,
             "timestamp": iso_ms(_now_ms())}
+
+
+def database_connections(storage: Any) -> int | None:
+    """Backends connected to our database (pg_stat_activity), via the storage's own connection."""
+    method = getattr(storage, "database_connections", None)
+    if callable(method):
+        return int(method())
+    conn = getattr(storage, "conn", None) or getattr(storage, "_conn", None)
+    conn = conn() if callable(conn) else conn
+    if conn is None:
+        return None
+    row = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()").fetchone()
+    return int(row[0])
 
 
 # ---- admin ----------------------------------------------------------------------------------

@@ -1,0 +1,219 @@
+"""Benchmark of REST handler time: cached endpoints vs database-backed ones at realistic volume.
+
+Loads 5 venues x 300 symbols of live snapshots (PgStorage.ingest) and N history rows into
+funding_rates (one INSERT ... SELECT over generate_series, a row every --step-seconds per market,
+ending now), then times requests through chalice.test.Client (the same API-Gateway event path
+Lambda uses, so the numbers include event translation, validation, cache and serialization):
+
+  cached:   GET /api/v1/funding-rates (all 1500 markets), GET /api/v1/opportunities (defaults)
+  database: GET /api/v1/history/funding-rates/{dex}/{symbol} over 7 days (random market),
+            GET /api/v1/stats/funding-rates/{symbol}?period=30d (random symbol, all venues)
+
+Targets: cached p99 < 5 ms; history 7 d p95 < 50 ms at 10 M rows; stats 30 d p95 < 100 ms.
+Starts its own PostgreSQL (and redis-server when installed) unless DATABASE_URL / REDIS_URL are set.
+
+    python bench/api.py                      # 10 M rows
+    python bench/api.py --rows 1000000       # quick run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+VENUES = ("hyperliquid", "lighter", "paradex", "grvt", "edgex")
+INTERVAL_H = {"hyperliquid": 1, "lighter": 1, "paradex": 8, "grvt": 8, "edgex": 4}
+
+
+def percentiles(samples_ms: list[float]) -> dict[str, float]:
+    ordered = sorted(samples_ms)
+
+    def pct(p: float) -> float:
+        return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+    return {"n": len(ordered), "p50": round(pct(50), 3), "p95": round(pct(95), 3), "p99": round(pct(99), 3),
+            "max": round(ordered[-1], 3), "mean": round(statistics.fmean(ordered), 3)}
+
+
+def servers(tmp: Path) -> tuple[str, str | None, list]:
+    from chalicelib.local.servers import PostgresServer, RedisServer, ServerUnavailable, free_port
+
+    started = []
+    db_url = os.environ.get("DATABASE_URL")
+    if not db_url:
+        pg = PostgresServer(data_dir=tmp / "pg", port=free_port()).start()
+        started.append(pg)
+        import psycopg
+
+        with psycopg.connect(pg.dsn, autocommit=True) as conn:
+            conn.execute("CREATE DATABASE frs_bench")
+        db_url = pg.dsn_for("frs_bench")
+        from chalicelib.storage.migrate import migrate
+
+        migrate(db_url)
+    redis_url = os.environ.get("REDIS_URL")
+    if not redis_url:
+        try:
+            rs = RedisServer(data_dir=tmp / "redis", port=free_port()).start()
+            started.append(rs)
+            redis_url = rs.url
+        except ServerUnavailable:
+            redis_url = None
+    return db_url, redis_url, started
+
+
+def live_snapshots(symbols: int, now_ms: int) -> list:
+    from chalicelib.core.models import MarketSnapshot
+
+    rng = random.Random(7)
+    out = []
+    for i in range(symbols):
+        sym = f"S{i:03d}" if i >= 3 else ("BTC", "ETH", "SOL")[i]
+        for dex in VENUES:
+            rate_1h = Decimal(rng.randint(-400, 600)) / Decimal(10_000_000)
+            out.append(MarketSnapshot(
+                dex=dex, symbol=sym, dex_symbol=f"{sym}-PERP", funding_rate=rate_1h * INTERVAL_H[dex],
+                funding_interval_hours=Decimal(INTERVAL_H[dex]), mark_price=Decimal(100 + i),
+                fetched_at_ms=now_ms, index_price=Decimal(100 + i),
+                open_interest_usd=Decimal(rng.randint(100_000, 50_000_000)),
+                volume_24h_usd=Decimal(rng.randint(50_000, 200_000_000)), next_funding_time_ms=now_ms + 3_600_000))
+    return out
+
+
+def load_history(db_url: str, rows: int, step_s: int, markets: int) -> float:
+    """INSERT ... SELECT generate_series: `rows` rows spread over every market, ending a step before now."""
+    import psycopg
+
+    per_market = max(1, rows // markets)
+    cols_sql = ("SELECT column_name, data_type, is_nullable, column_default FROM information_schema.columns "
+                "WHERE table_name = 'funding_rates' AND table_schema = current_schema() ORDER BY ordinal_position")
+    values = {
+        "time": "t", "dex_id": "ds.dex_id", "symbol_id": "ds.symbol_id",
+        "funding_rate": "((hashtextextended(ds.id::text || t::text, 0) % 1000) / 10000000.0) * ivh",
+        "funding_interval_hours": "ivh", "mark_price": "100", "index_price": "100",
+        "open_interest_usd": "1000000", "volume_24h": "5000000", "volume_24h_usd": "5000000",
+        "collection_latency_ms": "100", "fetched_at": "t",
+    }
+    started = time.perf_counter()
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        cols = conn.execute(cols_sql).fetchall()
+        names, exprs = [], []
+        for name, dtype, nullable, default in cols:
+            if name in values:
+                names.append(name)
+                exprs.append(values[name])
+            elif nullable == "NO" and default is None:
+                raise SystemExit(f"bench: funding_rates.{name} ({dtype}) is NOT NULL; teach bench/api.py a value")
+        interval_case = "CASE d.name " + " ".join(f"WHEN '{k}' THEN {v}" for k, v in INTERVAL_H.items()) + " ELSE 8 END"
+        sql = (f"INSERT INTO funding_rates ({', '.join(names)}) "
+               f"SELECT {', '.join(exprs)} FROM dex_symbols ds JOIN dexes d ON d.id = ds.dex_id "
+               f"CROSS JOIN LATERAL (SELECT ({interval_case})::numeric AS ivh) iv "
+               f"CROSS JOIN generate_series(now() - make_interval(secs => %(span)s), "
+               f"now() - make_interval(secs => %(step)s), make_interval(secs => %(step)s)) t "
+               f"ON CONFLICT DO NOTHING")
+        conn.execute(sql, {"span": per_market * step_s, "step": step_s})
+        conn.execute("ANALYZE funding_rates")
+        total = conn.execute("SELECT count(*) FROM funding_rates").fetchone()[0]
+    elapsed = time.perf_counter() - started
+    print(f"loaded {total:,} funding_rates rows ({per_market} per market, every {step_s}s) in {elapsed:.1f}s",
+          flush=True)
+    return elapsed
+
+
+def time_requests(client, paths: list[str]) -> list[float]:
+    out = []
+    for path in paths:
+        t0 = time.perf_counter()
+        r = client.http.get(path)
+        out.append((time.perf_counter() - t0) * 1000)
+        if r.status_code != 200:
+            raise SystemExit(f"bench: {path} -> {r.status_code} {r.body[:300]!r}")
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=10_000_000)
+    ap.add_argument("--symbols", type=int, default=300)
+    ap.add_argument("--step-seconds", type=int, default=60, help="collection cadence of the loaded history")
+    ap.add_argument("--requests", type=int, default=2000, help="requests per cached endpoint")
+    ap.add_argument("--db-requests", type=int, default=200, help="requests per database-backed endpoint")
+    ap.add_argument("--json", type=Path, help="also write the results here")
+    args = ap.parse_args()
+
+    from chalice import Chalice
+    from chalice.test import Client
+
+    from chalicelib import wiring
+    from chalicelib.api.cache import CACHE
+    from chalicelib.handlers.rest import rest
+    from chalicelib.settings import Settings
+
+    tmp = Path(tempfile.mkdtemp(prefix="frs-bench-"))
+    os.chmod(tmp, 0o755)
+    db_url, redis_url, started = servers(tmp)
+    try:
+        from chalicelib.storage.repository import PgStorage
+
+        env = {"DATABASE_URL": db_url, "CACHE_TTL_SECONDS": "60"}
+        if redis_url:
+            env["REDIS_URL"] = redis_url
+        wiring.override(settings=Settings.from_env(env))
+        storage = PgStorage(db_url)
+        now_ms = int(time.time() * 1000)
+        snaps = live_snapshots(args.symbols, now_ms)
+        storage.ingest(snaps)
+        load_s = load_history(db_url, args.rows, args.step_seconds, len(snaps))
+        wiring.override(storage=storage)
+        try:
+            from app import app
+        except ImportError:
+            app = Chalice(app_name="bench")
+            app.register_blueprint(rest)
+        rng = random.Random(1)
+        symbols = sorted({s.symbol for s in snaps})
+        results: dict[str, object] = {"rows_requested": args.rows, "history_load_seconds": round(load_s, 1),
+                                      "markets": len(snaps), "redis": bool(redis_url)}
+        with Client(app) as client:
+            CACHE.clear()
+            cold = time_requests(client, ["/api/v1/funding-rates"])[0]
+            CACHE.clear()
+            cold_opps = time_requests(client, ["/api/v1/opportunities"])[0]
+            results["cold_ms"] = {"funding_rates": round(cold, 2), "opportunities": round(cold_opps, 2)}
+            for name, path in (("funding_rates", "/api/v1/funding-rates"), ("opportunities", "/api/v1/opportunities")):
+                time_requests(client, [path] * 20)   # warm-up
+                results[f"cached {name}"] = percentiles(time_requests(client, [path] * args.requests))
+            end = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            hist = [f"/api/v1/history/funding-rates/{rng.choice(VENUES)}/{rng.choice(symbols)}?period=7d&end_time={end}"
+                    for _ in range(args.db_requests)]
+            raw = [f"/api/v1/history/funding-rates/{rng.choice(VENUES)}/{rng.choice(symbols)}"
+                   f"?period=7d&interval=raw&page_size=1000&end_time={end}" for _ in range(args.db_requests)]
+            stats = [f"/api/v1/stats/funding-rates/{rng.choice(symbols)}?period=30d" for _ in range(args.db_requests)]
+            stats_dex = [f"/api/v1/stats/funding-rates/{rng.choice(symbols)}?period=30d&dex={rng.choice(VENUES)}"
+                         for _ in range(args.db_requests)]
+            time_requests(client, hist[:5] + stats[:5])
+            results["history 7d 1h buckets"] = percentiles(time_requests(client, hist))
+            results["history 7d raw (page 1000)"] = percentiles(time_requests(client, raw))
+            results["stats 30d all venues"] = percentiles(time_requests(client, stats))
+            results["stats 30d one venue"] = percentiles(time_requests(client, stats_dex))
+        print(json.dumps(results, indent=2))
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=2))
+    finally:
+        wiring.reset()
+        for server in reversed(started):
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()
