@@ -16,11 +16,16 @@ the requests; venues never do I/O, read the clock or the environment.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
-from decimal import Decimal
-from typing import Any, Literal
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal, TypeVar
 
-from chalicelib.core.models import FeeSchedule
+from chalicelib.core.models import FeeSchedule, MarketSnapshot, ParseResult, Reject
+
+HOUR_MS = 3_600_000
+T = TypeVar("T")
+MAX_ABS_RATE_1H = Decimal("0.05")   # |rate_1h| above 5 % per hour is absurd (HL caps at 4 %/h): reject
 
 
 class ParseError(ValueError):
@@ -61,6 +66,8 @@ class VenueSpec:
     max_concurrency: int = 8                   # parallel requests within one collection (follow-up stage)
     docs_url: str = ""
     notes: str = ""                            # unit/period assumptions with their source
+    rate_period_hours: Decimal | None = None   # period the PUBLISHED rate refers to, when it differs from the
+                                               # settlement interval (Lighter /funding-rates: 8 h-equivalent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,3 +78,257 @@ class HistoryPoint:
     funding_rate: Decimal                      # fraction per funding_interval_hours
     funding_interval_hours: Decimal
     mark_price: Decimal | None = None
+
+
+# ---------------------------------------------------------------- numbers
+
+
+class BadValue(ValueError):
+    """A single field is not a number (a record problem, reported as a Reject)."""
+
+
+def to_decimal(raw: Any) -> Decimal | None:
+    """Parse a venue number from its raw JSON text: str -> Decimal(str), float -> Decimal(repr(float)).
+
+    None / "" -> None (absent). Non-numeric text, bools and containers raise BadValue.
+    NaN / Infinity parse (Decimal accepts them) and are rejected by `validate_record`.
+    """
+    if raw is None or (isinstance(raw, str) and raw.strip() == ""):
+        return None
+    if isinstance(raw, bool):
+        raise BadValue(f"boolean {raw!r} is not a number")
+    if isinstance(raw, Decimal):
+        return raw
+    if isinstance(raw, int):
+        return Decimal(raw)
+    if isinstance(raw, float):
+        return Decimal(repr(raw))
+    if isinstance(raw, str):
+        try:
+            return Decimal(raw.strip())
+        except InvalidOperation:
+            raise BadValue(f"{raw!r} is not a number") from None
+    raise BadValue(f"{type(raw).__name__} {raw!r} is not a number")
+
+
+def interval_hours(raw: Any, default: Decimal) -> Decimal:
+    """A per-market interval (hours; int, float or string). Missing or 0 -> the venue constant."""
+    try:
+        value = to_decimal(raw)
+    except BadValue:
+        return default
+    return value if value is not None and value.is_finite() and value > 0 else default
+
+
+def ns_to_ms(raw: Any) -> int | None:
+    """GRVT timestamps: nanoseconds as strings."""
+    value = finite_or_none(raw)
+    return None if value is None else int(value) // 1_000_000
+
+
+def ms(raw: Any) -> int | None:
+    """Epoch milliseconds from int or string; seconds (< 1e12) are scaled up."""
+    value = finite_or_none(raw)
+    if value is None:
+        return None
+    return int(value) * 1000 if value < 10**12 else int(value)
+
+
+def next_full_hour_ms(now_ms: int) -> int:
+    """Hourly venues (Hyperliquid, Lighter) settle at the top of every hour."""
+    return (now_ms // HOUR_MS + 1) * HOUR_MS
+
+
+# ---------------------------------------------------------------- symbols
+
+
+def normalize_symbol(raw: str, spec: VenueSpec) -> tuple[str, Decimal]:
+    """Venue name -> (base asset, multiplier): kPEPE -> (PEPE, 1000), 1MBABYDOGE -> (BABYDOGE, 1e6),
+    BTC-USD-PERP -> (BTC, 1), 1000PEPEUSDT -> (PEPE, 1000). Prefixes only count before a letter."""
+    name = raw.strip()
+    for suffix in spec.symbol_suffixes:
+        if name.endswith(suffix) and len(name) > len(suffix):
+            name = name[: -len(suffix)]
+            break
+    for prefix, multiplier in spec.multiplier_prefixes:
+        rest = name[len(prefix):]
+        if name.startswith(prefix) and rest[:1].isalpha() and (prefix != "k" or rest[:1].isupper()):
+            if prefix == "1M" and not rest[:1].isupper():
+                continue
+            return rest.upper(), multiplier
+    return name.upper(), Decimal(1)
+
+
+# ---------------------------------------------------------------- shape checks (ParseError)
+
+
+def need(container: Any, key: str | int, kind: type | tuple[type, ...], spec: VenueSpec, where: str) -> Any:
+    """container[key] of the expected JSON type, else ParseError naming the venue and the place."""
+    try:
+        value = container[key]
+    except (KeyError, IndexError, TypeError):
+        raise ParseError(f"{spec.id}: {where}: missing {key!r} (got {type(container).__name__})") from None
+    if not isinstance(value, kind):
+        names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+        raise ParseError(f"{spec.id}: {where}: {key!r} is {type(value).__name__}, expected {names}")
+    return value
+
+
+def rows(container: Any, key: str | int, spec: VenueSpec, where: str) -> list[dict[str, Any]]:
+    """A list of JSON objects at container[key]."""
+    items = need(container, key, list, spec, where)
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise ParseError(f"{spec.id}: {where}: {key}[{i}] is {type(item).__name__}, expected object")
+    return items
+
+
+# ---------------------------------------------------------------- records
+
+
+def validate_record(spec: VenueSpec, dex_symbol: str, funding_rate: Decimal | None,
+                    funding_interval_hours: Decimal, mark_price: Decimal | None) -> Reject | None:
+    """Reject non-numeric / NaN / infinite values, |rate_1h| > 5 %, and a missing or non-positive mark."""
+    def bad(reason: str) -> Reject:
+        return Reject(dex=spec.id, dex_symbol=dex_symbol, reason=reason)
+
+    if funding_rate is None:
+        return bad("missing funding rate")
+    if not funding_rate.is_finite():
+        return bad(f"funding rate is {funding_rate}")
+    if not funding_interval_hours.is_finite() or funding_interval_hours <= 0:
+        return bad(f"funding interval is {funding_interval_hours} h")
+    rate_1h = funding_rate / funding_interval_hours
+    if abs(rate_1h) > MAX_ABS_RATE_1H:
+        return bad(f"absurd funding rate: {rate_1h} per hour (limit {MAX_ABS_RATE_1H})")
+    if mark_price is None:
+        return bad("missing mark price")
+    if not mark_price.is_finite() or mark_price <= 0:
+        return bad(f"mark price is {mark_price}")
+    return None
+
+
+def build_snapshot(spec: VenueSpec, dex_symbol: str, *, now_ms: int, rate: Any, mark: Any,
+                   interval: Decimal | None = None, base: str | None = None, index: Any = None,
+                   oi_base: Any = None, volume_usd: Any = None, bid: Any = None, ask: Any = None,
+                   next_funding_ms: int | None = None, venue_ts_ms: int | None = None) -> MarketSnapshot | Reject:
+    """Raw venue values (str/float/int) -> a normalized snapshot, or a Reject saying why not.
+
+    rate: as published; divided by spec.rate_scale (percent -> fraction) and, when the venue publishes
+    it for another period (spec.rate_period_hours), re-based to one settlement interval.
+    Prices are per listed contract unit (e.g. per 1000 PEPE) and are divided by the multiplier;
+    oi_base is in listed units: OI in base tokens = oi_base * multiplier, OI USD = oi_base * mark.
+    """
+    symbol, multiplier = normalize_symbol(base or dex_symbol, spec)
+    hours = interval if interval is not None else spec.funding_interval_hours
+    raw = {"funding rate": rate, "mark price": mark, "index price": index, "open interest": oi_base,
+           "24h volume": volume_usd, "best bid": bid, "best ask": ask}
+    values: dict[str, Decimal | None] = {}
+    for name, value in raw.items():
+        try:
+            values[name] = to_decimal(value)
+        except BadValue as exc:
+            return Reject(dex=spec.id, dex_symbol=dex_symbol, reason=f"non-numeric {name}: {exc}")
+        parsed = values[name]
+        if parsed is not None and not parsed.is_finite() and name not in ("funding rate", "mark price"):
+            return Reject(dex=spec.id, dex_symbol=dex_symbol, reason=f"{name} is {parsed}")
+    funding_rate = values["funding rate"]
+    if funding_rate is not None:
+        funding_rate = funding_rate / spec.rate_scale
+        if spec.rate_period_hours is not None and funding_rate.is_finite():
+            funding_rate = funding_rate * hours / spec.rate_period_hours
+    reject = validate_record(spec, dex_symbol, funding_rate, hours, values["mark price"])
+    if reject is not None:
+        return reject
+    assert funding_rate is not None and values["mark price"] is not None
+    mark_unit = values["mark price"]
+    oi = values["open interest"]
+
+    def per_token(value: Decimal | None) -> Decimal | None:
+        return value if value is None or multiplier == 1 else value / multiplier
+
+    return MarketSnapshot(
+        dex=spec.id, symbol=symbol, dex_symbol=dex_symbol, funding_rate=funding_rate,
+        funding_interval_hours=hours, mark_price=per_token(mark_unit) or mark_unit, fetched_at_ms=now_ms,
+        index_price=per_token(values["index price"]),
+        open_interest_usd=None if oi is None else oi * mark_unit,
+        open_interest_base=None if oi is None else oi * multiplier,
+        volume_24h_usd=values["24h volume"], best_bid=per_token(values["best bid"]),
+        best_ask=per_token(values["best ask"]), next_funding_time_ms=next_funding_ms,
+        venue_ts_ms=venue_ts_ms, multiplier=multiplier, quote=spec.quote,
+    )
+
+
+def collect(spec: VenueSpec, results: list[MarketSnapshot | Reject], skipped: int) -> ParseResult:
+    """Split built records into a ParseResult."""
+    return ParseResult(
+        snapshots=tuple(r for r in results if isinstance(r, MarketSnapshot)),
+        rejects=tuple(r for r in results if isinstance(r, Reject)),
+        skipped=skipped,
+    )
+
+
+# ---------------------------------------------------------------- history
+
+
+def interval_from_gaps(times_ms: list[int], default: Decimal) -> list[Decimal]:
+    """Per-row interval implied by timestamp spacing (gap to the previous row, rounded to whole hours;
+    the first row uses the next gap). Hyperliquid settled every 8 h in 2023 and hourly later."""
+    gaps = [round((b - a) / HOUR_MS) for a, b in itertools.pairwise(times_ms)]
+    hours = [Decimal(g) if g > 0 else default for g in gaps]
+    if not hours:
+        return [default] * len(times_ms)
+    return [hours[0], *hours]
+
+
+def last_per_hour(readings: list[tuple[int, T]]) -> list[tuple[int, T]]:
+    """Downsample per-second readings of a period rate (Paradex): the LAST reading in each clock hour,
+    keyed by the hour's start. Never summed: the readings are rates, not settlements."""
+    latest: dict[int, tuple[int, T]] = {}
+    for ts, row in readings:
+        bucket = ts // HOUR_MS * HOUR_MS
+        if bucket not in latest or ts >= latest[bucket][0]:
+            latest[bucket] = (ts, row)
+    return [(bucket, latest[bucket][1]) for bucket in sorted(latest)]
+
+
+def finite_or_none(raw: Any) -> Decimal | None:
+    """History rows: a finite Decimal, or None for absent / non-numeric / NaN / infinite (row dropped)."""
+    try:
+        value = to_decimal(raw)
+    except BadValue:
+        return None
+    return value if value is not None and value.is_finite() else None
+
+
+def total(*raw: Any) -> Any:
+    """Sum of raw numbers (GRVT buy + sell volume); None if any is absent; the offending raw value
+    itself if one is not a number, so build_snapshot rejects the record with that reason."""
+    values = []
+    for value in raw:
+        try:
+            parsed = to_decimal(value)
+        except BadValue:
+            return value
+        if parsed is None:
+            return None
+        values.append(parsed)
+    return sum(values, Decimal(0))
+
+
+def unwrap(spec: VenueSpec, body: Any, where: str, kind: type, *, ok: str = "SUCCESS") -> Any:
+    """The `data` of a {"code": ok, "data": ...} envelope (EdgeX), else ParseError naming the code."""
+    if not isinstance(body, dict) or body.get("code") != ok:
+        code = body.get("code") if isinstance(body, dict) else f"<{type(body).__name__}>"
+        msg = body.get("msg") if isinstance(body, dict) else None
+        raise ParseError(f"{spec.id}: {where}: code is {code!r}, expected {ok!r} (msg {msg!r})")
+    return need(body, "data", kind, spec, where)
+
+
+def history_id(spec: VenueSpec, dex_symbol: str, what: str) -> str:
+    """Venues whose history is keyed by a numeric id (Lighter market_id, EdgeX contractId) take
+    dex_symbol as "NAME#<id>" (e.g. "ETH#0", "BTCUSDT#10000001") or the bare id."""
+    tail = dex_symbol.rsplit("#", 1)[-1]
+    if not tail.isdigit():
+        raise ValueError(f"{spec.id} history needs the {what}: pass dex_symbol as 'NAME#<{what}>', got {dex_symbol!r}")
+    return tail

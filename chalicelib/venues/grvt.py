@@ -1,0 +1,96 @@
+"""GRVT perps: https://api-docs.grvt.io/market_data_api/ (full/v1 all_instruments, ticker, funding)"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from chalicelib.core.models import FeeSchedule, MarketSnapshot, ParseResult, Reject
+from chalicelib.venues import base as vb
+from chalicelib.venues.base import Request, VenueSpec
+
+SPEC = VenueSpec(
+    id="grvt",
+    display_name="GRVT",
+    base_url_env="GRVT_API_URL",
+    default_base_url="https://market-data.grvt.io",
+    funding_interval_hours=Decimal(8),   # used only when an instrument lacks funding_interval_hours (legacy 8 h)
+    rate_scale=Decimal(100),             # funding fields are percentage points: "0.0037" = 0.0037 % (pysdk) [C]
+    quote="USDT",
+    fees=FeeSchedule(maker=Decimal("0.00027"), taker=Decimal("0.00055")),  # help.grvt.io Level 1 (conservative)
+    rate_limit=vb.RateLimit(requests_per_minute=600, source="[U] not published; ccxt weights 4 per ticker call"),
+    symbol_suffixes=("_USDT_Perp",),
+    max_concurrency=8,                   # one ticker call per instrument (no bulk ticker REST endpoint found)
+    docs_url="https://api-docs.grvt.io/market_data_api/",
+    notes="Per-instrument interval funding_interval_hours (1/4/8; string or int). [U] ticker `funding_rate` "
+          "is the rate for ONE interval of the instrument (funding_rate_8h_curr the 8 h-normalized one; equal "
+          "on 8 h markets) - tests/online checks funding_rate = funding_rate_8h_curr x interval/8 on a 1 h "
+          "market. Timestamps are nanoseconds (strings).",
+)
+HISTORY_LIMIT = 1000  # /full/v1/funding limit max (pysdk ApiFundingRateRequest)
+
+
+def _perps(spec: VenueSpec, payloads: dict[str, Any]) -> list[dict[str, Any]]:
+    return [i for i in vb.rows(payloads.get("all_instruments"), "result", spec, "all_instruments")
+            if i.get("kind") == "PERPETUAL" and isinstance(i.get("instrument"), str)]
+
+
+def requests(spec: VenueSpec) -> list[Request]:
+    return [Request("all_instruments", "POST", "/full/v1/all_instruments", json={"is_active": True})]
+
+
+def follow_up(spec: VenueSpec, payloads: dict[str, Any]) -> list[Request]:
+    """One ticker per perpetual instrument, key "ticker:<instrument>" (only those not fetched yet)."""
+    return [Request(f"ticker:{i['instrument']}", "POST", "/full/v1/ticker", json={"instrument": i["instrument"]})
+            for i in _perps(spec, payloads) if f"ticker:{i['instrument']}" not in payloads]
+
+
+def parse(spec: VenueSpec, payloads: dict[str, Any], *, now_ms: int) -> ParseResult:
+    """Wire: all_instruments {"result": [{"instrument", "base", "kind": "PERPETUAL", "funding_interval_hours"}]};
+    ticker:<instrument> {"result": {"funding_rate", "mark_price", "index_price", "best_bid_price",
+    "best_ask_price", "open_interest" (base), "buy_volume_24h_q", "sell_volume_24h_q", "event_time" ns,
+    "next_funding_time" ns}} - all strings. A missing/failed ticker rejects that instrument only."""
+    instruments = vb.rows(payloads.get("all_instruments"), "result", spec, "all_instruments")
+    results: list[MarketSnapshot | Reject] = []
+    for inst in _perps(spec, payloads):
+        name = inst["instrument"]
+        body = payloads.get(f"ticker:{name}")
+        t = body.get("result") if isinstance(body, dict) else None
+        if not isinstance(t, dict):
+            results.append(Reject(spec.id, name, f"no ticker result (got {str(body)[:80]})"))
+            continue
+        results.append(vb.build_snapshot(
+            spec, name, now_ms=now_ms, rate=t.get("funding_rate"), mark=t.get("mark_price"),
+            interval=vb.interval_hours(inst.get("funding_interval_hours"), spec.funding_interval_hours),
+            base=inst.get("base"), index=t.get("index_price"), oi_base=t.get("open_interest"),
+            volume_usd=vb.total(t.get("buy_volume_24h_q"), t.get("sell_volume_24h_q")),
+            bid=t.get("best_bid_price"), ask=t.get("best_ask_price"),
+            next_funding_ms=vb.ns_to_ms(t.get("next_funding_time")), venue_ts_ms=vb.ns_to_ms(t.get("event_time"))))
+    return vb.collect(spec, results, len(instruments) - len(_perps(spec, payloads)))
+
+
+def history_requests(spec: VenueSpec, dex_symbol: str, start_ms: int, end_ms: int,
+                     cursor: Any) -> Request | None:
+    """cursor: the opaque `next` of the previous page."""
+    body = {"instrument": dex_symbol, "start_time": str(start_ms * 1_000_000),
+            "end_time": str(end_ms * 1_000_000), "limit": HISTORY_LIMIT}
+    if cursor:
+        body["cursor"] = cursor
+    return Request("funding", "POST", "/full/v1/funding", json=body)
+
+
+def parse_history(spec: VenueSpec, payload: Any, *, dex_symbol: str) -> tuple[list[vb.HistoryPoint], Any]:
+    """Wire: {"result": [{"funding_rate" pct, "funding_time" ns, "mark_price", "funding_interval_hours"}], "next"}.
+    funding_interval_hours "0" (legacy vb.rows) -> the 8 h default."""
+    items = vb.rows(payload, "result", spec, "funding")
+    multiplier = vb.normalize_symbol(dex_symbol, spec)[1]
+    points = []
+    for r in items:
+        time_ms, rate, mark = vb.ns_to_ms(r.get("funding_time")), vb.finite_or_none(r.get("funding_rate")), vb.finite_or_none(r.get("mark_price"))
+        if time_ms is not None and rate is not None:
+            points.append(vb.HistoryPoint(
+                time_ms=time_ms, funding_rate=rate / spec.rate_scale,
+                funding_interval_hours=vb.interval_hours(r.get("funding_interval_hours"), spec.funding_interval_hours),
+                mark_price=None if mark is None else mark / multiplier))
+    points.sort(key=lambda p: p.time_ms)
+    return points, (payload.get("next") or None) if items else None

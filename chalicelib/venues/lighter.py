@@ -1,0 +1,83 @@
+"""Lighter (zkLighter) perps: https://apidocs.lighter.xyz/reference (order_api orderBookDetails, funding-rates, fundings)"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from chalicelib.core.models import FeeSchedule, MarketSnapshot, ParseResult, Reject
+from chalicelib.venues import base as vb
+from chalicelib.venues.base import Request, VenueSpec
+
+SPEC = VenueSpec(
+    id="lighter",
+    display_name="Lighter",
+    base_url_env="LIGHTER_API_URL",
+    default_base_url="https://mainnet.zklighter.elliot.ai",
+    funding_interval_hours=Decimal(1),   # "Funding payments occur at each hour mark" (docs.lighter.xyz funding) [C]
+    rate_scale=Decimal(1),               # /funding-rates `rate` is a fraction (JSON float) [C schema]
+    rate_period_hours=Decimal(8),        # ...expressed over 8 h: funding_rate (1 h) = rate / 8 [U, DESIGN §3]
+    quote="USDC",                        # quote/settle USDC (DEX_APIS §2)
+    fees=FeeSchedule(maker=Decimal(0), taker=Decimal(0)),  # Standard account 0/0 (apidocs account-types)
+    rate_limit=vb.RateLimit(requests_per_minute=60, source="apidocs.lighter.xyz/docs/rate-limits (Standard)"),
+    docs_url="https://apidocs.lighter.xyz/reference",
+    notes="[U] /funding-rates `rate` = 8 h-equivalent fraction (df-lighter-core; ccxt example 0.000096 = "
+          "0.0012 %/h x 8) -> rate_1h = rate/8; tests/online checks it against /fundings. Rows of other "
+          "exchanges dropped. [U] REST open_interest in base units -> USD via mark_price. /fundings: "
+          "unsigned percent per hour, sign from `direction` (long pays -> positive).",
+)
+FUNDINGS_PAGE = 750  # "Maximum 750 fundings will be returned per call" (SDK candlestick_api.py)
+
+
+def requests(spec: VenueSpec) -> list[Request]:
+    return [Request("orderBookDetails", "GET", "/api/v1/orderBookDetails"),
+            Request("funding-rates", "GET", "/api/v1/funding-rates")]
+
+
+def parse(spec: VenueSpec, payloads: dict[str, Any], *, now_ms: int) -> ParseResult:
+    """Wire: orderBookDetails {"order_book_details": [{"symbol", "market_id": int, "status", "market_type"?,
+    "mark_price"? str, "index_price"? str, "open_interest" num (base), "daily_quote_token_volume" num,
+    "market_config"?: {"hidden"?}, "is_frozen"?}]}; funding-rates {"funding_rates": [{"market_id": int,
+    "exchange", "symbol", "rate": float}]}."""
+    markets = vb.rows(payloads.get("orderBookDetails"), "order_book_details", spec, "orderBookDetails")
+    funding = vb.rows(payloads.get("funding-rates"), "funding_rates", spec, "funding-rates")
+    rates = {r.get("market_id"): r.get("rate") for r in funding if r.get("exchange") == "lighter"}
+    results: list[MarketSnapshot | Reject] = []
+    skipped = 0
+    for m in markets:
+        config = m.get("market_config") if isinstance(m.get("market_config"), dict) else {}
+        if (m.get("status") != "active" or m.get("market_type", "perp") != "perp" or m.get("is_frozen")
+                or config.get("hidden") or "/" in str(m.get("symbol"))):
+            skipped += 1
+            continue
+        results.append(vb.build_snapshot(
+            spec, str(m.get("symbol")), now_ms=now_ms, rate=rates.get(m.get("market_id")),
+            mark=m.get("mark_price"), index=m.get("index_price"), oi_base=m.get("open_interest"),
+            volume_usd=m.get("daily_quote_token_volume"), next_funding_ms=vb.next_full_hour_ms(now_ms)))
+    return vb.collect(spec, results, skipped)
+
+
+def history_requests(spec: VenueSpec, dex_symbol: str, start_ms: int, end_ms: int,
+                     cursor: Any) -> Request | None:
+    """cursor: next start (vb.ms) from parse_history. Timestamps are sent in seconds (df-lighter-core) [U]."""
+    start = int(cursor) if cursor is not None else start_ms
+    if start >= end_ms:
+        return None
+    params = {"market_id": vb.history_id(spec, dex_symbol, "market_id"), "resolution": "1h", "count_back": "0",
+              "start_timestamp": str((start + 999) // 1000), "end_timestamp": str(end_ms // 1000)}
+    return Request("fundings", "GET", "/api/v1/fundings", params=params)
+
+
+def parse_history(spec: VenueSpec, payload: Any, *, dex_symbol: str) -> tuple[list[vb.HistoryPoint], Any]:
+    """Wire: {"fundings": [{"timestamp": int (s or vb.ms), "rate": str percent/h unsigned, "direction": "long"|"short"}]}."""
+    items = vb.rows(payload, "fundings", spec, "fundings")
+    sign = {"long": Decimal(1), "short": Decimal(-1)}   # the paying side; longs pay -> positive
+    points = [
+        vb.HistoryPoint(time_ms=t, funding_rate=sign[r["direction"]] * abs(rate) / 100, funding_interval_hours=Decimal(1))
+        for r in items
+        if (t := vb.ms(r.get("timestamp"))) is not None and r.get("direction") in sign
+        and (rate := vb.finite_or_none(r.get("rate"))) is not None
+    ]
+    points.sort(key=lambda p: p.time_ms)
+    cursor = points[-1].time_ms + 1 if len(items) >= FUNDINGS_PAGE and points else None
+    return points, cursor
