@@ -1,0 +1,86 @@
+"""Lighter quirks: /funding-rates is 8 h-equivalent and multi-venue, merge by market_id, status filters, /fundings signs."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from chalicelib.venues import lighter
+from chalicelib.venues.base import ParseError
+from tests.unit.venues.conftest import NOW_MS
+
+D = Decimal
+
+
+def market(symbol="ETH", market_id=0, **extra):
+    return {"symbol": symbol, "market_id": market_id, "status": "active", "market_type": "perp",
+            "mark_price": "3013.91", "index_price": "3015.56", "open_interest": 39559.3278,
+            "daily_quote_token_volume": 1671431095.263844, "market_config": {"hidden": False}, **extra}
+
+
+def test_eth_rate_is_8h_equivalent(recorded):
+    (eth,) = lighter.parse(lighter.SPEC, recorded("lighter"), now_ms=NOW_MS).snapshots
+    raw = D("9.599999999999999e-05")          # the fixture's JSON float, parsed from its repr
+    assert eth.funding_interval_hours == 1
+    assert eth.funding_rate == raw / 8 == eth.rate_1h
+    assert abs(eth.rate_1h - D("0.000012")) < D("1e-19")          # 9.6e-05 / 8 = 1.2e-05
+    assert eth.rate_8h == raw                                      # the published 8 h figure comes back
+    assert round(eth.annualized_rate, 3) == D("10.512")            # 1.2e-05 * 8760 * 100
+    # OI is base units (REST): 39559.3278 ETH x mark 3013.91; volume is already quote (USDC)
+    assert eth.open_interest_usd == D("39559.3278") * D("3013.91")
+    assert eth.volume_24h_usd == D("1671431095.263844")
+    assert eth.next_funding_time_ms == 1764777600000 and eth.quote == "USDC"
+
+
+def test_real_old_schema_row_without_mark_is_rejected_not_invented(fixture_json):
+    payloads = {"orderBookDetails": fixture_json("lighter", "orderBookDetails.ccxt-static-test.json"),
+                "funding-rates": fixture_json("lighter", "funding-rates.ccxt-comment.json")}
+    result = lighter.parse(lighter.SPEC, payloads, now_ms=NOW_MS)
+    assert not result.snapshots
+    assert [(r.dex_symbol, r.reason) for r in result.rejects] == [("ETH", "missing mark price")]
+
+
+def test_other_exchanges_rows_and_filters():
+    markets = [market(), market("BTC", 1, status="inactive"), market("SOL", 2, market_config={"hidden": True}),
+               market("DOGE", 3, is_frozen=True), market("ETH/USDC", 2048, market_type="spot"),
+               market("1000PEPE", 4, mark_price="0.0112"), market("XRP", 5)]
+    rates = [{"market_id": 0, "exchange": "binance", "symbol": "ETH", "rate": 0.0004},
+             {"market_id": 0, "exchange": "lighter", "symbol": "ETH", "rate": 0.00008},
+             {"market_id": 4, "exchange": "lighter", "symbol": "1000PEPE", "rate": -0.00016}]
+    result = lighter.parse(lighter.SPEC, {"orderBookDetails": {"order_book_details": markets},
+                                          "funding-rates": {"funding_rates": rates}}, now_ms=NOW_MS)
+    assert result.skipped == 4
+    eth, pepe = result.snapshots
+    assert eth.funding_rate == D("0.00001")                         # 0.00008 / 8, binance's 0.0004 ignored
+    assert (pepe.symbol, pepe.multiplier, pepe.mark_price) == ("PEPE", D(1000), D("0.0000112"))
+    assert pepe.funding_rate == D("-0.00002")
+    assert pepe.open_interest_base == D("39559.3278") * 1000
+    assert [(r.dex_symbol, r.reason) for r in result.rejects] == [("XRP", "missing funding rate")]
+
+
+def test_wrong_shape():
+    with pytest.raises(ParseError, match=r"lighter.*funding_rates"):
+        lighter.parse(lighter.SPEC, {"orderBookDetails": {"order_book_details": []},
+                                     "funding-rates": {"funding_rates": {"0": 1}}}, now_ms=NOW_MS)
+
+
+def test_fundings_history_percent_per_hour_signed_by_direction():
+    payload = {"code": 200, "resolution": "1h", "fundings": [
+        {"timestamp": 1763535600, "value": "0.1", "rate": "0.0012", "direction": "short"},
+        {"timestamp": 1763532000, "value": "0.1", "rate": "0.0012", "direction": "long"},
+        {"timestamp": 1763539200, "value": "0.1", "rate": "abc", "direction": "long"}]}
+    points, cursor = lighter.parse_history(lighter.SPEC, payload, dex_symbol="ETH#0")
+    assert [(p.time_ms, p.funding_rate, p.funding_interval_hours) for p in points] == [
+        (1763532000000, D("0.000012"), 1),          # 0.0012 % per hour, longs paid -> positive
+        (1763535600000, D("-0.000012"), 1)]         # shorts paid -> negative
+    assert cursor is None
+
+
+def test_history_needs_the_market_id():
+    req = lighter.history_requests(lighter.SPEC, "ETH#0", 1763532000000, 1763539200000, None)
+    assert req.path == "/api/v1/fundings"
+    assert req.params == {"market_id": "0", "resolution": "1h", "count_back": "0",
+                          "start_timestamp": "1763532000", "end_timestamp": "1763539200"}
+    with pytest.raises(ValueError, match="market_id"):
+        lighter.history_requests(lighter.SPEC, "ETH", 0, 1, None)
