@@ -28,12 +28,11 @@ SPEC = VenueSpec(
 
 
 def _contracts(spec: VenueSpec, payloads: dict[str, Any]) -> tuple[dict[Any, Any], list[dict[str, Any]], int]:
-    """(coinId -> coinName, enabled contracts, number disabled)."""
     meta = vb.unwrap(spec, payloads.get("getMetaData"), "getMetaData", dict)
     coins = {c.get("coinId"): c.get("coinName") for c in vb.rows(meta, "coinList", spec, "getMetaData.data")}
     contracts = vb.rows(meta, "contractList", spec, "getMetaData.data")
     enabled = [c for c in contracts if c.get("enableTrade") is not False and c.get("enableDisplay") is not False]
-    return coins, enabled, len(contracts) - len(enabled)
+    return coins, enabled, len(contracts) - len(enabled)      # coinId -> name, enabled, number disabled
 
 
 def _tickers(payloads: dict[str, Any]) -> tuple[dict[Any, dict[str, Any]], Any]:
@@ -84,16 +83,17 @@ def parse(spec: VenueSpec, payloads: dict[str, Any], *, now_ms: int) -> ParseRes
 
 def history_requests(spec: VenueSpec, dex_symbol: str, start_ms: int, end_ms: int, cursor: Any) -> Request | None:
     """Keyed by contractId: dex_symbol "BTCUSDT#10000001" (see base.history_id). cursor: offsetData."""
-    params = {"contractId": vb.history_id(spec, dex_symbol, "contractId"), "size": "100", "offsetData": str(cursor or ""),
-              "filterSettlementFundingRate": "true", "filterBeginTimeInclusive": str(start_ms), "filterEndTimeExclusive": str(end_ms)}
+    params = {"contractId": vb.history_id(spec, dex_symbol, "contractId"), "size": "100", "filterSettlementFundingRate": "true",
+              "filterBeginTimeInclusive": str(start_ms), "filterEndTimeExclusive": str(end_ms),
+              **({"offsetData": str(cursor)} if cursor else {})}
     return Request("getFundingRatePage", "GET", "/api/v1/public/funding/getFundingRatePage", params=params)
 
 
 def parse_history(spec: VenueSpec, payload: Any, *, dex_symbol: str) -> tuple[list[vb.HistoryPoint], Any]:
     """Wire [U: SDK funding/client.py, no recorded sample]: {"code": "SUCCESS", "data": {"dataList":
-    [{"fundingTime" ms, "fundingRate", "oraclePrice"}], "nextPageOffsetData"}}; interval: the 4 h default."""
+    [{"fundingTimestamp" (or "fundingTime") ms, "fundingRate", "oraclePrice"}], "nextPageOffsetData"}}; 4 h default."""
     data = vb.unwrap(spec, payload, "getFundingRatePage", dict)
     points = [vb.HistoryPoint(t, rate, spec.funding_interval_hours, vb.finite_or_none(r.get("oraclePrice")))
               for r in vb.rows(data, "dataList", spec, "getFundingRatePage.data")
-              if (t := vb.ms(r.get("fundingTime"))) is not None and (rate := vb.finite_or_none(r.get("fundingRate"))) is not None]
+              if (t := vb.ms(r.get("fundingTimestamp") or r.get("fundingTime"))) is not None and (rate := vb.finite_or_none(r.get("fundingRate"))) is not None]
     return sorted(points, key=lambda p: p.time_ms), (data.get("nextPageOffsetData") or None) if points else None

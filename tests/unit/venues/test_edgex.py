@@ -64,7 +64,7 @@ def test_meta_code_not_success(recorded):
 
 def test_history_constructed_page():
     payload = {"code": "SUCCESS", "data": {"nextPageOffsetData": "abc", "dataList": [
-        {"contractId": "10000001", "fundingTime": "1734609600000", "fundingRate": "0.00005", "oraclePrice": "100"},
+        {"contractId": "10000001", "fundingTimestamp": "1734609600000", "fundingRate": "0.00005", "oraclePrice": "100"},
         {"contractId": "10000001", "fundingTime": "1734595200000", "fundingRate": "-0.00012236", "oraclePrice": "101"}]}}
     points, cursor = edgex.parse_history(edgex.SPEC, payload, dex_symbol="BTCUSDT#10000001")
     assert [(p.time_ms, p.funding_rate / p.funding_interval_hours) for p in points] == [
@@ -72,3 +72,5 @@ def test_history_constructed_page():
     assert cursor == "abc"
     req = edgex.history_requests(edgex.SPEC, "BTCUSDT#10000001", 1, 2, None)
     assert req.params["contractId"] == "10000001" and req.params["filterSettlementFundingRate"] == "true"
+    assert "offsetData" not in req.params
+    assert edgex.history_requests(edgex.SPEC, "10000001", 1, 2, "abc").params["offsetData"] == "abc"
