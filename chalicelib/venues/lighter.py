@@ -43,11 +43,11 @@ def parse(spec: VenueSpec, payloads: dict[str, Any], *, now_ms: int) -> ParseRes
     funding = vb.rows(payloads.get("funding-rates"), "funding_rates", spec, "funding-rates")
     rates = {r.get("market_id"): r.get("rate") for r in funding if r.get("exchange") == "lighter"}
     results: list[MarketSnapshot | Reject] = []
-    skipped = 0
+    skipped = len(funding) - len(rates)        # other exchanges' rows (binance, bybit, hyperliquid)
     for m in markets:
-        config = m.get("market_config") if isinstance(m.get("market_config"), dict) else {}
+        config = m.get("market_config") or {}
         if (m.get("status") != "active" or m.get("market_type", "perp") != "perp" or m.get("is_frozen")
-                or config.get("hidden") or "/" in str(m.get("symbol"))):
+                or (isinstance(config, dict) and config.get("hidden")) or "/" in str(m.get("symbol"))):
             skipped += 1
             continue
         results.append(vb.build_snapshot(

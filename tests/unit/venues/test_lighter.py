@@ -50,7 +50,7 @@ def test_other_exchanges_rows_and_filters():
              {"market_id": 4, "exchange": "lighter", "symbol": "1000PEPE", "rate": -0.00016}]
     result = lighter.parse(lighter.SPEC, {"orderBookDetails": {"order_book_details": markets},
                                           "funding-rates": {"funding_rates": rates}}, now_ms=NOW_MS)
-    assert result.skipped == 4
+    assert result.skipped == 4 + 1                                  # inactive/hidden/frozen/spot + the binance row
     eth, pepe = result.snapshots
     assert eth.funding_rate == D("0.00001")                         # 0.00008 / 8, binance's 0.0004 ignored
     assert (pepe.symbol, pepe.multiplier, pepe.mark_price) == ("PEPE", D(1000), D("0.0000112"))
