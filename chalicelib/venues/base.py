@@ -11,7 +11,19 @@ A venue module exposes:
     def parse_history(spec, payload, *, dex_symbol) -> tuple[list[HistoryPoint], cursor|None]  # optional
 
 `payloads` maps Request.key -> decoded JSON body. Transport (chalicelib/transport) performs
-the requests; venues never do I/O, read the clock or the environment.
+the requests; venues never do I/O, read the clock or the environment. A request that failed is simply
+absent from `payloads`: a missing first-stage payload is a ParseError, a missing follow-up payload
+(one GRVT ticker, one EdgeX contract) rejects only that market. follow_up() returns only requests whose
+keys are not in `payloads` yet; since a failed request stays absent, call it ONCE after the first stage
+(GRVT and EdgeX need exactly one follow-up stage) rather than looping until it returns [].
+
+History of venues keyed by a numeric id (Lighter market_id, EdgeX contractId) takes dex_symbol as
+"NAME#<id>" (e.g. "ETH#0"); see history_id(). Cursors are opaque to callers: pass None first, then
+whatever parse_history returned, until it returns None.
+
+Helpers below keep each venue module a SPEC plus a short parse(): to_decimal (raw text -> Decimal),
+normalize_symbol (kPEPE / 1000PEPE / 1MBABYDOGE / -USD-PERP ...), validate_record and build_snapshot
+(unit conversion, multiplier scaling, Reject with a reason), need/rows/unwrap (shape -> ParseError).
 """
 
 from __future__ import annotations
@@ -237,11 +249,10 @@ def build_snapshot(spec: VenueSpec, dex_symbol: str, *, now_ms: int, rate: Any, 
         funding_rate = funding_rate / spec.rate_scale
         if spec.rate_period_hours is not None and funding_rate.is_finite():
             funding_rate = funding_rate * hours / spec.rate_period_hours
-    reject = validate_record(spec, dex_symbol, funding_rate, hours, values["mark price"])
-    if reject is not None:
-        return reject
-    assert funding_rate is not None and values["mark price"] is not None
     mark_unit = values["mark price"]
+    reject = validate_record(spec, dex_symbol, funding_rate, hours, mark_unit)
+    if reject is not None or funding_rate is None or mark_unit is None:   # (the last two: for the type checker)
+        return reject or Reject(dex=spec.id, dex_symbol=dex_symbol, reason="missing funding rate or mark price")
     oi = values["open interest"]
 
     def per_token(value: Decimal | None) -> Decimal | None:
