@@ -91,3 +91,19 @@ def test_missing_payloads_raise_parse_error(venue):
 @pytest.mark.parametrize("venue", REGISTRY, ids=IDS)
 def test_unit_assumptions_are_declared(venue):
     assert venue.SPEC.notes and venue.SPEC.docs_url.startswith("https://")
+
+
+HISTORY = [m for m in REGISTRY if hasattr(m, "history_requests")]
+HISTORY_SYMBOL = {"hyperliquid": "BTC", "lighter": "ETH#0", "paradex": "BTC-USD-PERP", "grvt": "BTC_USDT_Perp",
+                  "edgex": "BTCUSDT#10000001"}
+
+
+@pytest.mark.parametrize("venue", HISTORY, ids=[m.SPEC.id for m in HISTORY])
+def test_history_contract(venue):
+    assert callable(venue.parse_history)
+    req = venue.history_requests(venue.SPEC, HISTORY_SYMBOL[venue.SPEC.id], 1_700_000_000_000, 1_700_086_400_000, None)
+    assert isinstance(req, Request) and req.path.startswith("/") and req.method in ("GET", "POST")
+    assert all(isinstance(v, str) for v in req.params.values())
+    for garbage in ({}, "x", None, {"result": "x", "results": "x", "fundings": "x", "data": "x", "code": "SUCCESS"}):
+        with pytest.raises(ParseError, match=venue.SPEC.id):
+            venue.parse_history(venue.SPEC, garbage, dex_symbol=HISTORY_SYMBOL[venue.SPEC.id])
