@@ -1,0 +1,228 @@
+"""Opportunity filters and ranking (SPEC `OpportunityFilter`), and query-string validation.
+
+Semantics where SPEC.md is loose (each documented on its field below):
+- include_dexes: BOTH legs in the set; exclude_dexes: NEITHER leg in the set.
+- min_volume_24h on the thinner leg (`min_volume_24h`), max_volume_24h on the thicker leg; an
+  unknown volume fails a volume bound (a minimum of 0 or less is no bound).
+- min_oi_usd on the smaller leg (`min_oi_usd >= X`: both legs at least X); max_oi_usd on the larger
+  leg (`max_oi_usd <= X`: both legs at most X, SPEC Q4 "both DEXs have < $X OI"). Unknown OI fails.
+- max_spread_bps on the wider KNOWN leg; an unknown bid/ask spread passes (most venues give none).
+- Sort: None values last in either direction; ties by id ascending; `limit` after the sort.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, fields, replace
+from decimal import Decimal
+
+from chalicelib.core.models import Opportunity
+
+SORTABLE_FIELDS: tuple[str, ...] = tuple(
+    f.name for f in fields(Opportunity) if str(f.type).split(" ")[0] in ("Decimal", "int"))
+OI_IMBALANCES = ("long_heavy", "short_heavy", "balanced")
+MAX_LIMIT = 100
+
+
+class FilterError(ValueError):
+    """A bad filter value; `parameter` is the query-string name the client sent."""
+
+    def __init__(self, parameter: str, detail: str) -> None:
+        super().__init__(f"{parameter}: {detail}")
+        self.parameter = parameter
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class OpportunityFilter:
+    symbol: str | None = None
+    long_dex: str | None = None
+    short_dex: str | None = None
+    include_dexes: tuple[str, ...] | None = None    # both legs must be in it
+    exclude_dexes: tuple[str, ...] | None = None    # neither leg may be in it
+    min_divergence: Decimal | None = Decimal("0.0001")
+    min_profit_percent: Decimal | None = Decimal(0)  # a fraction, like net_profit_percent
+    min_volume_24h: Decimal | None = Decimal(100000)
+    max_volume_24h: Decimal | None = None
+    min_oi_usd: Decimal | None = None
+    max_oi_usd: Decimal | None = None
+    oi_ratio_min: Decimal | None = None
+    oi_ratio_max: Decimal | None = None
+    oi_imbalance: str | None = None                 # SPEC Q4: long_heavy | short_heavy | balanced
+    max_spread_bps: Decimal | None = None
+    limit: int = 10
+    sort_by: str = "net_profit_percent"
+    sort_desc: bool = True
+    hold_hours: Decimal = Decimal(8)                # pass-through to find_opportunities
+    fee_type: str = "maker"                         # pass-through to find_opportunities
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.limit <= MAX_LIMIT:
+            raise FilterError("limit", f"must be between 1 and {MAX_LIMIT}, got {self.limit}")
+        if self.sort_by not in SORTABLE_FIELDS:
+            raise FilterError("sort_by", f"unknown field {self.sort_by!r}; one of {', '.join(SORTABLE_FIELDS)}")
+        if self.oi_imbalance is not None and self.oi_imbalance not in OI_IMBALANCES:
+            raise FilterError("oi_imbalance", f"must be one of {', '.join(OI_IMBALANCES)}")
+        if self.fee_type not in ("maker", "taker"):
+            raise FilterError("fee_type", "must be maker or taker")
+        for low, high in (("oi_ratio_min", "oi_ratio_max"), ("min_oi_usd", "max_oi_usd"),
+                          ("min_volume_24h", "max_volume_24h")):
+            lo, hi = getattr(self, low), getattr(self, high)
+            if lo is not None and hi is not None and lo > hi:
+                raise FilterError(low, f"{lo} is greater than {high} {hi}")
+        if self.long_dex is not None and self.long_dex == self.short_dex:
+            raise FilterError("short_dex", "must differ from long_dex")
+
+
+def _predicates(f: OpportunityFilter) -> list[Callable[[Opportunity], bool]]:
+    """Only the active conditions, so the default filter costs three comparisons per opportunity."""
+    p: list[Callable[[Opportunity], bool]] = []
+    if f.symbol is not None:
+        p.append(lambda o: o.symbol == f.symbol)
+    if f.long_dex is not None:
+        p.append(lambda o: o.long_dex == f.long_dex)
+    if f.short_dex is not None:
+        p.append(lambda o: o.short_dex == f.short_dex)
+    if f.include_dexes is not None:
+        inc = frozenset(f.include_dexes)
+        p.append(lambda o: o.long_dex in inc and o.short_dex in inc)
+    if f.exclude_dexes is not None:
+        exc = frozenset(f.exclude_dexes)
+        p.append(lambda o: o.long_dex not in exc and o.short_dex not in exc)
+    if f.min_divergence is not None:
+        p.append(lambda o: o.divergence >= f.min_divergence)  # type: ignore[operator]
+    if f.min_profit_percent is not None:
+        p.append(lambda o: o.net_profit_percent >= f.min_profit_percent)  # type: ignore[operator]
+    if f.min_volume_24h is not None and f.min_volume_24h > 0:
+        p.append(lambda o: o.min_volume_24h is not None and o.min_volume_24h >= f.min_volume_24h)  # type: ignore[operator]
+    if f.max_volume_24h is not None:
+        p.append(lambda o: o.long_volume_24h is not None and o.short_volume_24h is not None
+                 and max(o.long_volume_24h, o.short_volume_24h) <= f.max_volume_24h)  # type: ignore[operator]
+    if f.min_oi_usd is not None:
+        p.append(lambda o: o.min_oi_usd is not None and o.min_oi_usd >= f.min_oi_usd)  # type: ignore[operator]
+    if f.max_oi_usd is not None:
+        p.append(lambda o: o.max_oi_usd is not None and o.max_oi_usd <= f.max_oi_usd)  # type: ignore[operator]
+    if f.oi_ratio_min is not None:
+        p.append(lambda o: o.oi_ratio is not None and o.oi_ratio >= f.oi_ratio_min)  # type: ignore[operator]
+    if f.oi_ratio_max is not None:
+        p.append(lambda o: o.oi_ratio is not None and o.oi_ratio <= f.oi_ratio_max)  # type: ignore[operator]
+    if f.oi_imbalance is not None:
+        p.append(lambda o: o.oi_imbalance == f.oi_imbalance)
+    if f.max_spread_bps is not None:
+        p.append(lambda o: all(s is None or s <= f.max_spread_bps  # type: ignore[operator]
+                               for s in (o.long_spread_bps, o.short_spread_bps)))
+    return p
+
+
+def matches(o: Opportunity, f: OpportunityFilter) -> bool:
+    return all(pred(o) for pred in _predicates(f))
+
+
+def apply_filter(opps: Iterable[Opportunity], f: OpportunityFilter) -> tuple[list[Opportunity], int]:
+    """(the first `limit` matches in sort order, how many matched before the limit)."""
+    kept = opps if isinstance(opps, list) else list(opps)
+    for pred in _predicates(f):   # one pass per active condition: a comprehension beats all() per item
+        kept = [o for o in kept if pred(o)]
+    name = f.sort_by
+    present = [o for o in kept if getattr(o, name) is not None]
+    if f.sort_desc:
+        top = heapq.nsmallest(f.limit, present, key=lambda o: (-getattr(o, name), o.id))
+    else:
+        top = heapq.nsmallest(f.limit, present, key=lambda o: (getattr(o, name), o.id))
+    if len(top) < f.limit:
+        missing = sorted((o for o in kept if getattr(o, name) is None), key=lambda o: o.id)
+        top.extend(missing[: f.limit - len(top)])
+    return top, len(kept)
+
+
+def best(opps: Iterable[Opportunity], f: OpportunityFilter) -> tuple[Opportunity | None, int | None, int]:
+    """SPEC /opportunities/best: (the top opportunity or None, rank 1 or None, total matching)."""
+    top, total = apply_filter(opps, _with_limit(f, 1))
+    return (top[0], 1, total) if top else (None, None, total)
+
+
+def _with_limit(f: OpportunityFilter, limit: int) -> OpportunityFilter:
+    return replace(f, limit=limit)
+
+
+def filters_applied(f: OpportunityFilter) -> dict[str, object]:
+    """SPEC `filters_applied`: the non-None fields under their model names."""
+    return {x.name: getattr(f, x.name) for x in fields(f) if getattr(f, x.name) is not None}
+
+
+# ---- query string -> OpportunityFilter -----------------------------------------------------
+_ALIASES = {"min_profit": "min_profit_percent", "min_volume": "min_volume_24h", "max_volume": "max_volume_24h"}
+_DECIMALS = {  # field -> lowest allowed value (None = any finite number)
+    "min_divergence": Decimal(0), "min_profit_percent": None, "min_volume_24h": Decimal(0),
+    "max_volume_24h": Decimal(0), "min_oi_usd": Decimal(0), "max_oi_usd": Decimal(0),
+    "oi_ratio_min": Decimal(0), "oi_ratio_max": Decimal(0), "max_spread_bps": Decimal(0),
+}
+_BOOLS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
+def _decimal(raw: str, parameter: str, lowest: Decimal | None) -> Decimal:
+    try:
+        value = Decimal(raw)
+    except ArithmeticError:
+        raise FilterError(parameter, f"not a number: {raw!r}") from None
+    if not value.is_finite():
+        raise FilterError(parameter, f"must be a finite number, got {raw!r}")
+    if lowest is not None and value < lowest:
+        raise FilterError(parameter, f"must be >= {lowest}, got {raw}")
+    return value
+
+
+def _dexes(raw: str, parameter: str) -> tuple[str, ...]:
+    items = [part.strip().lower() for part in raw.split(",")]
+    if any(not item for item in items):
+        raise FilterError(parameter, "comma-separated DEX names; an item is empty")
+    return tuple(dict.fromkeys(items))
+
+
+def parse_filter(params: Mapping[str, str]) -> OpportunityFilter:
+    """Validate raw query-string values (SPEC names and model names both accepted).
+
+    Raises FilterError(parameter, detail) naming the parameter as the client spelled it. Unknown
+    parameters are errors (a typo such as `min_profit_pct` must not silently mean "no filter").
+    Symbols are upper-cased and DEX names lower-cased, as everywhere else in the service.
+    """
+    kw: dict[str, object] = {}
+    seen: dict[str, str] = {}
+    for parameter, raw_value in params.items():
+        name = _ALIASES.get(parameter, parameter)
+        if name in seen:
+            raise FilterError(parameter, f"given twice (also as {seen[name]})")
+        seen[name] = parameter
+        raw = raw_value.strip()
+        if not raw:
+            raise FilterError(parameter, "empty value")
+        if name in _DECIMALS:
+            kw[name] = _decimal(raw, parameter, _DECIMALS[name])
+        elif name == "symbol":
+            kw[name] = raw.upper()
+        elif name in ("long_dex", "short_dex"):
+            kw[name] = raw.lower()
+        elif name in ("include_dexes", "exclude_dexes"):
+            kw[name] = _dexes(raw, parameter)
+        elif name == "limit":
+            if not raw.isdigit():
+                raise FilterError(parameter, f"must be an integer between 1 and {MAX_LIMIT}, got {raw!r}")
+            kw[name] = int(raw)
+        elif name == "sort_desc":
+            if raw.lower() not in _BOOLS:
+                raise FilterError(parameter, f"must be true or false, got {raw!r}")
+            kw[name] = _BOOLS[raw.lower()]
+        elif name == "hold_hours":
+            hours = _decimal(raw, parameter, None)
+            if not Decimal(0) < hours <= Decimal(8760):
+                raise FilterError(parameter, f"must be > 0 and <= 8760, got {raw}")
+            kw[name] = hours
+        elif name in ("sort_by", "oi_imbalance", "fee_type"):
+            kw[name] = raw if name == "sort_by" else raw.lower()
+        else:
+            raise FilterError(parameter, "unknown parameter")
+    try:
+        return OpportunityFilter(**kw)  # type: ignore[arg-type]
+    except FilterError as err:  # cross-field checks: report the name the client used
+        raise FilterError(seen.get(err.parameter, err.parameter), err.detail) from None

@@ -1,0 +1,133 @@
+"""Funding-rate arbitrage opportunities: every venue pair of every symbol, costed (DESIGN.md §4).
+
+Pure: snapshots, fee schedules and `now_ms` come in, frozen `Opportunity` records go out. Only
+normalized rates are compared (`rate_8h`, `rate_1h`), never a venue's raw per-interval rate, so a
+1 h venue and an 8 h venue are compared on the same basis. Long the lower `rate_8h`, short the higher.
+
+Hot loop notes (bench/opportunities.py): everything that depends on one snapshot (rates, 2 × fee,
+spread) is computed once per snapshot, not once per pair; the pair loop only does the pair math.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+
+from chalicelib.core.fees import FEE_TYPES, fee_for
+from chalicelib.core.models import (
+    HOURS_PER_YEAR,
+    HUNDRED,
+    FeeSchedule,
+    MarketSnapshot,
+    Opportunity,
+    opportunity_id,
+)
+
+DEFAULT_HOLD_HOURS = Decimal(8)
+DEFAULT_VALID_FOR_MS = 60_000
+LONG_HEAVY = Decimal("1.2")    # SPEC Q4: oi_ratio > 1.2 -> long_heavy
+SHORT_HEAVY = Decimal("0.8")   # SPEC Q4: oi_ratio < 0.8 -> short_heavy
+_ZERO = Decimal(0)
+_TWO = Decimal(2)
+_BPS = Decimal(10000)
+
+
+def latest_snapshots(snapshots: Iterable[MarketSnapshot], *, now_ms: int,
+                     max_age_ms: int | None = None) -> dict[str, dict[str, MarketSnapshot]]:
+    """symbol -> dex -> the freshest snapshot, dropping ones older than `max_age_ms` (None = no limit).
+
+    A duplicate (symbol, dex) keeps the highest `fetched_at_ms`; an exact tie is broken on the
+    record's own values so the result does not depend on input order.
+    """
+    out: dict[str, dict[str, MarketSnapshot]] = {}
+    for s in snapshots:
+        if max_age_ms is not None and now_ms - s.fetched_at_ms > max_age_ms:
+            continue
+        venues = out.setdefault(s.symbol, {})
+        prev = venues.get(s.dex)
+        if prev is None or s.fetched_at_ms > prev.fetched_at_ms or (
+                s.fetched_at_ms == prev.fetched_at_ms and _tiebreak(s) > _tiebreak(prev)):
+            venues[s.dex] = s
+    return out
+
+
+def _tiebreak(s: MarketSnapshot) -> tuple[str, Decimal, Decimal, Decimal]:
+    return (s.dex_symbol, s.funding_rate, s.funding_interval_hours, s.mark_price)
+
+
+def oi_imbalance(oi_ratio: Decimal | None) -> str | None:
+    """SPEC Q4 label of long_oi / short_oi: long_heavy > 1.2, short_heavy < 0.8, else balanced."""
+    if oi_ratio is None:
+        return None
+    if oi_ratio > LONG_HEAVY:
+        return "long_heavy"
+    if oi_ratio < SHORT_HEAVY:
+        return "short_heavy"
+    return "balanced"
+
+
+def find_opportunities(snapshots: Iterable[MarketSnapshot], fees: Mapping[str, FeeSchedule], *, now_ms: int,
+                       hold_hours: Decimal = DEFAULT_HOLD_HOURS, fee_type: str = "maker",
+                       volume_30d: Mapping[str, Decimal] | None = None,
+                       valid_for_ms: int = DEFAULT_VALID_FOR_MS,
+                       max_age_ms: int | None = None) -> list[Opportunity]:
+    """Every (symbol, long venue, short venue) once, for symbols listed on at least two venues.
+
+    A venue with no entry in `fees` is left out (its cost is unknown, so its net would be a guess).
+    `volume_30d` (dex -> our 30-day volume there) selects fee tiers; missing means 0.
+    Output order: symbol, then long `rate_8h`, then short `rate_8h` (ties by dex name).
+    """
+    if fee_type not in FEE_TYPES:
+        raise ValueError(f"fee_type must be one of {FEE_TYPES}, got {fee_type!r}")
+    hold = Decimal(hold_hours)
+    if not hold.is_finite() or hold <= 0:
+        raise ValueError(f"hold_hours must be a positive number, got {hold_hours!r}")
+    vol30 = volume_30d or {}
+    fee2 = {dex: _TWO * fee_for(schedule, fee_type, vol30.get(dex, _ZERO)) for dex, schedule in fees.items()}
+    apy_factor = HOURS_PER_YEAR / hold * HUNDRED
+    gross_factor = HOURS_PER_YEAR * HUNDRED
+    valid_until = now_ms + valid_for_ms
+    out: list[Opportunity] = []
+    append = out.append
+    grouped = latest_snapshots(snapshots, now_ms=now_ms, max_age_ms=max_age_ms)
+    for symbol in sorted(grouped):
+        rows = []
+        for dex, s in grouped[symbol].items():
+            f2 = fee2.get(dex)
+            if f2 is None:
+                continue
+            r1 = s.rate_1h
+            rows.append((r1 * 8, dex, r1, f2, s.volume_24h_usd, s.open_interest_usd, s.spread_bps,
+                         s.mark_price, s.funding_interval_hours))
+        if len(rows) < 2:
+            continue
+        rows.sort(key=lambda r: (r[0], r[1]))   # long = lower rate_8h; equal rates: dex name order
+        n = len(rows)
+        for i in range(n - 1):
+            l8, ldex, l1, lf2, lvol, loi, lsp, lmark, lint = rows[i]
+            for j in range(i + 1, n):
+                s8, sdex, s1, sf2, svol, soi, ssp, smark, sint = rows[j]
+                div1h = s1 - l1
+                est = lf2 + sf2
+                net = div1h * hold - est
+                if not div1h:
+                    breakeven = None
+                elif est <= _ZERO:
+                    breakeven = _ZERO          # fees are a rebate: profitable from the first hour
+                else:
+                    breakeven = est / div1h
+                if loi is not None and soi is not None:
+                    mn_oi, mx_oi = (loi, soi) if loi <= soi else (soi, loi)
+                    ratio = loi / soi if soi else None
+                else:
+                    mn_oi = mx_oi = ratio = None
+                mn_vol = None if lvol is None or svol is None else (lvol if lvol <= svol else svol)
+                avg_sp = (lsp + ssp) / _TWO if lsp is not None and ssp is not None else None
+                mid = (smark + lmark) / _TWO
+                mark_bps = (smark - lmark) / mid * _BPS if mid > _ZERO else None
+                append(Opportunity(
+                    opportunity_id(symbol, ldex, sdex), symbol, ldex, sdex, l8, s8, s8 - l8, div1h, est, net,
+                    net * apy_factor, div1h * gross_factor, breakeven, hold, fee_type, now_ms, valid_until,
+                    lvol, svol, mn_vol, loi, soi, mn_oi, mx_oi, ratio, oi_imbalance(ratio),
+                    lsp, ssp, avg_sp, mark_bps, lmark, smark, lint, sint, {}))
+    return out
