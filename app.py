@@ -1,0 +1,21 @@
+"""The Chalice app: one middleware and three blueprints (REST, schedules + analysis, WebSocket). Nothing else.
+
+Cold start: nothing here imports boto3, psycopg, redis, httpx or powertools; handlers import
+what they use. `app.websocket_api.session` is a lazy stand-in that imports boto3 only if
+Chalice's own `websocket_api.send` is ever used (our replies go through chalicelib.transport.push).
+"""
+
+from chalice import Chalice
+
+from chalicelib.handlers.rest import rest
+from chalicelib.handlers.scheduled import scheduled
+from chalicelib.handlers.ws import ws
+from chalicelib.observability import observe
+from chalicelib.transport.push import LazyBotoSession
+
+app = Chalice(app_name="funding-rate-service")
+app.websocket_api.session = LazyBotoSession()
+app.register_middleware(observe, "all")
+app.register_blueprint(rest)
+app.register_blueprint(scheduled)
+app.register_blueprint(ws)

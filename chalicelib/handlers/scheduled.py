@@ -1,0 +1,75 @@
+"""Blueprint `scheduled`: one collector schedule per registered DEX, the chained analysis, health, maintenance.
+
+Function names (Lambda `<app>-<stage>-<name>`): `collect-<dex>` generated from the venue
+REGISTRY (a new venue module gets its schedule with no change here), `analyze`,
+`health-check`, `maintenance`. The Python handlers are module attributes `collect_<dex>`,
+`analyze`, `health_check`, `maintenance` (the Lambda handler strings point at them).
+Services are imported inside the handlers: a route's cold start never pays for them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from chalice import Blueprint, Cron, Rate
+
+from chalicelib import wiring
+from chalicelib.settings import get_settings
+from chalicelib.venues import REGISTRY
+
+scheduled = Blueprint(__name__)
+COLLECT_EVERY_MINUTES = max(1, get_settings().collection_interval_seconds // 60)  # EventBridge: 1 min minimum
+
+
+@scheduled.lambda_function(name="analyze")
+def analyze(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    from chalicelib.services import analyze as service
+
+    return service.run(event or {}, settings=wiring.settings(), storage=wiring.storage(), kv=wiring.kv(),
+                       pusher=wiring.pusher())
+
+
+def collect_and_chain(dex: str, context: Any = None) -> dict[str, Any]:
+    """The whole collector: collect + store + Redis, then start the analysis (Lambda invoke or in-process)."""
+    from chalicelib.observability import correlation_id, metric
+    from chalicelib.services import jobs
+
+    settings = wiring.settings()
+    if settings.enabled_dexes and dex not in settings.enabled_dexes:
+        return {"dex": dex, "status": "disabled"}
+    summary = jobs.collect(dex, settings=settings, storage=wiring.storage(), kv=wiring.kv())
+    metric("MarketsCollected", summary["markets"])
+    metric("VenueErrors", 0 if summary["status"] == "success" else 1)
+    if summary["markets"]:
+        payload = {"source": "collector", "dex": dex, "collected_at": summary["collected_at"],
+                   "markets": summary["markets"], "correlation_id": correlation_id() or str(uuid.uuid4())}
+        summary["analysis"] = jobs.chain(payload, settings=settings, local=analyze, context=context)
+    return summary
+
+
+def _collector(dex: str) -> Any:
+    def handler(event: Any) -> dict[str, Any]:
+        return collect_and_chain(dex, getattr(event, "context", None))
+
+    handler.__name__ = handler.__qualname__ = f"collect_{dex}"
+    handler.__doc__ = f"EventBridge schedule: collect {dex}, store, chain the analysis."
+    return scheduled.schedule(Rate(COLLECT_EVERY_MINUTES, unit=Rate.MINUTES), name=f"collect-{dex}")(handler)
+
+
+for _venue in REGISTRY:
+    globals()[f"collect_{_venue.SPEC.id}"] = _collector(_venue.SPEC.id)
+
+
+@scheduled.schedule(Rate(5, unit=Rate.MINUTES), name="health-check")
+def health_check(event: Any) -> dict[str, Any]:
+    from chalicelib.services import jobs
+
+    return jobs.health_check(settings=wiring.settings(), storage=wiring.storage(), kv=wiring.kv())
+
+
+@scheduled.schedule(Cron(17, 3, "*", "*", "?", "*"), name="maintenance")  # daily 03:17 UTC, off the hour
+def maintenance(event: Any) -> dict[str, Any]:
+    from chalicelib.services import jobs
+
+    return jobs.maintenance(settings=wiring.settings(), storage=wiring.storage())

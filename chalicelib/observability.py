@@ -1,0 +1,124 @@
+"""Powertools JSON logs, EMF metrics and X-Ray tracing for every handler, through one Chalice middleware.
+
+`observe` is registered with `app.register_middleware(observe, "all")`, so routes, schedules,
+the analysis lambda and the WebSocket handlers all get: the Lambda context appended to the
+log keys (function name, request id, cold start), a correlation id (API Gateway request id,
+EventBridge event id, or the `correlation_id` a collector passes to the analysis it chains),
+a segment when tracing is on, and one EMF metrics flush after the event.
+
+Powertools is imported on the first event that needs it, not at `import app`: a route's cold
+start pays for it only once it logs (bench/coldstart.py measures both).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+SERVICE = "funding-rate-service"
+NAMESPACE = "FundingRateService"
+METRIC_NAMES = ("MarketsCollected", "VenueErrors", "Opportunities", "WsPushes")
+
+_state: dict[str, Any] = {"cold": True, "pending_metrics": False}
+
+
+def logger() -> Any:
+    """The service's powertools Logger (JSON to stdout), built on first use."""
+    if "logger" not in _state:
+        from aws_lambda_powertools import Logger
+
+        level = os.environ.get("LOG_LEVEL", "INFO").upper()
+        _state["logger"] = Logger(service=SERVICE, level=level)
+    return _state["logger"]
+
+
+def _metrics() -> Any:
+    if "metrics" not in _state:
+        from aws_lambda_powertools import Metrics
+
+        _state["metrics"] = Metrics(namespace=NAMESPACE, service=SERVICE)
+    return _state["metrics"]
+
+
+def _tracer() -> Any | None:
+    """A Tracer only inside Lambda with tracing not disabled (aws_xray_sdk costs ~0.1 s to import)."""
+    if "tracer" not in _state:
+        enabled = bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME")) and os.environ.get(
+            "POWERTOOLS_TRACE_DISABLED", "").lower() not in ("1", "true")
+        tracer = None
+        if enabled:
+            from aws_lambda_powertools import Tracer
+
+            tracer = Tracer(service=SERVICE)
+        _state["tracer"] = tracer
+    return _state["tracer"]
+
+
+def metric(name: str, value: float, unit: str = "Count") -> None:
+    """Add one EMF data point; flushed by `observe` after the event (or by `flush_metrics`)."""
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    _metrics().add_metric(name=name, unit=getattr(MetricUnit, unit), value=value)
+    _state["pending_metrics"] = True
+
+
+def flush_metrics() -> None:
+    if _state.get("pending_metrics"):
+        _state["pending_metrics"] = False
+        _metrics().flush_metrics()
+
+
+def _describe(event: Any) -> tuple[str, Any, str | None]:
+    """(kind, lambda context, correlation id) of any Chalice event object."""
+    raw: dict[str, Any] = {}
+    context = getattr(event, "context", None)
+    if hasattr(event, "lambda_context"):  # chalice.app.Request
+        context = event.lambda_context
+        raw = event.context or {}
+        return "http", context, raw.get("requestId")
+    to_dict = getattr(event, "to_dict", None)
+    raw = to_dict() if callable(to_dict) else {}
+    ctx = raw.get("requestContext") if isinstance(raw, dict) else None
+    if isinstance(ctx, dict) and "connectionId" in ctx:
+        return f"ws:{ctx.get('routeKey')}", context, ctx.get("requestId") or ctx.get("connectionId")
+    if isinstance(raw, dict) and raw.get("detail-type") == "Scheduled Event":
+        return "schedule", context, raw.get("id")
+    if isinstance(raw, dict) and raw.get("correlation_id"):
+        return "lambda", context, str(raw["correlation_id"])
+    return "lambda", context, getattr(context, "aws_request_id", None)
+
+
+def correlation_id() -> str | None:
+    """The id of the event being handled (a collector hands it to the analysis it chains)."""
+    return _state.get("correlation_id")
+
+
+def observe(event: Any, get_response: Any) -> Any:
+    """Chalice middleware ("all"): context + correlation id on the logs, a trace segment, metrics flush."""
+    kind, context, cid = _describe(event)
+    outer = _state.get("correlation_id")  # an in-process chained analysis nests inside its collector
+    _state["correlation_id"] = cid
+    log = logger()
+    cold, _state["cold"] = _state["cold"], False
+    log.append_keys(
+        event_kind=kind,
+        cold_start=cold,
+        function_name=getattr(context, "function_name", None),
+        function_request_id=getattr(context, "aws_request_id", None),
+    )
+    log.set_correlation_id(cid)
+    started = time.perf_counter()
+    tracer = _tracer()
+    try:
+        if tracer is None:
+            return get_response(event)
+        with tracer.provider.in_subsegment(f"## {kind}") as segment:
+            segment.put_annotation("kind", kind)
+            return get_response(event)
+    finally:
+        if kind != "http":  # routes log through the REST layer; events get one line each
+            log.info("event handled", extra={"event_kind": kind, "duration_ms": round((time.perf_counter() - started) * 1000, 1)})
+        flush_metrics()
+        _state["correlation_id"] = outer
+        log.set_correlation_id(outer)
