@@ -17,6 +17,8 @@ from chalicelib.api.cache import CACHE, Cached
 from chalicelib.api.errors import bad_parameter
 from chalicelib.api.params import CompareQuery, OpportunityQuery
 from chalicelib.api.rates import with_meta
+from chalicelib.core.filters import FilterError, OpportunityFilter, apply_filter, filters_applied
+from chalicelib.core.filters import best as best_of
 from chalicelib.core.models import Opportunity
 from chalicelib.core.serialize import dumps, iso_ms
 
@@ -46,40 +48,20 @@ def public(o: Opportunity) -> dict[str, Any]:
     return out
 
 
-def _keep(o: Opportunity, q: OpportunityQuery) -> bool:
-    legs = (o.long_dex, o.short_dex)
-    vols = [v for v in (o.long_volume_24h, o.short_volume_24h)]
-    checks = (
-        q.symbol is None or o.symbol == q.symbol,
-        q.long_dex is None or o.long_dex == q.long_dex,
-        q.short_dex is None or o.short_dex == q.short_dex,
-        q.include_dexes is None or all(d in q.include_dexes for d in legs),
-        q.exclude_dexes is None or not any(d in q.exclude_dexes for d in legs),
-        o.divergence >= q.min_divergence,
-        o.net_profit_percent >= q.min_profit,
-        q.min_volume <= 0 or (o.min_volume_24h is not None and o.min_volume_24h >= q.min_volume),
-        q.max_volume is None or (None not in vols and max(vols) <= q.max_volume),  # type: ignore[type-var]
-        q.min_oi_usd is None or (o.min_oi_usd is not None and o.min_oi_usd >= q.min_oi_usd),
-        q.max_oi_usd is None or (o.max_oi_usd is not None and o.max_oi_usd <= q.max_oi_usd),
-        q.oi_ratio_min is None or (o.oi_ratio is not None and o.oi_ratio >= q.oi_ratio_min),
-        q.oi_ratio_max is None or (o.oi_ratio is not None and o.oi_ratio <= q.oi_ratio_max),
-        q.oi_imbalance is None or o.oi_imbalance == q.oi_imbalance,
-        q.max_spread_bps is None or (o.avg_spread_bps is not None and o.avg_spread_bps <= q.max_spread_bps),
-    )
-    return all(checks)
+_QUERY_NAMES = {"min_profit_percent": "min_profit", "min_volume_24h": "min_volume", "max_volume_24h": "max_volume"}
 
 
-def select(opps: list[Opportunity], q: OpportunityQuery) -> tuple[list[Opportunity], int]:
-    kept = [o for o in opps if _keep(o, q)]
-    present = [o for o in kept if getattr(o, q.sort_by) is not None]
-    present.sort(key=lambda o: (getattr(o, q.sort_by), o.id), reverse=q.sort_desc)
-    ordered = present + [o for o in kept if getattr(o, q.sort_by) is None]   # unknowns last
-    return ordered[: q.limit], len(kept)
-
-
-def filters_applied(q: OpportunityQuery) -> dict[str, Any]:
-    names = {"min_profit": "min_profit_percent", "min_volume": "min_volume_24h", "max_volume": "max_volume_24h"}
-    return {names.get(k, k): v for k, v in q.model_dump().items() if v is not None}
+def to_filter(q: OpportunityQuery) -> OpportunityFilter:
+    """The validated query as core.filters' OpportunityFilter (the same filter WebSocket subscribers use)."""
+    values = q.model_dump()
+    kw = {model: values[query] for model, query in _QUERY_NAMES.items()}
+    kw.update({k: v for k, v in values.items() if k not in _QUERY_NAMES.values()})
+    for name in ("include_dexes", "exclude_dexes"):
+        kw[name] = None if kw[name] is None else tuple(dict.fromkeys(kw[name]))
+    try:
+        return OpportunityFilter(**kw)
+    except FilterError as err:   # cross-field checks (min > max, long_dex == short_dex)
+        raise bad_parameter(_QUERY_NAMES.get(err.parameter, err.parameter), err.detail) from None
 
 
 def _validate(q: OpportunityQuery) -> Cached:
@@ -98,25 +80,27 @@ def _key(q: OpportunityQuery, kind: str) -> str:
 
 
 def opportunities(q: OpportunityQuery) -> str:
+    f = to_filter(q)
     parent = computed(_validate(q), q.hold_hours, q.fee_type)
 
     def build() -> tuple[str, int]:
         opps, generated_ms = parent.value
-        chosen, total = select(opps, q)
+        chosen, total = apply_filter(opps, f)
         text = dumps({"opportunities": [public(o) for o in chosen], "total_count": total,
-                      "filters_applied": filters_applied(q), "generated_at": iso_ms(generated_ms)})
+                      "filters_applied": filters_applied(f), "generated_at": iso_ms(generated_ms)})
         return text, len(text)
 
     return with_meta(CACHE.derived(_key(q, "list"), parent, build, data.ttl()))
 
 
 def best(q: OpportunityQuery) -> str:
+    f = to_filter(q)
     parent = computed(_validate(q), q.hold_hours, q.fee_type)
 
     def build() -> tuple[str, int]:
         opps, generated_ms = parent.value
-        chosen, total = select(opps, q.model_copy(update={"limit": 1}))
-        text = dumps({"opportunity": public(chosen[0]) if chosen else None, "rank": 1 if chosen else None,
+        top, rank, total = best_of(opps, f)
+        text = dumps({"opportunity": public(top) if top else None, "rank": rank,
                       "total_opportunities": total, "generated_at": iso_ms(generated_ms)})
         return text, len(text)
 

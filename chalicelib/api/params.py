@@ -23,15 +23,13 @@ from pydantic import (
 )
 
 from chalicelib.api.errors import ApiError, bad_parameter, from_validation
+from chalicelib.core.filters import SORTABLE_FIELDS
 
 Basis = Literal["native", "1h", "8h", "apr"]
 FeeType = Literal["maker", "taker"]
 Period = Literal["24h", "7d", "30d", "90d"]
 Interval = Literal["raw", "1h", "4h", "1d"]
-SortBy = Literal[
-    "net_profit_percent", "annualized_apy", "divergence", "estimated_fees", "breakeven_hours",
-    "min_volume_24h", "min_oi_usd", "max_oi_usd", "oi_ratio", "avg_spread_bps", "long_rate", "short_rate", "symbol",
-]
+SortBy = Literal[SORTABLE_FIELDS]  # type: ignore[valid-type]  # numeric Opportunity fields (core.filters)
 PERIODS: dict[str, timedelta] = {"24h": timedelta(hours=24), "7d": timedelta(days=7),
                                  "30d": timedelta(days=30), "90d": timedelta(days=90)}
 INTERVAL_SECONDS: dict[str, int | None] = {"raw": None, "1h": 3600, "4h": 14400, "1d": 86400}
@@ -98,7 +96,7 @@ class OpportunityQuery(Query):
     short_dex: DexName | None = None
     include_dexes: DexList | None = None
     exclude_dexes: DexList | None = None
-    min_divergence: Decimal = _decimal("-1", "1", Decimal("0.0001"), "Minimum divergence (8 h fraction)")
+    min_divergence: Decimal = _decimal("0", "1", Decimal("0.0001"), "Minimum divergence (8 h fraction)")
     min_profit: Decimal = Field(Decimal(0), ge=Decimal(-100), le=Decimal(100), allow_inf_nan=False,
                                 validation_alias=AliasChoices("min_profit", "min_profit_percent"),
                                 description="Minimum net profit (fraction over hold_hours); alias min_profit_percent")
@@ -113,7 +111,8 @@ class OpportunityQuery(Query):
     oi_ratio_min: Decimal | None = _decimal("0", "1e6", description="Minimum long/short OI ratio")
     oi_ratio_max: Decimal | None = _decimal("0", "1e6", description="Maximum long/short OI ratio")
     oi_imbalance: Literal["long_heavy", "short_heavy", "balanced"] | None = None
-    max_spread_bps: int | None = Field(None, ge=0, le=100000, description="Maximum average bid/ask spread (bps)")
+    max_spread_bps: Decimal | None = _decimal("0", "100000", description="Maximum bid/ask spread (bps) of the wider "
+                                                                          "known leg; unknown spreads pass")
     limit: int = Field(10, ge=1, le=100)
     sort_by: SortBy = "net_profit_percent"
     sort_desc: bool = True
