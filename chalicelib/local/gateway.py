@@ -1,0 +1,623 @@
+"""Local API Gateway: REST, WebSocket and the `@connections` management API on one port, no Docker.
+
+One asyncio server speaks HTTP/1.1 (keep-alive, Content-Length and chunked bodies) and, on an
+`Upgrade: websocket` request, hands the socket to websockets' Sans-I/O `ServerProtocol`. (The
+websockets asyncio server cannot be used here: its HTTP parser refuses request bodies, and
+`POST /@connections/{id}` has one.)
+
+- REST: `/api/v1/...` becomes an API Gateway REST proxy event (chalicelib.local.events.rest_event)
+  and goes to `app(event, context)`, exactly the Lambda entry point.
+- WebSocket: `ws://HOST:PORT/api/v1/ws` (and `/ws/funding-rates`, `/ws/opportunities`, which add
+  `channel=<name>` to the `$connect` query string) become `$connect` / `$default` / `$disconnect`
+  events for `app.websocket_handlers`. As on AWS, the socket opens only after `$connect` answered
+  2xx, and a handler cannot post to the connection while `$connect` runs.
+- `@connections`: `POST|GET|DELETE /@connections/{id}` as apigatewaymanagementapi expects, so the
+  app's own boto3 `post_to_connection` delivers; an unknown id answers 410 with
+  `x-amzn-ErrorType: GoneException`, which botocore raises as `client.exceptions.GoneException`.
+
+App handlers run in worker threads, never on the event loop: a handler that posts to a socket
+sends an HTTP request back to this same loop. Nothing here is imported by a Lambda.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import logging
+import secrets
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from chalicelib.local import events as ev
+
+log = logging.getLogger("frs.local.gateway")
+
+WS_BASE = "/api/v1/ws"
+# WebSocket paths -> the channel they subscribe to on connect (None: subscribe by message, SPEC)
+WS_PATHS: dict[str, str | None] = {
+    WS_BASE: None,
+    f"{WS_BASE}/funding-rates": "funding_rates",
+    f"{WS_BASE}/opportunities": "opportunities",
+}
+MAX_HEADER_BYTES = 64 * 1024
+MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway REST payload limit
+WS_MAX_MESSAGE = 128 * 1024  # API Gateway WebSocket message limit (frames of 32 KB, messages of 128 KB)
+_REASONS = {
+    200: "OK", 201: "Created", 204: "No Content", 301: "Moved Permanently", 302: "Found",
+    304: "Not Modified", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+    405: "Method Not Allowed", 409: "Conflict", 410: "Gone", 413: "Payload Too Large",
+    415: "Unsupported Media Type", 422: "Unprocessable Entity", 429: "Too Many Requests",
+    500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
+}
+
+
+class _BadRequest(Exception):
+    pass
+
+
+@dataclass
+class HttpRequest:
+    method: str
+    target: str
+    version: str
+    headers: list[tuple[str, str]]
+    raw_head: bytes
+    body: bytes = b""
+
+    def header(self, name: str) -> str | None:
+        return ev.header_value(self.headers, name)
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.target).path or "/"
+
+    @property
+    def query(self) -> str:
+        return urlsplit(self.target).query
+
+    @property
+    def keep_alive(self) -> bool:
+        conn = (self.header("connection") or "").lower()
+        if self.version == "HTTP/1.0":
+            return "keep-alive" in conn
+        return "close" not in conn
+
+
+@dataclass
+class HttpResponse:
+    status: int
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+
+    @classmethod
+    def json(cls, status: int, payload: Any, headers: Iterable[tuple[str, str]] = ()) -> HttpResponse:
+        body = json.dumps(payload).encode()
+        return cls(status, [("Content-Type", "application/json"), *headers], body)
+
+
+def run_in_thread(fn: Callable[..., Any], *args: Any, name: str = "frs-handler") -> asyncio.Future[Any]:
+    """Run a (blocking) handler in a fresh daemon thread; await its result on the running loop.
+
+    Daemon threads, not an executor: a handler stuck on a dead socket must not keep
+    `frs local` from exiting on Ctrl-C (executor threads are joined at interpreter exit).
+    """
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[Any] = loop.create_future()
+
+    def settle(ok: bool, value: Any) -> None:
+        if future.done():
+            return
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
+
+    def target() -> None:
+        try:
+            result = fn(*args)
+        except BaseException as exc:
+            outcome = (False, exc)
+        else:
+            outcome = (True, result)
+        with contextlib.suppress(RuntimeError):  # loop already closed: nobody is waiting
+            loop.call_soon_threadsafe(settle, *outcome)
+
+    threading.Thread(target=target, name=name, daemon=True).start()
+    return future
+
+
+def _new_connection_id() -> str:
+    # AWS ids look like "L0SM9cOFvHcCIhw=": base64 of 10 random bytes
+    return base64.b64encode(secrets.token_bytes(10)).decode("ascii")
+
+
+def _thread_local_requests(app: Any) -> None:
+    """Make `app.current_request` per thread, as `chalice local` does, so REST calls may overlap."""
+    from chalice.local import LocalChalice
+
+    if isinstance(app, LocalChalice):
+        return
+    cls = type(app)
+    app.__class__ = type(f"Local{cls.__name__}", (LocalChalice, cls), {})
+
+
+@dataclass
+class WsConnection:
+    id: str
+    protocol: Any  # websockets.server.ServerProtocol
+    writer: asyncio.StreamWriter
+    source_ip: str
+    user_agent: str | None
+    connected_at_ms: int
+    last_active_ms: int
+    sent: int = 0
+
+    def flush(self) -> None:
+        for data in self.protocol.data_to_send():
+            if data:
+                self.writer.write(data)
+            elif self.writer.can_write_eof():
+                with contextlib.suppress(OSError):
+                    self.writer.write_eof()
+
+    def send(self, payload: bytes) -> None:
+        try:
+            text = payload.decode("utf-8")
+        except UnicodeDecodeError:
+            self.protocol.send_binary(payload)
+        else:
+            self.protocol.send_text(text.encode("utf-8"))
+        self.sent += 1
+        self.last_active_ms = int(time.time() * 1000)
+        self.flush()
+
+    def close(self, code: int = 1000, reason: str = "") -> None:
+        from websockets.protocol import State
+
+        if self.protocol.state is State.OPEN:
+            self.protocol.send_close(code, reason)
+            self.flush()
+
+
+class Gateway:
+    """The local API Gateway for one Chalice app. Use `GatewayThread` from synchronous code."""
+
+    def __init__(
+        self,
+        app: Any,
+        host: str = "127.0.0.1",
+        port: int = 8000,
+        *,
+        ws_paths: dict[str, str | None] | None = None,
+        function_name: str = "api_handler",
+    ) -> None:
+        self.app = app
+        self.host = host
+        self.port = port
+        self.ws_paths = dict(WS_PATHS if ws_paths is None else ws_paths)
+        self.function_name = function_name
+        self._server: asyncio.base_events.Server | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.connections: dict[str, WsConnection] = {}
+        self.routes = ev.RouteTable(list(app.routes))
+        self.requests_served = 0
+        _thread_local_requests(app)
+
+    # --- addresses -------------------------------------------------------------------------
+    @property
+    def public_host(self) -> str:
+        return "127.0.0.1" if self.host in ("0.0.0.0", "", "::") else self.host
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.public_host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self.public_host}:{self.port}{WS_BASE}"
+
+    @property
+    def management_url(self) -> str:
+        """WS_MANAGEMENT_URL for this gateway: apigatewaymanagementapi appends /@connections/{id}."""
+        return self.url
+
+    # --- lifecycle -------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._prepare_app()
+        self._server = await asyncio.start_server(self._serve, self.host, self.port, limit=MAX_HEADER_BYTES)
+        self.port = int(self._server.sockets[0].getsockname()[1])
+
+    def _prepare_app(self) -> None:
+        """Point the app's Chalice WebsocketAPI at this gateway (it would build an https AWS URL)."""
+        api = getattr(self.app, "websocket_api", None)
+        if api is None or not self.app.websocket_handlers:
+            return
+        if api.session is None:
+            import boto3
+
+            api.session = boto3.session.Session()
+        # Chalice's configure() only builds https://{domain}/{stage}; the endpoint is a private
+        # attribute, and configure()/configure_from_api_id() leave a set endpoint alone.
+        if getattr(api, "_endpoint", None) is None:
+            api._endpoint = self.management_url
+
+    async def stop(self, timeout: float = 10.0) -> None:
+        """Stop listening, close every socket (firing `$disconnect`), wait for running handlers."""
+        if self._server is None:
+            return
+        self._server.close()
+        for conn in list(self.connections.values()):
+            conn.close(1001, "going away")
+        pending = [t for t in self._tasks if not t.done()]
+        if pending:
+            _done, still = await asyncio.wait(pending, timeout=timeout)
+            for task in still:
+                task.cancel()
+            if still:
+                await asyncio.wait(still, timeout=2)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._server.wait_closed(), timeout=2)
+        self._server = None
+
+    # --- in-process calls (the stack's progress lines) -------------------------------------
+    def call_rest(self, method: str, target: str, body: bytes | None = None) -> tuple[int, Any]:
+        """Run one REST request through the same event path, in the calling thread."""
+        parts = urlsplit(target)
+        route = self.routes.match(parts.path)
+        event = ev.rest_event(
+            method=method, path=parts.path, route=route, query=ev.parse_query(parts.query),
+            headers=[("Host", f"{self.public_host}:{self.port}"), ("User-Agent", "frs-local")],
+            body=body, host=f"{self.public_host}:{self.port}",
+        )
+        result = self.app(event, ev.lambda_context(self.function_name))
+        raw = result.get("body") or ""
+        if result.get("isBase64Encoded"):
+            raw = base64.b64decode(raw).decode()
+        try:
+            return int(result["statusCode"]), json.loads(raw) if raw else None
+        except ValueError:
+            return int(result["statusCode"]), raw
+
+    # --- connection handling ---------------------------------------------------------------
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        peer = writer.get_extra_info("peername")
+        source_ip = peer[0] if isinstance(peer, tuple) else "127.0.0.1"
+        try:
+            while True:
+                try:
+                    request = await self._read_request(reader)
+                except _BadRequest as exc:
+                    await self._write(writer, HttpResponse.json(400, {"message": str(exc)}), keep_alive=False)
+                    return
+                if request is None:
+                    return
+                upgrade = (request.header("upgrade") or "").lower() == "websocket"
+                if upgrade and request.path.rstrip("/") in self.ws_paths:
+                    await self._websocket(request, reader, writer, source_ip)
+                    return
+                response = await self._http(request, source_ip)
+                self.requests_served += 1
+                keep = request.keep_alive and not upgrade
+                await self._write(writer, response, keep_alive=keep, head=request.method == "HEAD")
+                if not keep:
+                    return
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
+            pass
+        except Exception:
+            log.exception("gateway: connection failed")
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(writer.wait_closed(), timeout=2)
+
+    async def _read_request(self, reader: asyncio.StreamReader) -> HttpRequest | None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+        except asyncio.IncompleteReadError as exc:
+            if exc.partial.strip():
+                raise _BadRequest("incomplete request head") from None
+            return None
+        except asyncio.LimitOverrunError:
+            raise _BadRequest("request head too large") from None
+        lines = head.decode("latin-1").split("\r\n")
+        try:
+            method, target, version = lines[0].split(" ", 2)
+        except ValueError:
+            raise _BadRequest(f"malformed request line {lines[0][:80]!r}") from None
+        headers: list[tuple[str, str]] = []
+        for line in lines[1:]:
+            if not line:
+                continue
+            name, sep, value = line.partition(":")
+            if not sep:
+                raise _BadRequest(f"malformed header line {line[:80]!r}")
+            headers.append((name.strip(), value.strip()))
+        request = HttpRequest(method.upper(), target, version, headers, head)
+        if (request.header("transfer-encoding") or "").lower() == "chunked":
+            request.body = await self._read_chunked(reader)
+        else:
+            length = int(request.header("content-length") or 0)
+            if length > MAX_BODY_BYTES:
+                raise _BadRequest("request body too large")
+            if length:
+                request.body = await reader.readexactly(length)
+        return request
+
+    async def _read_chunked(self, reader: asyncio.StreamReader) -> bytes:
+        chunks = bytearray()
+        while True:
+            size_line = await reader.readuntil(b"\r\n")
+            size = int(size_line.split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while (await reader.readuntil(b"\r\n")) != b"\r\n":
+                    pass  # trailers
+                return bytes(chunks)
+            chunks += await reader.readexactly(size)
+            await reader.readexactly(2)
+            if len(chunks) > MAX_BODY_BYTES:
+                raise _BadRequest("request body too large")
+
+    async def _write(self, writer: asyncio.StreamWriter, resp: HttpResponse, *, keep_alive: bool,
+                     head: bool = False) -> None:
+        lines = [f"HTTP/1.1 {resp.status} {_REASONS.get(resp.status, 'Status')}"]
+        skip = {"content-length", "connection", "transfer-encoding", "date"}
+        lines += [f"{k}: {v}" for k, v in resp.headers if k.lower() not in skip]
+        lines += [f"Content-Length: {len(resp.body)}", f"Date: {ev.http_date()}",
+                  f"Connection: {'keep-alive' if keep_alive else 'close'}"]
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        if resp.body and not head:
+            writer.write(resp.body)
+        await writer.drain()
+
+    async def _run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await run_in_thread(fn, *args, name="gw-handler")
+
+    # --- HTTP: @connections and REST -------------------------------------------------------
+    async def _http(self, request: HttpRequest, source_ip: str) -> HttpResponse:
+        path = request.path
+        if "/@connections/" in path:
+            return self._management(request, unquote(path.rsplit("/@connections/", 1)[1]))
+        try:
+            route = self.routes.match(path)
+        except ev.NoRoute:
+            if path == "/" and request.method == "GET":
+                return HttpResponse.json(200, self._index())
+            # what API Gateway answers for a path no resource matches
+            return HttpResponse.json(403, {"message": "Missing Authentication Token"},
+                                     [("x-amzn-ErrorType", "MissingAuthenticationTokenException")])
+        if request.method == "OPTIONS" and "OPTIONS" not in self.app.routes[route.resource]:
+            return self._preflight(route.resource)
+        host = request.header("host") or f"{self.public_host}:{self.port}"
+        content_type = (request.header("content-type") or "").split(";")[0].strip()
+        event = ev.rest_event(
+            method=request.method, path=unquote(path), route=route, query=ev.parse_query(request.query),
+            headers=request.headers, body=request.body or None, source_ip=source_ip, host=host,
+            binary=content_type in getattr(self.app.api, "binary_types", ()),
+        )
+        try:
+            result = await self._run(self.app, event, ev.lambda_context(self.function_name))
+        except Exception:
+            log.exception("gateway: %s %s raised", request.method, path)
+            return HttpResponse.json(502, {"message": "Internal server error"})
+        return self._from_lambda(result, event["requestContext"]["requestId"])
+
+    @staticmethod
+    def _from_lambda(result: dict[str, Any], request_id: str) -> HttpResponse:
+        headers: list[tuple[str, str]] = []
+        for key, value in (result.get("headers") or {}).items():
+            headers.append((key, str(value)))
+        for key, values in (result.get("multiValueHeaders") or {}).items():
+            headers.extend((key, str(v)) for v in values)
+        headers.append(("x-amzn-RequestId", request_id))
+        body = result.get("body") or ""
+        raw = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode("utf-8")
+        return HttpResponse(int(result.get("statusCode", 200)), headers, raw)
+
+    def _preflight(self, resource: str) -> HttpResponse:
+        views = self.app.routes[resource]
+        cors = [v for v in views.values() if getattr(v, "cors", None) is not None]
+        if not cors:
+            return HttpResponse(200, [("Access-Control-Allow-Methods", "OPTIONS")])
+        headers = list(cors[0].cors.get_access_control_headers().items())
+        methods = sorted({m for m, v in views.items() if getattr(v, "cors", None) is not None} | {"OPTIONS"})
+        headers.append(("Access-Control-Allow-Methods", ",".join(methods)))
+        return HttpResponse(200, headers)
+
+    def _index(self) -> dict[str, Any]:
+        return {
+            "service": "local gateway (not part of the AWS deployment)",
+            "rest": f"{self.url}/api/v1/",
+            "websocket": self.ws_url,
+            "routes": sorted(self.app.routes),
+        }
+
+    def _management(self, request: HttpRequest, connection_id: str) -> HttpResponse:
+        from websockets.protocol import State
+
+        conn = self.connections.get(connection_id)
+        if conn is None or conn.protocol.state is not State.OPEN:
+            return HttpResponse.json(410, {"message": f"connection {connection_id!r} is gone"},
+                                     [("x-amzn-ErrorType", "GoneException")])
+        if request.method == "POST":
+            if len(request.body) > WS_MAX_MESSAGE:
+                return HttpResponse.json(413, {"message": "payload larger than 128 KB"},
+                                         [("x-amzn-ErrorType", "PayloadTooLargeException")])
+            conn.send(request.body)
+            return HttpResponse(200, [("Content-Type", "application/json")])
+        if request.method == "GET":
+            return HttpResponse.json(200, {
+                "ConnectedAt": ev.iso_ms(conn.connected_at_ms),
+                "Identity": {"SourceIp": conn.source_ip, "UserAgent": conn.user_agent or ""},
+                "LastActiveAt": ev.iso_ms(conn.last_active_ms),
+            })
+        if request.method == "DELETE":
+            self.connections.pop(connection_id, None)
+            conn.close(1000, "")
+            return HttpResponse(204)
+        return HttpResponse.json(405, {"message": f"method {request.method} not allowed"})
+
+    # --- WebSocket ---------------------------------------------------------------------------
+    def _ws_handler(self, route_key: str) -> Any:
+        return self.app.websocket_handlers.get(route_key)
+
+    async def _invoke_ws(self, route_key: str, event: dict[str, Any]) -> dict[str, Any] | None:
+        handler = self._ws_handler(route_key)
+        if handler is None:
+            return None
+        return await self._run(handler, event, ev.lambda_context(f"websocket_{route_key.strip('$')}"))
+
+    async def _websocket(self, request: HttpRequest, reader: asyncio.StreamReader,
+                         writer: asyncio.StreamWriter, source_ip: str) -> None:
+        from websockets.frames import Frame, Opcode
+        from websockets.protocol import State
+        from websockets.server import ServerProtocol
+
+        protocol = ServerProtocol(max_size=WS_MAX_MESSAGE)
+        protocol.receive_data(request.raw_head)
+        handshake = [e for e in protocol.events_received() if not isinstance(e, Frame)]
+        now_ms = int(time.time() * 1000)
+        conn = WsConnection(_new_connection_id(), protocol, writer, source_ip, request.header("user-agent"),
+                            now_ms, now_ms)
+        if not handshake:
+            conn.flush()
+            return
+        response = protocol.accept(handshake[0])
+        if response.status_code == 101:
+            query = ev.parse_query(request.query)
+            channel = self.ws_paths.get(request.path.rstrip("/"))
+            if channel and not any(k == "channel" for k, _ in query):
+                query.append(("channel", channel))
+            connect = ev.ws_event(route_key="$connect", connection_id=conn.id, connected_at_ms=now_ms,
+                                  domain_name=request.header("host") or self.public_host, query=query,
+                                  headers=request.headers, source_ip=source_ip)
+            try:
+                result = await self._invoke_ws("$connect", connect)
+            except Exception:
+                log.exception("gateway: $connect raised")
+                result = {"statusCode": 500}
+            status = int((result or {}).get("statusCode", 200))
+            if not 200 <= status < 300:
+                response = protocol.reject(status, f"$connect answered {status}\n")
+        protocol.send_response(response)
+        conn.flush()
+        if response.status_code != 101:
+            await writer.drain()
+            return
+        self.connections[conn.id] = conn
+        log.info("ws %s connected from %s", conn.id, source_ip)
+        domain = request.header("host") or self.public_host
+        fragments: list[bytes] = []
+        frame_opcode = Opcode.TEXT
+        try:
+            while True:
+                timeout = 5.0 if protocol.state is State.CLOSING else None
+                try:
+                    data = await asyncio.wait_for(reader.read(65536), timeout)
+                except (TimeoutError, ConnectionError):
+                    break
+                if data:
+                    protocol.receive_data(data)
+                else:
+                    protocol.receive_eof()
+                conn.flush()
+                for frame in protocol.events_received():
+                    if frame.opcode in (Opcode.TEXT, Opcode.BINARY):
+                        frame_opcode = frame.opcode
+                        fragments = [frame.data]
+                    elif frame.opcode is Opcode.CONT:
+                        fragments.append(frame.data)
+                    else:
+                        continue
+                    if frame.fin:
+                        payload, fragments = b"".join(fragments), []
+                        conn.last_active_ms = int(time.time() * 1000)
+                        await self._message(conn, domain, payload, binary=frame_opcode is Opcode.BINARY)
+                if not data or protocol.state is State.CLOSED:
+                    break
+            await writer.drain()
+        finally:
+            self.connections.pop(conn.id, None)
+            code = protocol.close_rcvd.code if protocol.close_rcvd else (
+                protocol.close_sent.code if protocol.close_sent else 1006)
+            reason = protocol.close_rcvd.reason if protocol.close_rcvd else ""
+            disconnect = ev.ws_event(route_key="$disconnect", connection_id=conn.id,
+                                     connected_at_ms=conn.connected_at_ms, domain_name=domain,
+                                     source_ip=source_ip, disconnect_status=(code, reason))
+            try:
+                await self._invoke_ws("$disconnect", disconnect)
+            except Exception:
+                log.exception("gateway: $disconnect raised")
+            log.info("ws %s disconnected (%s)", conn.id, code)
+
+    async def _message(self, conn: WsConnection, domain: str, payload: bytes, *, binary: bool) -> None:
+        body = base64.b64encode(payload).decode() if binary else payload.decode("utf-8", "replace")
+        event = ev.ws_event(route_key="$default", connection_id=conn.id, connected_at_ms=conn.connected_at_ms,
+                            domain_name=domain, body=body, source_ip=conn.source_ip)
+        event["isBase64Encoded"] = binary
+        request_id = event["requestContext"]["requestId"]
+        if self._ws_handler("$default") is None:
+            error = {"message": "Forbidden", "connectionId": conn.id, "requestId": request_id}
+        else:
+            try:
+                await self._invoke_ws("$default", event)
+                return
+            except Exception:
+                log.error("gateway: $default raised\n%s", traceback.format_exc())
+                error = {"message": "Internal server error", "connectionId": conn.id, "requestId": request_id}
+        # what API Gateway sends the client when the route has no integration or the Lambda failed
+        if conn.id in self.connections:
+            conn.send(json.dumps(error).encode())
+
+
+class GatewayThread:
+    """Run a Gateway on its own event loop in a daemon thread (tests, synchronous callers)."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._main, name="frs-gateway", daemon=True)
+        self._started = threading.Event()
+        self._error: BaseException | None = None
+
+    def _main(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_until_complete(self.gateway.start())
+        except BaseException as exc:
+            self._error = exc
+            self._started.set()
+            return
+        self._started.set()
+        self.loop.run_forever()
+        self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+        self.loop.close()
+
+    def start(self, timeout: float = 10.0) -> GatewayThread:
+        self._thread.start()
+        if not self._started.wait(timeout):
+            raise RuntimeError("gateway did not start")
+        if self._error is not None:
+            raise self._error
+        return self
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if not self._thread.is_alive():
+            return
+        future = asyncio.run_coroutine_threadsafe(self.gateway.stop(), self.loop)
+        with contextlib.suppress(Exception):
+            future.result(timeout)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout)
