@@ -16,8 +16,12 @@ import heapq
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 from decimal import Decimal
+from operator import attrgetter
+from typing import Any, TypeVar
 
 from chalicelib.core.models import Opportunity
+
+T = TypeVar("T")
 
 SORTABLE_FIELDS: tuple[str, ...] = tuple(
     f.name for f in fields(Opportunity) if str(f.type).split(" ")[0] in ("Decimal", "int"))
@@ -75,68 +79,72 @@ class OpportunityFilter:
             raise FilterError("short_dex", "must differ from long_dex")
 
 
-def _predicates(f: OpportunityFilter) -> list[Callable[[Opportunity], bool]]:
-    """Only the active conditions, so the default filter costs three comparisons per opportunity."""
-    p: list[Callable[[Opportunity], bool]] = []
-    if f.symbol is not None:
-        p.append(lambda o: o.symbol == f.symbol)
-    if f.long_dex is not None:
-        p.append(lambda o: o.long_dex == f.long_dex)
-    if f.short_dex is not None:
-        p.append(lambda o: o.short_dex == f.short_dex)
+def predicates(f: OpportunityFilter) -> list[Callable[[Any], bool]]:
+    """Only the active conditions (the default filter costs three comparisons per opportunity).
+
+    Work on an Opportunity and on an engine row alike: both expose the same attribute names.
+    """
+    p: list[Callable[[Any], bool]] = []
+    for name, want in (("symbol", f.symbol), ("long_dex", f.long_dex), ("short_dex", f.short_dex),
+                       ("oi_imbalance", f.oi_imbalance)):
+        if want is not None:
+            p.append(lambda o, g=attrgetter(name), w=want: g(o) == w)
     if f.include_dexes is not None:
         inc = frozenset(f.include_dexes)
         p.append(lambda o: o.long_dex in inc and o.short_dex in inc)
     if f.exclude_dexes is not None:
         exc = frozenset(f.exclude_dexes)
         p.append(lambda o: o.long_dex not in exc and o.short_dex not in exc)
-    if f.min_divergence is not None:
-        p.append(lambda o: o.divergence >= f.min_divergence)  # type: ignore[operator]
-    if f.min_profit_percent is not None:
-        p.append(lambda o: o.net_profit_percent >= f.min_profit_percent)  # type: ignore[operator]
-    if f.min_volume_24h is not None and f.min_volume_24h > 0:
-        p.append(lambda o: o.min_volume_24h is not None and o.min_volume_24h >= f.min_volume_24h)  # type: ignore[operator]
+    lows = (("divergence", f.min_divergence), ("net_profit_percent", f.min_profit_percent),
+            ("min_volume_24h", f.min_volume_24h if f.min_volume_24h and f.min_volume_24h > 0 else None),
+            ("min_oi_usd", f.min_oi_usd), ("oi_ratio", f.oi_ratio_min))
+    for name, low in lows:
+        if low is not None:   # an unknown value fails a bound
+            p.append(lambda o, g=attrgetter(name), x=low: (v := g(o)) is not None and v >= x)
+    for name, high in (("max_oi_usd", f.max_oi_usd), ("oi_ratio", f.oi_ratio_max)):
+        if high is not None:
+            p.append(lambda o, g=attrgetter(name), x=high: (v := g(o)) is not None and v <= x)
     if f.max_volume_24h is not None:
+        hv = f.max_volume_24h
         p.append(lambda o: o.long_volume_24h is not None and o.short_volume_24h is not None
-                 and max(o.long_volume_24h, o.short_volume_24h) <= f.max_volume_24h)  # type: ignore[operator]
-    if f.min_oi_usd is not None:
-        p.append(lambda o: o.min_oi_usd is not None and o.min_oi_usd >= f.min_oi_usd)  # type: ignore[operator]
-    if f.max_oi_usd is not None:
-        p.append(lambda o: o.max_oi_usd is not None and o.max_oi_usd <= f.max_oi_usd)  # type: ignore[operator]
-    if f.oi_ratio_min is not None:
-        p.append(lambda o: o.oi_ratio is not None and o.oi_ratio >= f.oi_ratio_min)  # type: ignore[operator]
-    if f.oi_ratio_max is not None:
-        p.append(lambda o: o.oi_ratio is not None and o.oi_ratio <= f.oi_ratio_max)  # type: ignore[operator]
-    if f.oi_imbalance is not None:
-        p.append(lambda o: o.oi_imbalance == f.oi_imbalance)
-    if f.max_spread_bps is not None:
-        p.append(lambda o: all(s is None or s <= f.max_spread_bps  # type: ignore[operator]
-                               for s in (o.long_spread_bps, o.short_spread_bps)))
+                 and o.long_volume_24h <= hv and o.short_volume_24h <= hv)
+    if f.max_spread_bps is not None:   # an unknown spread passes: most venues publish no book here
+        hs = f.max_spread_bps
+        p.append(lambda o: (o.long_spread_bps is None or o.long_spread_bps <= hs)
+                 and (o.short_spread_bps is None or o.short_spread_bps <= hs))
     return p
 
 
-def matches(o: Opportunity, f: OpportunityFilter) -> bool:
-    return all(pred(o) for pred in _predicates(f))
+def matches(o: Any, f: OpportunityFilter) -> bool:
+    return all(pred(o) for pred in predicates(f))
 
 
-def apply_filter(opps: Iterable[Opportunity], f: OpportunityFilter) -> tuple[list[Opportunity], int]:
+def apply_filter(opps: Iterable[T], f: OpportunityFilter) -> tuple[list[T], int]:
     """(the first `limit` matches in sort order, how many matched before the limit)."""
     kept = opps if isinstance(opps, list) else list(opps)
-    for pred in _predicates(f):   # one pass per active condition: a comprehension beats all() per item
+    for pred in predicates(f):   # one pass per active condition: cheaper than all() per item
         kept = [o for o in kept if pred(o)]
-    name = f.sort_by
-    present = [o for o in kept if getattr(o, name) is not None]
-    if f.sort_desc:
-        top = heapq.nsmallest(f.limit, present, key=lambda o: (-getattr(o, name), o.id))
-    else:
-        top = heapq.nsmallest(f.limit, present, key=lambda o: (getattr(o, name), o.id))
+    return rank(kept, f), len(kept)
+
+
+def rank(items: list[T], f: OpportunityFilter) -> list[T]:
+    """The first `f.limit` of `items` sorted on `f.sort_by`: None last either way, ties by id ascending."""
+    get = attrgetter(f.sort_by)
+    present = [o for o in items if get(o) is not None]
+    top: list[T] = []
+    if present:   # the limit-th best value bounds the candidates; sorting only those is cheap
+        cut = (heapq.nlargest if f.sort_desc else heapq.nsmallest)(f.limit, map(get, present))[-1]
+        cand = [o for o in present if (get(o) >= cut if f.sort_desc else get(o) <= cut)]
+        cand.sort(key=attrgetter("id"))
+        cand.sort(key=get, reverse=f.sort_desc)   # stable: equal values stay in id order
+        top = cand[: f.limit]
     if len(top) < f.limit:
-        missing = sorted((o for o in kept if getattr(o, name) is None), key=lambda o: o.id)
+        missing = sorted((o for o in items if get(o) is None), key=attrgetter("id"))
         top.extend(missing[: f.limit - len(top)])
-    return top, len(kept)
+    return top
 
 
-def best(opps: Iterable[Opportunity], f: OpportunityFilter) -> tuple[Opportunity | None, int | None, int]:
+def best(opps: Iterable[T], f: OpportunityFilter) -> tuple[T | None, int | None, int]:
     """SPEC /opportunities/best: (the top opportunity or None, rank 1 or None, total matching)."""
     top, total = apply_filter(opps, _with_limit(f, 1))
     return (top[0], 1, total) if top else (None, None, total)

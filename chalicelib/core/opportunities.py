@@ -10,7 +10,9 @@ spread) is computed once per snapshot, not once per pair; the pair loop only doe
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections import namedtuple
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, fields
 from decimal import Decimal
 
 from chalicelib.core.fees import FEE_TYPES, fee_for
@@ -20,7 +22,6 @@ from chalicelib.core.models import (
     FeeSchedule,
     MarketSnapshot,
     Opportunity,
-    opportunity_id,
 )
 
 DEFAULT_HOLD_HOURS = Decimal(8)
@@ -66,6 +67,32 @@ def oi_imbalance(oi_ratio: Decimal | None) -> str | None:
     return "balanced"
 
 
+# An Opportunity as a plain tuple: same field names and order, without metadata. Building 22,500
+# frozen dataclasses costs more than all of the pair math (every field goes through
+# object.__setattr__), so the engine produces rows; filters read the same attribute names from
+# either form, and only what a caller keeps becomes an Opportunity (`to_opportunity`).
+OpportunityRow = namedtuple("OpportunityRow", [f.name for f in fields(Opportunity) if f.name != "metadata"])  # type: ignore[misc]
+
+
+def to_opportunity(row: tuple) -> Opportunity:
+    return Opportunity(*row)
+
+
+@dataclass(frozen=True, slots=True)
+class Prune:
+    """Necessary conditions a caller's filter implies, applied before the pair math (never after).
+
+    Each one only skips work that the filter would reject anyway; the caller still applies its
+    full filter to the rows, so pruning can change speed but never the result.
+    """
+
+    symbols: frozenset[str] | None = None                  # only these symbols
+    dexes: frozenset[str] | None = None                    # only these venues (None = all)
+    leg: Callable[[MarketSnapshot], bool] | None = None    # a snapshot every kept pair's legs pass
+    min_divergence: Decimal | None = None                  # divergence (rate_8h) at least this
+    min_net: Decimal | None = None                         # net_profit_percent at least this
+
+
 def find_opportunities(snapshots: Iterable[MarketSnapshot], fees: Mapping[str, FeeSchedule], *, now_ms: int,
                        hold_hours: Decimal = DEFAULT_HOLD_HOURS, fee_type: str = "maker",
                        volume_30d: Mapping[str, Decimal] | None = None,
@@ -77,39 +104,66 @@ def find_opportunities(snapshots: Iterable[MarketSnapshot], fees: Mapping[str, F
     `volume_30d` (dex -> our 30-day volume there) selects fee tiers; missing means 0.
     Output order: symbol, then long `rate_8h`, then short `rate_8h` (ties by dex name).
     """
+    rows = opportunity_rows(snapshots, fees, now_ms=now_ms, hold_hours=hold_hours, fee_type=fee_type,
+                            volume_30d=volume_30d, valid_for_ms=valid_for_ms, max_age_ms=max_age_ms)
+    return [Opportunity(*r) for r in rows]
+
+
+def opportunity_rows(snapshots: Iterable[MarketSnapshot], fees: Mapping[str, FeeSchedule], *, now_ms: int,
+                     hold_hours: Decimal = DEFAULT_HOLD_HOURS, fee_type: str = "maker",
+                     volume_30d: Mapping[str, Decimal] | None = None, valid_for_ms: int = DEFAULT_VALID_FOR_MS,
+                     max_age_ms: int | None = None, prune: Prune | None = None) -> Iterator[tuple]:
+    """find_opportunities as a stream of rows (see OpportunityRow), skipping pairs `prune` excludes.
+
+    Arguments are checked at once; rows are produced lazily, so a caller that keeps only a few
+    (a top-k) never holds them all.
+    """
     if fee_type not in FEE_TYPES:
         raise ValueError(f"fee_type must be one of {FEE_TYPES}, got {fee_type!r}")
     hold = Decimal(hold_hours)
     if not hold.is_finite() or hold <= 0:
         raise ValueError(f"hold_hours must be a positive number, got {hold_hours!r}")
+    pr = prune or Prune()
     vol30 = volume_30d or {}
-    fee2 = {dex: _TWO * fee_for(schedule, fee_type, vol30.get(dex, _ZERO)) for dex, schedule in fees.items()}
+    fee2 = {dex: _TWO * fee_for(schedule, fee_type, vol30.get(dex, _ZERO)) for dex, schedule in fees.items()
+            if pr.dexes is None or dex in pr.dexes}
+    grouped = latest_snapshots(snapshots, now_ms=now_ms, max_age_ms=max_age_ms)
+    return _pairs(grouped, fee2, pr, hold, fee_type, now_ms, now_ms + valid_for_ms)
+
+
+def _pairs(grouped: dict[str, dict[str, MarketSnapshot]], fee2: dict[str, Decimal], pr: Prune, hold: Decimal,
+           fee_type: str, now_ms: int, valid_until: int) -> Iterator[tuple]:
     apy_factor = HOURS_PER_YEAR / hold * HUNDRED
     gross_factor = HOURS_PER_YEAR * HUNDRED
-    valid_until = now_ms + valid_for_ms
-    out: list[Opportunity] = []
-    append = out.append
-    grouped = latest_snapshots(snapshots, now_ms=now_ms, max_age_ms=max_age_ms)
-    for symbol in sorted(grouped):
+    min_div, min_net, leg = pr.min_divergence, pr.min_net, pr.leg
+    new_row = tuple.__new__
+    for symbol in sorted(grouped if pr.symbols is None else pr.symbols & grouped.keys()):
         rows = []
         for dex, s in grouped[symbol].items():
             f2 = fee2.get(dex)
-            if f2 is None:
+            if f2 is None or (leg is not None and not leg(s)):
                 continue
             r1 = s.rate_1h
             rows.append((r1 * 8, dex, r1, f2, s.volume_24h_usd, s.open_interest_usd, s.spread_bps,
                          s.mark_price, s.funding_interval_hours))
-        if len(rows) < 2:
+        n = len(rows)
+        if n < 2:
             continue
         rows.sort(key=lambda r: (r[0], r[1]))   # long = lower rate_8h; equal rates: dex name order
-        n = len(rows)
         for i in range(n - 1):
             l8, ldex, l1, lf2, lvol, loi, lsp, lmark, lint = rows[i]
-            for j in range(i + 1, n):
+            first = i + 1
+            if min_div is not None:   # divergence grows with j (rows sorted): skip the too-small ones
+                first = n
+                while first > i + 1 and rows[first - 1][0] - l8 >= min_div:
+                    first -= 1
+            for j in range(first, n):
                 s8, sdex, s1, sf2, svol, soi, ssp, smark, sint = rows[j]
                 div1h = s1 - l1
                 est = lf2 + sf2
                 net = div1h * hold - est
+                if min_net is not None and net < min_net:
+                    continue
                 if not div1h:
                     breakeven = None
                 elif est <= _ZERO:
@@ -121,13 +175,16 @@ def find_opportunities(snapshots: Iterable[MarketSnapshot], fees: Mapping[str, F
                     ratio = loi / soi if soi else None
                 else:
                     mn_oi = mx_oi = ratio = None
+                if ratio is None:
+                    label = None
+                else:
+                    label = "long_heavy" if ratio > LONG_HEAVY else "short_heavy" if ratio < SHORT_HEAVY else "balanced"
                 mn_vol = None if lvol is None or svol is None else (lvol if lvol <= svol else svol)
                 avg_sp = (lsp + ssp) / _TWO if lsp is not None and ssp is not None else None
                 mid = (smark + lmark) / _TWO
                 mark_bps = (smark - lmark) / mid * _BPS if mid > _ZERO else None
-                append(Opportunity(
-                    opportunity_id(symbol, ldex, sdex), symbol, ldex, sdex, l8, s8, s8 - l8, div1h, est, net,
+                yield new_row(OpportunityRow, (
+                    f"{symbol}:{ldex}:{sdex}", symbol, ldex, sdex, l8, s8, s8 - l8, div1h, est, net,
                     net * apy_factor, div1h * gross_factor, breakeven, hold, fee_type, now_ms, valid_until,
-                    lvol, svol, mn_vol, loi, soi, mn_oi, mx_oi, ratio, oi_imbalance(ratio),
-                    lsp, ssp, avg_sp, mark_bps, lmark, smark, lint, sint, {}))
-    return out
+                    lvol, svol, mn_vol, loi, soi, mn_oi, mx_oi, ratio, label,
+                    lsp, ssp, avg_sp, mark_bps, lmark, smark, lint, sint))
