@@ -14,6 +14,7 @@ from chalicelib.observability import observe
 from chalicelib.transport.push import LazyBotoSession
 
 app = Chalice(app_name="funding-rate-service")
+app.experimental_feature_flags.update(["WEBSOCKETS"])  # chalice 1.34 still flags WebSocket APIs as experimental
 app.websocket_api.session = LazyBotoSession()
 app.register_middleware(observe, "all")
 app.register_blueprint(rest)

@@ -42,10 +42,17 @@ def _metrics() -> Any:
 
 
 def _tracer() -> Any | None:
-    """A Tracer only inside Lambda with tracing not disabled (aws_xray_sdk costs ~0.1 s to import)."""
+    """A powertools Tracer inside Lambda when aws_xray_sdk is importable and tracing is not disabled.
+
+    requirements.txt leaves aws_xray_sdk out (it would ship a second botocore); Lambda active
+    tracing ("xray": true in .chalice/config.json) still traces every invocation without it.
+    """
     if "tracer" not in _state:
-        enabled = bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME")) and os.environ.get(
-            "POWERTOOLS_TRACE_DISABLED", "").lower() not in ("1", "true")
+        import importlib.util
+
+        enabled = (bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
+                   and os.environ.get("POWERTOOLS_TRACE_DISABLED", "").lower() not in ("1", "true")
+                   and importlib.util.find_spec("aws_xray_sdk") is not None)
         tracer = None
         if enabled:
             from aws_lambda_powertools import Tracer

@@ -9,17 +9,21 @@ Services are imported inside the handlers: a route's cold start never pays for t
 
 from __future__ import annotations
 
+import os
 import uuid
 from typing import Any
 
 from chalice import Blueprint, Cron, Rate
 
 from chalicelib import wiring
-from chalicelib.settings import get_settings
+from chalicelib.settings import Settings
 from chalicelib.venues import REGISTRY
 
 scheduled = Blueprint(__name__)
-COLLECT_EVERY_MINUTES = max(1, get_settings().collection_interval_seconds // 60)  # EventBridge: 1 min minimum
+# Only this variable is read at import: `chalice package` imports the app with the stage's environment,
+# where DATABASE_URL is still a CloudFormation dynamic reference. EventBridge's minimum rate is 1 minute.
+_INTERVAL_S = Settings.from_env({"COLLECTION_INTERVAL_SECONDS": os.environ.get("COLLECTION_INTERVAL_SECONDS", "")})
+COLLECT_EVERY_MINUTES = max(1, _INTERVAL_S.collection_interval_seconds // 60)
 
 
 @scheduled.lambda_function(name="analyze")
@@ -38,7 +42,8 @@ def collect_and_chain(dex: str, context: Any = None) -> dict[str, Any]:
     settings = wiring.settings()
     if settings.enabled_dexes and dex not in settings.enabled_dexes:
         return {"dex": dex, "status": "disabled"}
-    summary = jobs.collect(dex, settings=settings, storage=wiring.storage(), kv=wiring.kv())
+    summary = jobs.collect(dex, settings=settings, storage=wiring.storage(), kv=wiring.kv(),
+                           collect_kwargs=wiring.get("collect_kwargs", dict))  # tests: an httpx client
     metric("MarketsCollected", summary["markets"])
     metric("VenueErrors", 0 if summary["status"] == "success" else 1)
     if summary["markets"]:

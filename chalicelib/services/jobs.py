@@ -8,8 +8,6 @@ with the same event. FRS_CHAIN=lambda forces the invoke, FRS_CHAIN=off skips the
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import json
 import os
 import time
@@ -24,35 +22,24 @@ CHAIN_MODES = ("inprocess", "lambda", "off")
 HEALTH_TTL_S = 15 * 60
 
 
-def collect(dex: str, *, settings: Any, storage: Any, kv: Any) -> dict[str, Any]:
-    """Fetch + normalize one venue, store it, log the outcome, publish its latest list to Redis."""
+def collect(dex: str, *, settings: Any, storage: Any, kv: Any, collect_kwargs: Any = None) -> dict[str, Any]:
+    """Fetch + normalize one venue, store it and log the outcome, then put its latest list in Redis."""
     from chalicelib.services.analyze import hot_ttl
-    from chalicelib.services.collect import collect_venue
-    from chalicelib.services.ports import CollectionOutcome
+    from chalicelib.services.collect import FAILED, collect_venue, store_result
+    from chalicelib.transport.breaker import breaker_for
     from chalicelib.venues import get_venue
 
-    started = datetime.now(UTC)
     t0 = time.perf_counter()
-    result = collect_venue(get_venue(dex), settings)
-    if inspect.isawaitable(result):
-        result = asyncio.run(result)
-    fetched_ms = round((time.perf_counter() - t0) * 1000, 1)
-    snapshots = list(result.snapshots)
-    stored = storage.ingest(snapshots) if snapshots else 0
-    t1 = time.perf_counter()
-    status = getattr(result, "status", None) or ("success" if snapshots else "failed")
-    error = getattr(result, "error", None)
-    outcome = CollectionOutcome(dex=dex, started_at=started, completed_at=datetime.now(UTC), status=status,
-                                markets=stored, rejected=len(getattr(result, "rejects", ()) or ()),
-                                error=None if error is None else str(error), latency_ms=round(fetched_ms))
-    storage.log_collection(outcome)
-    stored_ms = round((time.perf_counter() - t1) * 1000, 1)
-    if snapshots:
-        kv.set(keys.latest_rates_dex(dex), dumps([snapshot_to_dict(s) for s in snapshots]), ex=hot_ttl(settings))
-    return {"dex": dex, "status": status, "markets": len(snapshots), "stored": stored,
-            "rejected": outcome.rejected, "error": outcome.error,
-            "collected_at": iso_ms(int(started.timestamp() * 1000)),
-            "timings_ms": {"fetch": fetched_ms, "store": stored_ms,
+    kwargs = dict(collect_kwargs or {})
+    kwargs.setdefault("breaker", breaker_for(dex, settings, storage=storage))
+    result = store_result(collect_venue(get_venue(dex), settings, **kwargs), storage)
+    cached = bool(result.snapshots) and result.status != FAILED   # FAILED with snapshots = the store failed
+    if cached:
+        kv.set(keys.latest_rates_dex(dex), dumps([snapshot_to_dict(s) for s in result.snapshots]),
+               ex=hot_ttl(settings))
+    return {"dex": dex, "status": result.status, "markets": len(result.snapshots) if cached else 0,
+            "rejected": len(result.rejects), "error": result.error, "collected_at": iso_ms(result.started_at_ms),
+            "timings_ms": {"fetch": result.fetch_ms, "parse": result.parse_ms, "store": result.store_ms,
                            "total": round((time.perf_counter() - t0) * 1000, 1)}}
 
 
