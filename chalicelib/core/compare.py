@@ -1,0 +1,56 @@
+"""SPEC /opportunities/compare: one venue against another, symbol by symbol.
+
+Rates are `rate_8h` (normalized), so a 1 h venue and an 8 h venue compare correctly.
+`rate_diff` is the absolute difference |dex1_rate - dex2_rate| (the pair's divergence); which way
+to trade is given by `better_on` (the venue to short: the higher rate) and `recommendation`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from decimal import Decimal
+from typing import Any
+
+from chalicelib.core.models import FeeSchedule, MarketSnapshot
+from chalicelib.core.opportunities import DEFAULT_HOLD_HOURS, Prune, opportunity_rows
+
+
+def compare_rows(opps: Iterable[Any], dex1: str, dex2: str, *, symbol: str | None = None) -> list[dict[str, Any]]:
+    """From already computed opportunities (Opportunity or engine rows): the dex1/dex2 pairs.
+
+    Sorted by net_profit_percent descending, then symbol.
+    """
+    if dex1 == dex2:
+        raise ValueError("dex2: must differ from dex1")
+    pair = {dex1, dex2}
+    out = []
+    for o in opps:
+        if {o.long_dex, o.short_dex} != pair or (symbol is not None and o.symbol != symbol):
+            continue
+        r1, r2 = (o.long_rate, o.short_rate) if o.long_dex == dex1 else (o.short_rate, o.long_rate)
+        out.append({
+            "symbol": o.symbol,
+            "dex1_rate": r1,
+            "dex2_rate": r2,
+            "rate_diff": abs(r2 - r1),
+            "better_on": o.short_dex,
+            "recommendation": f"short_on_{o.short_dex}_long_on_{o.long_dex}",
+            "net_profit_percent": o.net_profit_percent,
+            "annualized_apy": o.annualized_apy,
+        })
+    out.sort(key=lambda r: r["symbol"])
+    out.sort(key=lambda r: r["net_profit_percent"], reverse=True)
+    return out
+
+
+def compare(snapshots: Iterable[MarketSnapshot], fees: Mapping[str, FeeSchedule], dex1: str, dex2: str, *,
+            symbol: str | None = None, hold_hours: Decimal = DEFAULT_HOLD_HOURS, fee_type: str = "maker",
+            volume_30d: Mapping[str, Decimal] | None = None, now_ms: int = 0,
+            max_age_ms: int | None = None) -> list[dict[str, Any]]:
+    """Every symbol listed on both venues (with a fee schedule each), computed from snapshots."""
+    if dex1 == dex2:
+        raise ValueError("dex2: must differ from dex1")
+    prune = Prune(symbols=None if symbol is None else frozenset((symbol,)), dexes=frozenset((dex1, dex2)))
+    rows = opportunity_rows(snapshots, fees, now_ms=now_ms, hold_hours=hold_hours, fee_type=fee_type,
+                            volume_30d=volume_30d, max_age_ms=max_age_ms, prune=prune)
+    return compare_rows(rows, dex1, dex2, symbol=symbol)
