@@ -16,7 +16,6 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from types import ModuleType
 from typing import Any
 
@@ -101,26 +100,53 @@ def resolve_dex_symbol(module: ModuleType, symbol: str, settings: Settings) -> s
     return matches[0]
 
 
-def ingest_history(database_url: str, dex: str, symbol: str, dex_symbol: str, multiplier: Decimal,
+# Named SQL for the direct path (funding_rates as created by sql/0002_timeseries.sql). History rows carry
+# the venue's settlement time as both `time` and `venue_time`; mark_price only where the venue gives it.
+SQL_DEX_ID = "SELECT id FROM dexes WHERE name = %(dex)s"
+SQL_UPSERT_SYMBOL = """
+INSERT INTO symbols (symbol) VALUES (%(symbol)s)
+ON CONFLICT (symbol) DO UPDATE SET symbol = EXCLUDED.symbol
+RETURNING id"""
+SQL_INSERT_HISTORY = """
+INSERT INTO funding_rates (time, dex_id, symbol_id, funding_rate, funding_interval_hours, mark_price,
+                           venue_time, fetched_at)
+SELECT to_timestamp(t / 1000.0), %(dex_id)s, %(symbol_id)s, rate, hours, mark, to_timestamp(t / 1000.0), now()
+FROM unnest(%(times)s::bigint[], %(rates)s::numeric[], %(hours)s::numeric[], %(marks)s::numeric[])
+     AS p(t, rate, hours, mark)
+ON CONFLICT (dex_id, symbol_id, time) DO NOTHING"""
+
+
+def ingest_history(database_url: str, dex: str, symbol: str, dex_symbol: str,
                    points: Sequence[HistoryPoint]) -> int:
-    """Store history points: through the storage's ingest_history when it has one, else funding_rates directly."""
-    from chalicelib.storage.repository import PgStorage
+    """Write history points into funding_rates; returns rows inserted (re-runs insert nothing twice).
 
-    storage = PgStorage(database_url)
+    Uses the storage's own `PgStorage.ingest_history(dex, symbol, dex_symbol, points)` when it exists;
+    until then this minimal direct insert (no zero-filled mark prices: NULL where the venue gives none)."""
+    import importlib
+
     try:
-        method = getattr(storage, "ingest_history", None)
-        if callable(method):
-            return int(method(dex, symbol, dex_symbol, points))
-        return _insert_history(storage, database_url, dex, symbol, dex_symbol, multiplier, points)
-    finally:
-        close = getattr(storage, "close", None)
-        if callable(close):
-            close()
+        pg_storage: Any = importlib.import_module("chalicelib.storage.repository").PgStorage
+    except (ImportError, AttributeError):
+        pg_storage = None
+    if callable(getattr(pg_storage, "ingest_history", None)):
+        storage = pg_storage(database_url)
+        try:
+            return int(storage.ingest_history(dex, symbol, dex_symbol, points))
+        finally:
+            getattr(storage, "close", lambda: None)()
+    import psycopg
 
-
-def _insert_history(storage: Any, database_url: str, dex: str, symbol: str, dex_symbol: str, multiplier: Decimal,
-                    points: Sequence[HistoryPoint]) -> int:
-    raise BackfillError("this storage has no ingest_history(dex, symbol, dex_symbol, points)")
+    with psycopg.connect(database_url, prepare_threshold=None) as conn:
+        row = conn.execute(SQL_DEX_ID, {"dex": dex}).fetchone()
+        if row is None:
+            raise BackfillError(f"dex {dex!r} is not in the dexes table (run `frs migrate`)")
+        symbol_row = conn.execute(SQL_UPSERT_SYMBOL, {"symbol": symbol}).fetchone()
+        assert symbol_row is not None
+        cur = conn.execute(SQL_INSERT_HISTORY, {
+            "dex_id": row[0], "symbol_id": symbol_row[0], "times": [p.time_ms for p in points],
+            "rates": [p.funding_rate for p in points], "hours": [p.funding_interval_hours for p in points],
+            "marks": [p.mark_price for p in points]})
+        return cur.rowcount
 
 
 # ---------------------------------------------------------------- CLI
@@ -163,7 +189,7 @@ def run(args: argparse.Namespace) -> int:
     except BackfillError as exc:
         print(f"frs backfill: {exc}", file=sys.stderr)
         return 1
-    symbol, multiplier = normalize_symbol(dex_symbol.split("#", 1)[0], spec)
+    symbol, _multiplier = normalize_symbol(dex_symbol.split("#", 1)[0], spec)
     span = f"{iso_ms(points[0].time_ms)} .. {iso_ms(points[-1].time_ms)}" if points else "no points"
     print(f"{spec.id} {dex_symbol} ({symbol}): {pages} pages, {len(points)} points, {span}")
     if args.dry_run or not settings.database_url or not points:
@@ -171,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
             print("DATABASE_URL is not set: nothing stored", file=sys.stderr)
         return 0
     try:
-        stored = ingest_history(settings.database_url, spec.id, symbol, dex_symbol, multiplier, points)
+        stored = ingest_history(settings.database_url, spec.id, symbol, dex_symbol, points)
     except BackfillError as exc:
         print(f"frs backfill: {exc}", file=sys.stderr)
         return 1
