@@ -1,0 +1,168 @@
+"""Filter semantics, ranking, best(), and query-string validation that names the bad parameter."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from chalicelib.core.filters import (
+    SORTABLE_FIELDS,
+    FilterError,
+    OpportunityFilter,
+    apply_filter,
+    best,
+    filters_applied,
+    parse_filter,
+)
+from chalicelib.core.opportunities import find_opportunities
+from chalicelib.core.select import select_opportunities
+from tests.unit.core.helpers import NOW_MS, D, flat, snap
+
+FEES = {d: flat("0", "0.0001") for d in ("a", "b", "c", "d")}
+OPEN = OpportunityFilter(min_divergence=None, min_profit_percent=None, min_volume_24h=None, limit=100)
+
+
+def ids(opps):
+    return [o.id for o in opps]
+
+
+def universe():
+    # zero maker fees: net = divergence; rate_8h a 0.0001 < b 0.0003 < c 0.0006 < d 0.0010
+    return find_opportunities([
+        snap("a", "0.0001", oi="1000000", volume="50000", bid="99.99", ask="100.01"),     # 2 bps
+        snap("b", "0.0003", oi="3000000", volume="2000000"),                            # no book
+        snap("c", "0.0006", oi="2000000", volume="5000000", bid="99.9", ask="100.1"),     # 20 bps
+        snap("d", "0.0010", oi=None, volume=None),
+    ], FEES, now_ms=NOW_MS)
+
+
+def test_defaults_match_spec():
+    f = OpportunityFilter()
+    assert (f.min_divergence, f.min_profit_percent, f.min_volume_24h) == (D("0.0001"), 0, D(100000))
+    assert (f.limit, f.sort_by, f.sort_desc) == (10, "net_profit_percent", True)
+
+
+def test_default_filter_needs_volume_on_both_legs():
+    # a (50k) fails min_volume 100k, d has no volume: only b-c remains (divergence 0.0003)
+    assert apply_filter(universe(), OpportunityFilter()) == ([o for o in universe() if o.id == "BTC:b:c"], 1)
+
+
+def test_include_means_both_legs_exclude_means_neither():
+    opps = universe()
+    assert sorted(ids(apply_filter(opps, replace(OPEN, include_dexes=("a", "b", "c")))[0])) == \
+        ["BTC:a:b", "BTC:a:c", "BTC:b:c"]
+    assert sorted(ids(apply_filter(opps, replace(OPEN, exclude_dexes=("a", "d")))[0])) == ["BTC:b:c"]
+    assert ids(apply_filter(opps, replace(OPEN, long_dex="b", short_dex="d"))[0]) == ["BTC:b:d"]
+
+
+def test_oi_bounds_apply_to_both_legs_and_unknown_fails():
+    opps = universe()
+    # max_oi_usd 2.5M: both legs at most 2.5M -> a (1M) with c (2M); b has 3M; d unknown
+    assert ids(apply_filter(opps, replace(OPEN, max_oi_usd=D(2_500_000)))[0]) == ["BTC:a:c"]
+    # min_oi_usd 2M: both legs at least 2M -> b (3M) with c (2M)
+    assert ids(apply_filter(opps, replace(OPEN, min_oi_usd=D(2_000_000)))[0]) == ["BTC:b:c"]
+    # oi_ratio = long/short: a:b 1/3, a:c 1/2, b:c 3/2 -> long_heavy only b:c
+    assert ids(apply_filter(opps, replace(OPEN, oi_imbalance="long_heavy"))[0]) == ["BTC:b:c"]
+    assert sorted(ids(apply_filter(opps, replace(OPEN, oi_ratio_min=D("0.4"), oi_ratio_max=D(2)))[0])) == \
+        ["BTC:a:c", "BTC:b:c"]
+
+
+def test_max_spread_uses_wider_known_leg_and_unknown_passes():
+    opps = universe()
+    kept = ids(apply_filter(opps, replace(OPEN, max_spread_bps=D(10)))[0])
+    assert "BTC:a:c" not in kept and "BTC:b:c" not in kept    # c's 20 bps is the wider leg
+    assert {"BTC:a:b", "BTC:a:d", "BTC:b:d"} <= set(kept)     # a's 2 bps; b and d publish no book
+
+
+def test_volume_bounds():
+    opps = universe()
+    assert ids(apply_filter(opps, replace(OPEN, min_volume_24h=D(1_000_000)))[0]) == ["BTC:b:c"]
+    assert ids(apply_filter(opps, replace(OPEN, max_volume_24h=D(2_000_000)))[0]) == ["BTC:a:b"]
+
+
+def test_sort_limit_total_and_none_last():
+    opps = universe()
+    # divergences: a:b 0.0002, a:c 0.0005, a:d 0.0009, b:c 0.0003, b:d 0.0007, c:d 0.0004
+    top, total = apply_filter(opps, replace(OPEN, limit=3))
+    assert ids(top) == ["BTC:a:d", "BTC:b:d", "BTC:a:c"] and total == 6
+    asc, _ = apply_filter(opps, replace(OPEN, sort_by="divergence", sort_desc=False, limit=2))
+    assert ids(asc) == ["BTC:a:b", "BTC:b:c"]
+    # oi_ratio is unknown whenever d is a leg: those come last in both directions, by id
+    for desc in (True, False):
+        ranked, _ = apply_filter(opps, replace(OPEN, sort_by="oi_ratio", sort_desc=desc))
+        assert ids(ranked)[3:] == ["BTC:a:d", "BTC:b:d", "BTC:c:d"]
+    assert ids(apply_filter(opps, replace(OPEN, sort_by="oi_ratio"))[0])[:3] == ["BTC:b:c", "BTC:a:c", "BTC:a:b"]
+
+
+def test_equal_values_tie_break_by_id():
+    snaps = [snap(d, "0.0001") for d in ("b", "a")] + [snap(d, "0.0002") for d in ("d", "c")]
+    opps = find_opportunities(snaps, FEES, now_ms=NOW_MS)
+    # a:b and c:d divergence 0; the four cross pairs all 0.0001
+    top, total = apply_filter(opps, replace(OPEN, sort_by="divergence"))
+    assert ids(top) == ["BTC:a:c", "BTC:a:d", "BTC:b:c", "BTC:b:d", "BTC:a:b", "BTC:c:d"] and total == 6
+
+
+def test_best():
+    opp, rank, total = best(universe(), OPEN)
+    assert (opp.id, rank, total) == ("BTC:a:d", 1, 6)
+    assert best(universe(), replace(OPEN, symbol="ETH")) == (None, None, 0)
+
+
+def test_fast_path_equals_full_path_on_examples():
+    snaps = [snap("a", "0.0001", volume="50000"), snap("b", "0.0003"), snap("c", "0.0006", volume="5000000")]
+    for f in (OpportunityFilter(), OPEN, replace(OPEN, include_dexes=("b", "c")), replace(OPEN, sort_by="oi_ratio")):
+        assert select_opportunities(snaps, FEES, f, now_ms=NOW_MS) == \
+            apply_filter(find_opportunities(snaps, FEES, now_ms=NOW_MS), f)
+
+
+def test_sortable_fields_are_the_numeric_ones():
+    assert {"net_profit_percent", "annualized_apy", "divergence", "min_volume_24h", "oi_ratio",
+            "breakeven_hours", "mark_spread_bps"} <= set(SORTABLE_FIELDS)
+    assert not {"symbol", "long_dex", "oi_imbalance", "metadata", "fee_type", "id"} & set(SORTABLE_FIELDS)
+
+
+def test_parse_filter_spec_names_and_normalization():
+    f = parse_filter({"min_profit": "0.0001", "min_volume": "0", "include_dexes": " Lighter, edgex ",
+                      "symbol": "btc", "limit": "100", "sort_by": "annualized_apy", "sort_desc": "false",
+                      "oi_imbalance": "short_heavy", "max_oi_usd": "2000000", "hold_hours": "24",
+                      "fee_type": "taker"})
+    assert f == OpportunityFilter(symbol="BTC", include_dexes=("lighter", "edgex"), min_profit_percent=D("0.0001"),
+                                  min_volume_24h=D(0), max_oi_usd=D(2_000_000), oi_imbalance="short_heavy",
+                                  limit=100, sort_by="annualized_apy", sort_desc=False, hold_hours=D(24),
+                                  fee_type="taker")
+    assert parse_filter({"min_profit_percent": "0.0002"}).min_profit_percent == D("0.0002")
+    assert parse_filter({}) == OpportunityFilter()
+    assert filters_applied(OpportunityFilter())["min_volume_24h"] == D(100000)
+
+
+@pytest.mark.parametrize(("params", "parameter"), [
+    ({"limit": "0"}, "limit"),
+    ({"limit": "101"}, "limit"),
+    ({"limit": "abc"}, "limit"),
+    ({"limit": "2.5"}, "limit"),
+    ({"sort_by": "unknown"}, "sort_by"),
+    ({"sort_by": "symbol"}, "sort_by"),
+    ({"min_divergence": "nan"}, "min_divergence"),
+    ({"min_divergence": "-0.1"}, "min_divergence"),
+    ({"min_profit": "Infinity"}, "min_profit"),
+    ({"min_volume": "lots"}, "min_volume"),
+    ({"include_dexes": "lighter,,edgex"}, "include_dexes"),
+    ({"exclude_dexes": ","}, "exclude_dexes"),
+    ({"oi_ratio_min": "2", "oi_ratio_max": "1"}, "oi_ratio_min"),
+    ({"min_oi_usd": "5", "max_oi_usd": "1"}, "min_oi_usd"),
+    ({"min_volume": "5", "max_volume": "1"}, "min_volume"),
+    ({"oi_imbalance": "sideways"}, "oi_imbalance"),
+    ({"sort_desc": "maybe"}, "sort_desc"),
+    ({"hold_hours": "0"}, "hold_hours"),
+    ({"fee_type": "vip"}, "fee_type"),
+    ({"long_dex": "a", "short_dex": "a"}, "short_dex"),
+    ({"symbol": "  "}, "symbol"),
+    ({"min_profit": "0", "min_profit_percent": "0"}, "min_profit_percent"),
+    ({"min_profit_pct": "0"}, "min_profit_pct"),
+])
+def test_parse_filter_errors_name_the_parameter(params, parameter):
+    with pytest.raises(FilterError) as err:
+        parse_filter(params)
+    assert err.value.parameter == parameter
+    assert str(err.value).startswith(f"{parameter}: ") and err.value.detail
