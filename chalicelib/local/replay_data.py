@@ -238,7 +238,7 @@ class Universe:
                                   "liquidation_mode": 0, "force_reduce_only": False, "trading_hours": "",
                                   "hidden": False},
             }
-            rows.append(self._pinned("lighter", row["symbol"], row))
+            rows.append(self._pinned("lighter", self.lighter_name(name), row))
         spot = [{"symbol": "ETH/USDC", "market_id": 2048, "market_type": "spot", "status": "active",
                  "last_trade_price": float(num(self.price("lighter", "ETH", now_ms)))}]
         return {"code": 200, "order_book_details": rows, "spot_order_book_details": spot}
@@ -334,7 +334,7 @@ class Universe:
         end = min(end_ms, now_ms)
         offset = int(base64.urlsafe_b64decode(cursor.encode()).decode()) if cursor else 0
         period = self.paradex_period(name)
-        results = []
+        results: list[dict[str, Any]] = []
         t = end // step * step - offset * step
         while t >= start_ms and len(results) < page_size:
             rate = self.rate_1h("paradex", name, t) * period
@@ -421,7 +421,7 @@ class Universe:
         step = interval * HOUR_MS
         first = int(cursor) if cursor else -(-start_ms // step) * step
         end = min(end_ms, now_ms)
-        out = []
+        out: list[dict[str, Any]] = []
         t = first
         while t <= end and len(out) < limit:
             pct = self.rate_1h("grvt", name, t) * interval * 100

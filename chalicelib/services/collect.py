@@ -90,7 +90,7 @@ def collect_venue(module: ModuleType, settings: Settings, *, client: Any = None,
         if own_client:
             http.close()
     fetch_ms = _ms(rt.monotonic() - t0)
-    base = {"requests_made": fetcher.requests_made, "fetch_ms": fetch_ms, "started_at_ms": started_ms}
+    base: dict[str, Any] = {"requests_made": fetcher.requests_made, "fetch_ms": fetch_ms, "started_at_ms": started_ms}
     if error is not None:
         breaker.record(False)
         return VenueResult(spec.id, FAILED, error=error, completed_at_ms=_ms(rt.wall()), **base)

@@ -57,7 +57,7 @@ TABLE_HEADER = ("dex", "symbol", "dex_symbol", "interval h", "rate_8h %", "APR %
 
 
 def table_rows(snapshots: Sequence[MarketSnapshot]) -> list[tuple[str, ...]]:
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for s in sorted(snapshots, key=lambda s: (s.dex, s.symbol, s.dex_symbol)):
         rows.append((s.dex, s.symbol, s.dex_symbol, f"{s.funding_interval_hours.normalize():f}",
                      _fmt(s.rate_8h * 100, 4), _fmt(s.annualized_rate, 2), _price(s.mark_price),
