@@ -206,6 +206,7 @@ class Gateway:
         self._server: asyncio.base_events.Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._idle: set[asyncio.Task[Any]] = set()  # keep-alive connections waiting for a request
         self.connections: dict[str, WsConnection] = {}
         self.routes = ev.RouteTable(list(app.routes))
         self.requests_served = 0
@@ -232,9 +233,9 @@ class Gateway:
     # --- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._prepare_app()
         self._server = await asyncio.start_server(self._serve, self.host, self.port, limit=MAX_HEADER_BYTES)
         self.port = int(self._server.sockets[0].getsockname()[1])
+        self._prepare_app()
 
     def _prepare_app(self) -> None:
         """Point the app's Chalice WebsocketAPI at this gateway (it would build an https AWS URL)."""
@@ -257,6 +258,8 @@ class Gateway:
         self._server.close()
         for conn in list(self.connections.values()):
             conn.close(1001, "going away")
+        for task in list(self._idle):
+            task.cancel()
         pending = [t for t in self._tasks if not t.done()]
         if pending:
             _done, still = await asyncio.wait(pending, timeout=timeout)
@@ -297,11 +300,15 @@ class Gateway:
         source_ip = peer[0] if isinstance(peer, tuple) else "127.0.0.1"
         try:
             while True:
+                if task is not None:
+                    self._idle.add(task)
                 try:
                     request = await self._read_request(reader)
                 except _BadRequest as exc:
+                    self._idle.discard(task)  # type: ignore[arg-type]
                     await self._write(writer, HttpResponse.json(400, {"message": str(exc)}), keep_alive=False)
                     return
+                self._idle.discard(task)  # type: ignore[arg-type]
                 if request is None:
                     return
                 upgrade = (request.header("upgrade") or "").lower() == "websocket"
@@ -458,10 +465,11 @@ class Gateway:
             conn.send(request.body)
             return HttpResponse(200, [("Content-Type", "application/json")])
         if request.method == "GET":
+            # wire names of GetConnectionResponse (botocore maps them to ConnectedAt, Identity, ...)
             return HttpResponse.json(200, {
-                "ConnectedAt": ev.iso_ms(conn.connected_at_ms),
-                "Identity": {"SourceIp": conn.source_ip, "UserAgent": conn.user_agent or ""},
-                "LastActiveAt": ev.iso_ms(conn.last_active_ms),
+                "connectedAt": ev.iso_ms(conn.connected_at_ms),
+                "identity": {"sourceIp": conn.source_ip, "userAgent": conn.user_agent or ""},
+                "lastActiveAt": ev.iso_ms(conn.last_active_ms),
             })
         if request.method == "DELETE":
             self.connections.pop(connection_id, None)
@@ -471,7 +479,9 @@ class Gateway:
 
     # --- WebSocket ---------------------------------------------------------------------------
     def _ws_handler(self, route_key: str) -> Any:
-        return self.app.websocket_handlers.get(route_key)
+        """The wrapped Lambda handler (what `chalice deploy` points the route at), or None."""
+        config = self.app.websocket_handlers.get(route_key)
+        return None if config is None else self.app.handler_map.get(config.name)
 
     async def _invoke_ws(self, route_key: str, event: dict[str, Any]) -> dict[str, Any] | None:
         handler = self._ws_handler(route_key)

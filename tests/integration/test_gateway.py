@@ -1,0 +1,224 @@
+"""The local gateway over real sockets with a tiny Chalice app: REST, WebSocket, @connections, 410 Gone.
+
+The client side is what users run: httpx for REST, the `websockets` client, and boto3's
+apigatewaymanagementapi (whose GoneException must come out of the 410 exactly as on AWS).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import httpx
+import pytest
+from chalice import Chalice, Response
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.sync.client import connect
+
+from chalicelib.local.gateway import Gateway, GatewayThread
+
+WAIT = 10.0  # generous: these are waits, not timing assertions
+
+
+def tiny_app(seen: dict[str, list[Any]]) -> Chalice:
+    app = Chalice("tiny")
+    app.websocket_api.session = boto3.session.Session(
+        aws_access_key_id="local", aws_secret_access_key="local", region_name="us-east-1")
+
+    @app.route("/api/v1/items/{item}", methods=["GET"])
+    def item(item):
+        request = app.current_request
+        return {"item": item, "query": request.query_params, "resource": request.context["resourcePath"],
+                "ua": request.headers.get("user-agent")}
+
+    @app.route("/api/v1/items/special", methods=["GET"])
+    def special():
+        return {"special": True}
+
+    @app.route("/api/v1/echo", methods=["POST", "PUT"], content_types=["application/json"])
+    def echo():
+        return Response({"got": app.current_request.json_body}, status_code=201, headers={"X-Echo": "1"})
+
+    @app.route("/api/v1/slow", methods=["GET"])
+    def slow():
+        time.sleep(1.0)
+        return {"slow": True}
+
+    @app.on_ws_connect()
+    def on_connect(event):
+        query = event.to_dict().get("queryStringParameters") or {}
+        seen["connect"].append((event.connection_id, query))
+        if query.get("deny"):
+            return {"statusCode": 403}
+        return None
+
+    @app.on_ws_message()
+    def on_message(event):
+        seen["message"].append((event.connection_id, event.body))
+        if event.body == "boom":
+            raise RuntimeError("handler failed")
+        if event.body == "info":
+            info = app.websocket_api.info(event.connection_id)
+            app.websocket_api.send(event.connection_id, json.dumps({"ip": info["Identity"]["SourceIp"]}))
+            return
+        if event.body == "bye":
+            app.websocket_api.close(event.connection_id)
+            return
+        # echo through the management API, as the real app's pusher does
+        app.websocket_api.send(event.connection_id, f"echo:{event.body}")
+
+    @app.on_ws_disconnect()
+    def on_disconnect(event):
+        seen["disconnect"].append((event.connection_id, event.to_dict()["requestContext"]["disconnectStatusCode"]))
+
+    return app
+
+
+@pytest.fixture
+def gateway() -> Iterator[tuple[GatewayThread, dict[str, list[Any]]]]:
+    seen: dict[str, list[Any]] = {"connect": [], "message": [], "disconnect": []}
+    runner = GatewayThread(Gateway(tiny_app(seen), "127.0.0.1", 0)).start()
+    yield runner, seen
+    runner.stop()
+
+
+def mgmt_client(url: str) -> Any:
+    return boto3.client("apigatewaymanagementapi", endpoint_url=url, region_name="us-east-1",
+                        aws_access_key_id="local", aws_secret_access_key="local")
+
+
+def wait_for(predicate, what: str) -> None:
+    deadline = time.monotonic() + WAIT
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def test_rest_requests_become_proxy_events(gateway) -> None:
+    runner, _ = gateway
+    base = runner.gateway.url
+    with httpx.Client(base_url=base, timeout=WAIT) as client:  # one keep-alive connection for all
+        r = client.get("/api/v1/items/abc?x=1&x=2&y=", headers={"User-Agent": "pytest-ua"})
+        assert r.status_code == 200
+        assert r.json() == {"item": "abc", "query": {"x": "2", "y": ""}, "resource": "/api/v1/items/{item}",
+                            "ua": "pytest-ua"}
+        assert r.headers["x-amzn-RequestId"]
+        assert client.get("/api/v1/items/special").json() == {"special": True}
+        r = client.post("/api/v1/echo", json={"a": [1, 2]})
+        assert r.status_code == 201 and r.json() == {"got": {"a": [1, 2]}} and r.headers["x-echo"] == "1"
+        assert client.delete("/api/v1/echo").status_code == 405
+        r = client.get("/api/v2/nothing")
+        assert r.status_code == 403 and r.json() == {"message": "Missing Authentication Token"}
+        assert r.headers["x-amzn-ErrorType"] == "MissingAuthenticationTokenException"
+        assert client.get("/").json()["websocket"].endswith("/api/v1/ws")
+
+
+def test_rest_calls_overlap_and_keep_their_own_request(gateway) -> None:
+    runner, _ = gateway
+    base = runner.gateway.url
+    results: dict[str, Any] = {}
+
+    def slow() -> None:
+        results["slow"] = httpx.get(f"{base}/api/v1/slow", timeout=WAIT).json()
+
+    thread = threading.Thread(target=slow)
+    thread.start()
+    time.sleep(0.2)
+    # served while the slow handler sleeps in its own thread, with its own current_request
+    fast = httpx.get(f"{base}/api/v1/items/q1?who=fast", timeout=WAIT).json()
+    assert "slow" not in results
+    assert fast["item"] == "q1" and fast["query"] == {"who": "fast"}
+    thread.join(WAIT)
+    assert results["slow"] == {"slow": True}
+
+
+def test_websocket_echo_through_connections_and_lifecycle_events(gateway) -> None:
+    runner, seen = gateway
+    with connect(f"{runner.gateway.ws_url}/opportunities?client=t1", open_timeout=WAIT) as ws:
+        wait_for(lambda: seen["connect"], "$connect")
+        cid, query = seen["connect"][0]
+        assert query == {"client": "t1", "channel": "opportunities"}
+        assert cid in runner.gateway.connections
+        ws.send("hello")
+        assert ws.recv(timeout=WAIT) == "echo:hello"
+        ws.send("info")
+        assert json.loads(ws.recv(timeout=WAIT)) == {"ip": "127.0.0.1"}
+        # a handler failure reaches the client as API Gateway's error frame; the socket stays open
+        ws.send("boom")
+        error = json.loads(ws.recv(timeout=WAIT))
+        assert error["message"] == "Internal server error" and error["connectionId"] == cid
+        ws.send("again")
+        assert ws.recv(timeout=WAIT) == "echo:again"
+    wait_for(lambda: seen["disconnect"], "$disconnect")
+    assert seen["disconnect"] == [(cid, 1000)]
+    assert cid not in runner.gateway.connections
+    assert [m for _, m in seen["message"]] == ["hello", "info", "boom", "again"]
+
+
+def test_connections_api_with_botocore(gateway) -> None:
+    runner, seen = gateway
+    client = mgmt_client(runner.gateway.management_url)
+    with connect(f"{runner.gateway.ws_url}", open_timeout=WAIT) as ws:
+        wait_for(lambda: seen["connect"], "$connect")
+        cid = seen["connect"][0][0]
+        assert seen["connect"][0][1] == {}  # the bare /ws path subscribes by message, no channel
+        client.post_to_connection(ConnectionId=cid, Data=b'{"type":"funding_rate_update"}')
+        assert json.loads(ws.recv(timeout=WAIT)) == {"type": "funding_rate_update"}
+        info = client.get_connection(ConnectionId=cid)
+        assert info["Identity"]["SourceIp"] == "127.0.0.1" and info["ConnectedAt"].year >= 2026
+        client.delete_connection(ConnectionId=cid)
+        with pytest.raises(ConnectionClosed):
+            ws.recv(timeout=WAIT)
+    wait_for(lambda: seen["disconnect"], "$disconnect")
+    # the id is gone now: every management call raises botocore's modeled GoneException
+    for call in (lambda: client.post_to_connection(ConnectionId=cid, Data=b"x"),
+                 lambda: client.get_connection(ConnectionId=cid),
+                 lambda: client.delete_connection(ConnectionId=cid)):
+        with pytest.raises(client.exceptions.GoneException) as info:
+            call()
+        assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 410
+    with pytest.raises(client.exceptions.GoneException):
+        client.post_to_connection(ConnectionId="never-existed=", Data=b"x")
+
+
+def test_handler_can_close_its_own_connection(gateway) -> None:
+    runner, seen = gateway
+    with connect(runner.gateway.ws_url, open_timeout=WAIT) as ws:
+        ws.send("bye")
+        with pytest.raises(ConnectionClosed):
+            ws.recv(timeout=WAIT)
+    wait_for(lambda: seen["disconnect"], "$disconnect")
+
+
+def test_connect_refused_by_the_handler_is_a_failed_handshake(gateway) -> None:
+    runner, seen = gateway
+    with pytest.raises(InvalidStatus) as info:
+        connect(f"{runner.gateway.ws_url}?deny=1", open_timeout=WAIT)
+    assert info.value.response.status_code == 403
+    assert not runner.gateway.connections
+    assert seen["disconnect"] == []  # API Gateway sends no $disconnect for a refused $connect
+
+
+def test_unknown_websocket_path_is_not_upgraded(gateway) -> None:
+    runner, _ = gateway
+    with pytest.raises(InvalidStatus) as info:
+        connect(f"ws://127.0.0.1:{runner.gateway.port}/api/v1/nope", open_timeout=WAIT)
+    assert info.value.response.status_code == 403
+
+
+def test_stop_closes_sockets_and_fires_disconnect(gateway) -> None:
+    runner, seen = gateway
+    with connect(runner.gateway.ws_url, open_timeout=WAIT) as ws:
+        wait_for(lambda: seen["connect"], "$connect")
+        runner.stop()
+        with pytest.raises(ConnectionClosed):
+            ws.recv(timeout=WAIT)
+    assert [code for _, code in seen["disconnect"]] == [1001]
+    from chalicelib.local.servers import port_open
+
+    assert not port_open(runner.gateway.port)
