@@ -1,4 +1,4 @@
-"""The Chalice app: one middleware and three blueprints (REST, schedules + analysis, WebSocket). Nothing else.
+"""The Chalice app: one middleware, the REST and scheduled blueprints, the WebSocket handlers. Nothing else.
 
 Cold start: nothing here imports boto3, psycopg, redis, httpx or powertools; handlers import
 what they use. `app.websocket_api.session` is a lazy stand-in that imports boto3 only if
@@ -7,9 +7,9 @@ Chalice's own `websocket_api.send` is ever used (our replies go through chalicel
 
 from chalice import Chalice
 
+from chalicelib.handlers import ws
 from chalicelib.handlers.rest import rest
 from chalicelib.handlers.scheduled import scheduled
-from chalicelib.handlers.ws import ws
 from chalicelib.observability import observe
 from chalicelib.transport.push import LazyBotoSession
 
@@ -19,4 +19,8 @@ app.websocket_api.session = LazyBotoSession()
 app.register_middleware(observe, "all")
 app.register_blueprint(rest)
 app.register_blueprint(scheduled)
-app.register_blueprint(ws)
+
+# On the app, not a blueprint (see chalicelib/handlers/ws.py); Lambda handler strings are app.ws_*.
+ws_connect = app.on_ws_connect()(ws.ws_connect)
+ws_message = app.on_ws_message()(ws.ws_message)
+ws_disconnect = app.on_ws_disconnect()(ws.ws_disconnect)

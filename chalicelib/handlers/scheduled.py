@@ -5,6 +5,10 @@ REGISTRY (a new venue module gets its schedule with no change here), `analyze`,
 `health-check`, `maintenance`. The Python handlers are module attributes `collect_<dex>`,
 `analyze`, `health_check`, `maintenance` (the Lambda handler strings point at them).
 Services are imported inside the handlers: a route's cold start never pays for them.
+
+On Lambda these functions' handler strings point into THIS module, so app.py is never imported
+there and the app's middleware would not reach them; `_observed` attaches `observe` directly
+(registering the blueprint on the app later replaces the list with the app's, the same middleware).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 from chalice import Blueprint, Cron, Rate
 
 from chalicelib import wiring
+from chalicelib.observability import observe
 from chalicelib.settings import Settings
 from chalicelib.venues import REGISTRY
 
@@ -26,6 +31,12 @@ _INTERVAL_S = Settings.from_env({"COLLECTION_INTERVAL_SECONDS": os.environ.get("
 COLLECT_EVERY_MINUTES = max(1, _INTERVAL_S.collection_interval_seconds // 60)
 
 
+def _observed(handler: Any) -> Any:
+    handler.middleware_handlers = [observe]
+    return handler
+
+
+@_observed
 @scheduled.lambda_function(name="analyze")
 def analyze(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from chalicelib.services import analyze as service
@@ -59,13 +70,14 @@ def _collector(dex: str) -> Any:
 
     handler.__name__ = handler.__qualname__ = f"collect_{dex}"
     handler.__doc__ = f"EventBridge schedule: collect {dex}, store, chain the analysis."
-    return scheduled.schedule(Rate(COLLECT_EVERY_MINUTES, unit=Rate.MINUTES), name=f"collect-{dex}")(handler)
+    return _observed(scheduled.schedule(Rate(COLLECT_EVERY_MINUTES, unit=Rate.MINUTES), name=f"collect-{dex}")(handler))
 
 
 for _venue in REGISTRY:
     globals()[f"collect_{_venue.SPEC.id}"] = _collector(_venue.SPEC.id)
 
 
+@_observed
 @scheduled.schedule(Rate(5, unit=Rate.MINUTES), name="health-check")
 def health_check(event: Any) -> dict[str, Any]:
     from chalicelib.services import jobs
@@ -73,6 +85,7 @@ def health_check(event: Any) -> dict[str, Any]:
     return jobs.health_check(settings=wiring.settings(), storage=wiring.storage(), kv=wiring.kv())
 
 
+@_observed
 @scheduled.schedule(Cron(17, 3, "*", "*", "?", "*"), name="maintenance")  # daily 03:17 UTC, off the hour
 def maintenance(event: Any) -> dict[str, Any]:
     from chalicelib.services import jobs

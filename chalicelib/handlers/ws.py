@@ -1,4 +1,9 @@
-"""Blueprint `ws`: the API Gateway WebSocket API ($connect, $default, $disconnect).
+"""WebSocket API handlers ($connect, $default, $disconnect), registered on the app in app.py.
+
+Not a Blueprint on purpose: Chalice 1.34's Blueprint returns the bare function for WebSocket
+decorators (a blueprint has no websocket_api to wrap it with), so the deployed handler string
+would point at a function that cannot take (event, context), and app.handler_map would hold it
+too. Registered on the app, they are wrapped like every other event handler (middleware included).
 
 Replies go through the same pusher (boto3 `post_to_connection`) the analysis fans out with,
 to WS_MANAGEMENT_URL when set, else to the endpoint this event came through
@@ -10,11 +15,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from chalice import Blueprint
-
 from chalicelib import wiring
-
-ws = Blueprint(__name__)
 
 
 def _endpoint(event: Any) -> str:
@@ -25,8 +26,7 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-@ws.on_ws_connect()
-def connect(event: Any) -> None:
+def ws_connect(event: Any) -> None:
     from chalicelib.services import ws_registry
 
     query = event.to_dict().get("queryStringParameters") or {}
@@ -34,8 +34,7 @@ def connect(event: Any) -> None:
                         endpoint=_endpoint(event))
 
 
-@ws.on_ws_message()
-def message(event: Any) -> None:
+def ws_message(event: Any) -> None:
     from chalicelib.services import ws_registry
     from chalicelib.venues import BY_ID
 
@@ -44,8 +43,7 @@ def message(event: Any) -> None:
     wiring.pusher().post([event.connection_id], reply, _endpoint(event))
 
 
-@ws.on_ws_disconnect()
-def disconnect(event: Any) -> None:
+def ws_disconnect(event: Any) -> None:
     from chalicelib.services import ws_registry
 
     ws_registry.disconnect(wiring.kv(), event.connection_id)
