@@ -112,3 +112,24 @@ def test_transient_500_is_retried_to_success(server):
 def test_responses_say_they_are_replayed(server):
     r = httpx.post(f"{server.url}/hyperliquid/info", json={"type": "metaAndAssetCtxs"})
     assert r.headers["X-Data-Source"] == "replay seed=3"
+
+
+def test_frs_replay_server_command_serves_with_cli_faults():
+    import re
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "chalicelib.cli", "replay-server", "--port", "0", "--seed", "4",
+                             "--fault", "grvt=500", "--fault", "paradex=latency:10"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        url = re.search(r"replay server on (http://127\.0\.0\.1:\d+)", first)
+        assert url, first
+        health = httpx.get(f"{url.group(1)}/_control/health", timeout=5).json()
+        assert health["seed"] == 4 and health["faults"] == {"grvt": "500", "paradex": "latency:10"}
+        assert httpx.post(f"{url.group(1)}/grvt/full/v1/all_instruments", json={}, timeout=5).status_code == 500
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
