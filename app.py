@@ -13,7 +13,9 @@ from chalicelib.handlers.scheduled import scheduled
 from chalicelib.observability import observe
 from chalicelib.transport.push import LazyBotoSession
 
-app = Chalice(app_name="funding-rate-service")
+# configure_logs=False: Chalice would add a plain-text handler to the "funding-rate-service" logger,
+# the one the powertools Logger (same service name) writes JSON through, duplicating every line.
+app = Chalice(app_name="funding-rate-service", configure_logs=False)
 app.experimental_feature_flags.update(["WEBSOCKETS"])  # chalice 1.34 still flags WebSocket APIs as experimental
 app.websocket_api.session = LazyBotoSession()
 app.register_middleware(observe, "all")

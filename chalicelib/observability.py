@@ -70,6 +70,14 @@ def metric(name: str, value: float, unit: str = "Count") -> None:
     _state["pending_metrics"] = True
 
 
+def report(message: str, summary: dict[str, Any], **metrics: float) -> dict[str, Any]:
+    """Log a job's summary as one JSON line and add its EMF metrics; returns the summary."""
+    for name, value in metrics.items():
+        metric(name, value)
+    logger().info(message, extra={"summary": summary})
+    return summary
+
+
 def flush_metrics() -> None:
     if _state.get("pending_metrics"):
         _state["pending_metrics"] = False

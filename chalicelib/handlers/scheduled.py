@@ -39,15 +39,17 @@ def _observed(handler: Any) -> Any:
 @_observed
 @scheduled.lambda_function(name="analyze")
 def analyze(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    from chalicelib.observability import report
     from chalicelib.services import analyze as service
 
-    return service.run(event or {}, settings=wiring.settings(), storage=wiring.storage(), kv=wiring.kv(),
-                       pusher=wiring.pusher())
+    summary = service.run(event or {}, settings=wiring.settings(), storage=wiring.storage(), kv=wiring.kv(),
+                          pusher=wiring.pusher())
+    return report("analysis", summary, Opportunities=summary["open"], WsPushes=summary["ws"]["frames_delivered"])
 
 
 def collect_and_chain(dex: str, context: Any = None) -> dict[str, Any]:
     """The whole collector: collect + store + Redis, then start the analysis (Lambda invoke or in-process)."""
-    from chalicelib.observability import correlation_id, metric
+    from chalicelib.observability import correlation_id, report
     from chalicelib.services import jobs
 
     settings = wiring.settings()
@@ -55,8 +57,8 @@ def collect_and_chain(dex: str, context: Any = None) -> dict[str, Any]:
         return {"dex": dex, "status": "disabled"}
     summary = jobs.collect(dex, settings=settings, storage=wiring.storage(), kv=wiring.kv(),
                            collect_kwargs=wiring.get("collect_kwargs", dict))  # tests: an httpx client
-    metric("MarketsCollected", summary["markets"])
-    metric("VenueErrors", 0 if summary["status"] == "success" else 1)
+    report("collection", summary, MarketsCollected=summary["markets"],
+           VenueErrors=0 if summary["status"] == "success" else 1)
     if summary["markets"]:
         payload = {"source": "collector", "dex": dex, "collected_at": summary["collected_at"],
                    "markets": summary["markets"], "correlation_id": correlation_id() or str(uuid.uuid4())}

@@ -1,0 +1,113 @@
+"""The analysis lambda: sources, opportunities, hot keys, opened/updated/closed, pub/sub, filtered pushes, fee versions."""
+
+from __future__ import annotations
+
+import json
+import time
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from chalice.test import Client
+
+from app import app
+from chalicelib.cache import keys
+from chalicelib.core.models import FeeSchedule
+from chalicelib.core.serialize import dumps, snapshot_to_dict
+from chalicelib.services import ws_registry
+
+from .conftest import Env, snap
+
+pytestmark = pytest.mark.usefixtures("env")
+
+
+def subscribe(env: Env, cid: str, **message: Any) -> None:
+    ws_registry.connect(env.kv, cid, now_ms=0, endpoint="https://x.execute-api.us-east-1.amazonaws.com/ws")
+    reply = ws_registry.handle_message(env.kv, cid, json.dumps({"action": "subscribe", **message}), now_ms=0,
+                                       known_dexes=["hyperliquid", "paradex", "lighter", "grvt", "edgex"])
+    assert reply["type"] == "subscribed", reply
+
+
+def run(client: Client) -> dict[str, Any]:
+    return client.lambda_.invoke("analyze", {"source": "collector", "dex": "hyperliquid", "correlation_id": "c-1"}).payload
+
+
+def test_three_runs_open_close_update_and_push_only_matching_changes(env: Env) -> None:
+    now = int(time.time() * 1000)
+    hl = [snap("hyperliquid", "BTC", "0.0000125", 1, at_ms=now), snap("hyperliquid", "ETH", "0.00005", 1, at_ms=now)]
+    env.kv.set(keys.latest_rates_dex("hyperliquid"), dumps([snapshot_to_dict(s) for s in hl]))   # a collector's list
+    env.storage.ingest([snap("paradex", "BTC", "0.0009", 8, at_ms=now), snap("paradex", "ETH", "-0.0002", 8, at_ms=now)])
+    published: list[tuple[str, dict[str, Any]]] = []
+    env.kv.listeners.append(lambda channel, message: published.append((channel, json.loads(message))))
+    subscribe(env, "a-btc-rates", channels=["funding_rates"], filters={"symbols": ["BTC"]})
+    subscribe(env, "b-lighter-paradex-opps", channels=["opportunities"], filters={"dexes": ["lighter", "paradex"]})
+    subscribe(env, "c-paradex-batch", channels=["funding_rates", "opportunities"], filters={"dexes": ["paradex"]},
+              format="batch")
+    subscribe(env, "d-all-opps", channels=["opportunities"])
+
+    with Client(app) as client:
+        first = run(client)
+        # BTC: long hyperliquid (rate_8h 0.0001), short paradex (0.0009): net 0.0001*8 - 2*(0.00015+0.00003) = 0.00044
+        # ETH: long paradex (-0.0002), short hyperliquid (0.0004): divergence 0.0006, net 0.0006 - 0.00036 = 0.00024
+        assert first["sources"] == {"hyperliquid": "redis", "lighter": "none", "paradex": "database",
+                                    "grvt": "none", "edgex": "none"}
+        assert (first["snapshots"], first["opportunities"], first["open"], first["written"]) == (4, 2, 2, 2)
+        assert first["events"] == {"opened": 2, "updated": 0, "closed": 0} and first["rates_changed"] == 4
+        assert first["correlation_id"] == "c-1" and first["fees_source"] == "database"
+        opps = json.loads(env.kv.get(keys.opportunities_all()))
+        assert [(o["id"], o["net_profit_percent"]) for o in opps] == [("BTC:hyperliquid:paradex", 0.00044),
+                                                                      ("ETH:paradex:hyperliquid", 0.00024)]
+        assert opps[0]["annualized_apy"] == pytest.approx(48.18)        # 0.00044 * 1095 * 100
+        assert len(json.loads(env.kv.get(keys.latest_rates()))) == 4
+        assert json.loads(env.kv.get(keys.latest_rate("paradex", "ETH")))["funding_rate"] == "-0.0002"
+        assert env.kv.get(keys.latest_rates_dex("paradex")) is not None   # came from the database: cached now
+
+        frames = env.pusher.frames
+        assert [(f["type"], f["data"]["dex_name"]) for f in frames["a-btc-rates"]] == [
+            ("funding_rate_update", "hyperliquid"), ("funding_rate_update", "paradex")]
+        btc_hl = frames["a-btc-rates"][0]["data"]
+        assert btc_hl == {"dex_name": "hyperliquid", "symbol": "BTC", "funding_rate": 0.0000125, "next_funding_time": None,
+                          "rate_1h": 0.0000125, "rate_8h": 0.0001, "annualized_rate": 10.95,
+                          "funding_interval_hours": 1, "mark_price": 100}
+        assert "b-lighter-paradex-opps" not in frames          # both opportunities have a hyperliquid leg
+        (batch,) = frames["c-paradex-batch"]
+        assert batch["type"] == "funding_rate_batch" and [d["symbol"] for d in batch["data"]] == ["BTC", "ETH"]
+        assert [(f["type"], f["event"], f["data"]["id"]) for f in frames["d-all-opps"]] == [
+            ("opportunity_update", "opened", "BTC:hyperliquid:paradex"),
+            ("opportunity_update", "opened", "ETH:paradex:hyperliquid")]
+        assert [c for c, _ in published] == [keys.channel("funding_rates"), keys.channel("opportunities")]
+        assert published[0][1]["type"] == "funding_rate_batch" and len(published[0][1]["data"]) == 4
+
+        # Run 2: paradex BTC falls to 0.0003/8h -> divergence 0.0002, net 0.0002 - 0.00036 < 0: BTC closes.
+        env.pusher.frames.clear()
+        env.kv.delete(keys.latest_rates_dex("paradex"))
+        env.storage.ingest([snap("paradex", "BTC", "0.0003", 8, at_ms=now)])
+        second = run(client)
+        assert second["events"] == {"opened": 0, "updated": 0, "closed": 1} and second["rates_changed"] == 1
+        assert [f["data"]["funding_rate"] for f in env.pusher.frames["a-btc-rates"]] == [0.0003]
+        assert [(f["event"], f["data"]) for f in env.pusher.frames["d-all-opps"]] == [
+            ("closed", {"id": "BTC:hyperliquid:paradex", "symbol": "BTC", "long_dex": "hyperliquid", "short_dex": "paradex"})]
+        assert env.kv.get(keys.opportunities_symbol("BTC")) is None
+        assert [o["id"] for o in json.loads(env.kv.get(keys.opportunities_all()))] == ["ETH:paradex:hyperliquid"]
+        assert env.storage.fee_reads == 1 and second["fees_source"] == "redis"
+
+        # Run 3: an admin fee change (hyperliquid maker 0) bumps fees_version -> fees re-read:
+        # ETH net 0.0006 - 2*(0 + 0.00003) = 0.00054 (updated); BTC net 0.0002 - 0.00006 = 0.00014 (opens again)
+        env.pusher.frames.clear()
+        env.storage.fees["hyperliquid"] = FeeSchedule(maker=Decimal(0), taker=Decimal("0.00045"))
+        env.kv.incr(keys.fees_version())
+        third = run(client)
+        assert env.storage.fee_reads == 2 and third["fees_source"] == "database"
+        assert third["events"] == {"opened": 1, "updated": 1, "closed": 0} and third["rates_changed"] == 0
+        assert [(f["event"], f["data"]["id"], f["data"]["net_profit_percent"]) for f in env.pusher.frames["d-all-opps"]] == [
+            ("updated", "ETH:paradex:hyperliquid", 0.00054), ("opened", "BTC:hyperliquid:paradex", 0.00014)]
+        assert "a-btc-rates" not in env.pusher.frames         # no rate moved: nothing to say
+
+
+def test_a_stale_venue_is_left_out_of_opportunities(env: Env) -> None:
+    now = int(time.time() * 1000)
+    env.storage.ingest([snap("hyperliquid", "BTC", "0.0000125", 1, at_ms=now),
+                        snap("paradex", "BTC", "0.0009", 8, at_ms=now - 10 * 60_000)])   # 10 min old > 3 x 60 s
+    with Client(app) as client:
+        summary = run(client)
+    assert summary["snapshots"] == 2 and summary["opportunities"] == 0 and summary["open"] == 0
