@@ -13,8 +13,8 @@ CREATE TABLE dexes (
     is_active                   BOOLEAN NOT NULL DEFAULT TRUE,
     supports_websocket          BOOLEAN NOT NULL DEFAULT FALSE,
     -- fees as fractions of notional, base tier; tiers in fee_metadata
-    maker_fee_percent           NUMERIC(12, 8) NOT NULL DEFAULT 0,
-    taker_fee_percent           NUMERIC(12, 8) NOT NULL DEFAULT 0,
+    maker_fee_percent           NUMERIC NOT NULL DEFAULT 0,
+    taker_fee_percent           NUMERIC NOT NULL DEFAULT 0,
     has_fee_tiers               BOOLEAN NOT NULL DEFAULT FALSE,
     -- {"tiers": [{"min_volume_30d", "max_volume_30d" (null = unbounded), "maker_fee", "taker_fee"}], ...}
     fee_metadata                JSONB NOT NULL DEFAULT '{}'::jsonb,

@@ -1,0 +1,161 @@
+-- Ingest path: venue/symbol discovery, COPY into a session staging table, set-based upserts.
+
+-- name: dex_ids
+-- id of each venue name given.
+SELECT name, id FROM dexes WHERE name = ANY(%(names)s::text[])
+
+-- name: insert_dexes
+-- A venue not seeded by migration (a sixth DEX module): zero fees, display_name = name.
+INSERT INTO dexes (name, display_name)
+SELECT n, n FROM unnest(%(names)s::text[]) AS n
+ON CONFLICT (name) DO NOTHING
+
+-- name: insert_symbols
+-- Symbol auto-discovery: one statement for every new symbol of the batch.
+INSERT INTO symbols (symbol)
+SELECT s FROM unnest(%(symbols)s::text[]) AS s
+ON CONFLICT (symbol) DO NOTHING
+
+-- name: symbol_ids
+SELECT symbol, id FROM symbols WHERE symbol = ANY(%(symbols)s::text[])
+
+-- name: create_stage
+-- Per-session staging table (temp tables are never WAL-logged); emptied at every commit.
+CREATE TEMP TABLE IF NOT EXISTS frs_stage (
+    dex_id                  integer NOT NULL,
+    symbol_id               integer NOT NULL,
+    fetched_ms              bigint NOT NULL,
+    funding_rate            numeric NOT NULL,
+    funding_interval_hours  numeric NOT NULL,
+    next_funding_ms         bigint,
+    venue_ms                bigint,
+    mark_price              numeric NOT NULL,
+    index_price             numeric,
+    open_interest_usd       numeric,
+    open_interest_base      numeric,
+    volume_24h              numeric,
+    best_bid                numeric,
+    best_ask                numeric,
+    collection_latency_ms   integer,
+    dex_symbol              text NOT NULL,
+    multiplier              numeric NOT NULL,
+    quote                   text NOT NULL
+) ON COMMIT DELETE ROWS
+
+-- name: copy_stage
+COPY frs_stage (dex_id, symbol_id, fetched_ms, funding_rate, funding_interval_hours, next_funding_ms, venue_ms,
+                mark_price, index_price, open_interest_usd, open_interest_base, volume_24h, best_bid, best_ask,
+                collection_latency_ms, dex_symbol, multiplier, quote)
+FROM STDIN (FORMAT BINARY)
+
+-- name: stage_to_funding_rates
+-- Idempotent: the same snapshot (same fetch time) twice is one row. Epoch ms -> timestamptz exactly.
+INSERT INTO funding_rates (time, dex_id, symbol_id, funding_rate, funding_interval_hours, next_funding_time,
+                           index_price, mark_price, open_interest_usd, volume_24h, best_bid, best_ask,
+                           venue_time, fetched_at, collection_latency_ms)
+SELECT TIMESTAMPTZ 'epoch' + fetched_ms * INTERVAL '1 millisecond', dex_id, symbol_id, funding_rate,
+       funding_interval_hours, TIMESTAMPTZ 'epoch' + next_funding_ms * INTERVAL '1 millisecond',
+       index_price, mark_price, open_interest_usd, volume_24h, best_bid, best_ask,
+       TIMESTAMPTZ 'epoch' + venue_ms * INTERVAL '1 millisecond',
+       TIMESTAMPTZ 'epoch' + fetched_ms * INTERVAL '1 millisecond', collection_latency_ms
+FROM frs_stage
+ON CONFLICT (time, dex_id, symbol_id) DO UPDATE SET
+    funding_rate = EXCLUDED.funding_rate,
+    funding_interval_hours = EXCLUDED.funding_interval_hours,
+    next_funding_time = EXCLUDED.next_funding_time,
+    index_price = EXCLUDED.index_price,
+    mark_price = EXCLUDED.mark_price,
+    open_interest_usd = EXCLUDED.open_interest_usd,
+    volume_24h = EXCLUDED.volume_24h,
+    best_bid = EXCLUDED.best_bid,
+    best_ask = EXCLUDED.best_ask,
+    venue_time = EXCLUDED.venue_time,
+    collection_latency_ms = EXCLUDED.collection_latency_ms
+
+-- name: stage_to_latest
+-- Newest snapshot per market; an older batch arriving late never overwrites a newer row.
+INSERT INTO latest_funding_rates AS l (dex_id, symbol_id, time, dex_symbol_format, funding_rate,
+                                       funding_interval_hours, next_funding_time, mark_price, index_price,
+                                       open_interest_usd, open_interest_base, volume_24h, best_bid, best_ask,
+                                       multiplier, quote, venue_time, collection_latency_ms, updated_at)
+SELECT DISTINCT ON (dex_id, symbol_id)
+       dex_id, symbol_id, TIMESTAMPTZ 'epoch' + fetched_ms * INTERVAL '1 millisecond', dex_symbol, funding_rate,
+       funding_interval_hours, TIMESTAMPTZ 'epoch' + next_funding_ms * INTERVAL '1 millisecond', mark_price,
+       index_price, open_interest_usd, open_interest_base, volume_24h, best_bid, best_ask, multiplier, quote,
+       TIMESTAMPTZ 'epoch' + venue_ms * INTERVAL '1 millisecond', collection_latency_ms, now()
+FROM frs_stage
+ORDER BY dex_id, symbol_id, fetched_ms DESC
+ON CONFLICT (dex_id, symbol_id) DO UPDATE SET
+    time = EXCLUDED.time,
+    dex_symbol_format = EXCLUDED.dex_symbol_format,
+    funding_rate = EXCLUDED.funding_rate,
+    funding_interval_hours = EXCLUDED.funding_interval_hours,
+    next_funding_time = EXCLUDED.next_funding_time,
+    mark_price = EXCLUDED.mark_price,
+    index_price = EXCLUDED.index_price,
+    open_interest_usd = EXCLUDED.open_interest_usd,
+    open_interest_base = EXCLUDED.open_interest_base,
+    volume_24h = EXCLUDED.volume_24h,
+    best_bid = EXCLUDED.best_bid,
+    best_ask = EXCLUDED.best_ask,
+    multiplier = EXCLUDED.multiplier,
+    quote = EXCLUDED.quote,
+    venue_time = EXCLUDED.venue_time,
+    collection_latency_ms = EXCLUDED.collection_latency_ms,
+    updated_at = now()
+WHERE l.time <= EXCLUDED.time
+
+-- name: stage_to_dex_symbols
+-- Market listing + latest market context; (re)activates a market seen again.
+INSERT INTO dex_symbols AS ds (dex_id, symbol_id, dex_symbol_format, is_active, funding_interval_hours, multiplier,
+                               quote, mark_price, index_price, volume_24h, open_interest_usd, open_interest_base,
+                               best_bid, best_ask, spread_bps, last_updated)
+SELECT DISTINCT ON (dex_id, symbol_id)
+       dex_id, symbol_id, dex_symbol, TRUE, funding_interval_hours, multiplier, quote, mark_price, index_price,
+       volume_24h, open_interest_usd, open_interest_base, best_bid, best_ask,
+       CASE WHEN best_bid > 0 AND best_ask > 0
+            THEN (best_ask - best_bid) / ((best_ask + best_bid) / 2) * 10000 END,
+       TIMESTAMPTZ 'epoch' + fetched_ms * INTERVAL '1 millisecond'
+FROM frs_stage
+ORDER BY dex_id, symbol_id, fetched_ms DESC
+ON CONFLICT (dex_id, symbol_id) DO UPDATE SET
+    dex_symbol_format = EXCLUDED.dex_symbol_format,
+    is_active = TRUE,
+    funding_interval_hours = EXCLUDED.funding_interval_hours,
+    multiplier = EXCLUDED.multiplier,
+    quote = EXCLUDED.quote,
+    mark_price = EXCLUDED.mark_price,
+    index_price = EXCLUDED.index_price,
+    volume_24h = EXCLUDED.volume_24h,
+    open_interest_usd = EXCLUDED.open_interest_usd,
+    open_interest_base = EXCLUDED.open_interest_base,
+    best_bid = EXCLUDED.best_bid,
+    best_ask = EXCLUDED.best_ask,
+    spread_bps = EXCLUDED.spread_bps,
+    last_updated = EXCLUDED.last_updated
+WHERE ds.last_updated <= EXCLUDED.last_updated
+
+-- name: copy_opportunities
+COPY opportunities (opportunity_key, symbol_id, long_dex_id, short_dex_id, long_rate, short_rate, divergence,
+                    divergence_1h, estimated_fees, net_profit_percent, annualized_apy, gross_apr, breakeven_hours,
+                    hold_hours, fee_type, long_volume_24h, short_volume_24h, min_volume_24h, long_oi_usd,
+                    short_oi_usd, min_oi_usd, max_oi_usd, oi_ratio, oi_imbalance, long_spread_bps,
+                    short_spread_bps, avg_spread_bps, mark_spread_bps, long_mark_price, short_mark_price,
+                    long_interval_hours, short_interval_hours, discovered_at, valid_until, metadata)
+FROM STDIN
+
+-- name: log_collection
+-- One collection_logs row; success/partial (data stored) resets the venue's error streak,
+-- failed extends it and records the reason.
+WITH ins AS (
+    INSERT INTO collection_logs (dex_id, started_at, completed_at, status, symbols_fetched, symbols_failed,
+                                 markets, rejected, latency_ms, error_message)
+    VALUES (%(dex_id)s, %(started_at)s, %(completed_at)s, %(status)s, %(markets)s, %(rejected)s,
+            %(markets)s, %(rejected)s, %(latency_ms)s, %(error)s)
+)
+UPDATE dexes SET
+    last_successful_fetch = CASE WHEN %(ok)s THEN %(completed_at)s ELSE last_successful_fetch END,
+    consecutive_errors    = CASE WHEN %(ok)s THEN 0 ELSE consecutive_errors + 1 END,
+    last_error            = CASE WHEN %(ok)s THEN last_error ELSE %(completed_at)s END,
+    last_error_message    = CASE WHEN %(ok)s THEN last_error_message ELSE %(error)s END
+WHERE id = %(dex_id)s

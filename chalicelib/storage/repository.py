@@ -1,0 +1,318 @@
+"""PgStorage: the services' Storage port on PostgreSQL 15+ (plain partitions or TimescaleDB).
+
+SQL lives in chalicelib/storage/queries/*.sql as named blocks (see queries.py); this module only
+binds parameters, moves rows and rebuilds domain records. Ingest is COPY (binary) into a per-session
+staging table followed by three set-based upserts, all in one transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from chalicelib.core.models import FeeSchedule, FeeTier, MarketSnapshot, Opportunity
+from chalicelib.services.ports import CollectionOutcome, HistoryPage
+from chalicelib.storage.db import Database
+from chalicelib.storage.queries import q
+
+log = logging.getLogger(__name__)
+
+_STAGE_TYPES = ["int4", "int4", "int8", "numeric", "numeric", "int8", "int8", "numeric", "numeric", "numeric",
+                "numeric", "numeric", "numeric", "numeric", "int4", "text", "numeric", "text"]
+
+
+def _dec(value: Any) -> Decimal | None:
+    """Decimal from a NUMERIC (already Decimal) or a float8 (percentile_cont) without binary noise."""
+    if value is None:
+        return None
+    if isinstance(value, Decimal):
+        return value
+    return Decimal(repr(float(value)))
+
+
+def _dt(ms: int | None) -> datetime | None:
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r}: pass timezone-aware UTC datetimes")
+    return value
+
+
+class PgStorage:
+    """Storage port on one reused connection (chalicelib.storage.db.Database)."""
+
+    def __init__(self, dsn: str) -> None:
+        self.db = Database(dsn)
+        self._dex_ids: dict[str, int] = {}
+        self._symbol_ids: dict[str, int] = {}
+        self._staged: weakref.WeakSet[psycopg.Connection] = weakref.WeakSet()
+
+    def close(self) -> None:
+        self.db.close()
+
+    # ---- id resolution (cached per process: ids never change once assigned) ------------------------
+    def _resolve_dexes(self, conn: psycopg.Connection, names: Iterable[str]) -> dict[str, int]:
+        missing = sorted({n for n in names if n not in self._dex_ids})
+        if missing:
+            found = dict(conn.execute(q("dex_ids"), {"names": missing}).fetchall())
+            unknown = [n for n in missing if n not in found]
+            if unknown:
+                log.warning("venue(s) %s not in dexes: adding them with zero fees", ", ".join(unknown))
+                conn.execute(q("insert_dexes"), {"names": unknown})
+                found.update(conn.execute(q("dex_ids"), {"names": unknown}).fetchall())
+            self._dex_ids.update(found)
+        return self._dex_ids
+
+    def _resolve_symbols(self, conn: psycopg.Connection, symbols: Iterable[str]) -> dict[str, int]:
+        missing = sorted({s for s in symbols if s not in self._symbol_ids})
+        if missing:
+            conn.execute(q("insert_symbols"), {"symbols": missing})
+            self._symbol_ids.update(conn.execute(q("symbol_ids"), {"symbols": missing}).fetchall())
+        return self._symbol_ids
+
+    def _forget(self) -> None:
+        # a rolled-back transaction may have cached ids (and a staging table) that do not exist
+        self._dex_ids.clear()
+        self._symbol_ids.clear()
+        self._staged = weakref.WeakSet()
+
+    # ---- collection ---------------------------------------------------------------------------------
+    def ingest(self, snapshots: Sequence[MarketSnapshot]) -> int:
+        """funding_rates (idempotent on time, dex, symbol), latest_funding_rates (newer wins),
+        dex_symbols and symbol discovery in one transaction. Returns funding_rates rows written."""
+        if not snapshots:
+            return 0
+        # one row per (dex, symbol, fetch time): the last occurrence wins, as ON CONFLICT needs
+        unique = list({(s.dex, s.symbol, s.fetched_at_ms): s for s in snapshots}.values())
+
+        def work(conn: psycopg.Connection) -> int:
+            conn.execute("SET LOCAL synchronous_commit = off")   # re-fetchable data: trade durability for speed
+            dex_ids = self._resolve_dexes(conn, {s.dex for s in unique})
+            symbol_ids = self._resolve_symbols(conn, {s.symbol for s in unique})
+            if conn not in self._staged:
+                conn.execute(q("create_stage"))
+                self._staged.add(conn)
+            with conn.cursor() as cur:
+                with cur.copy(q("copy_stage")) as copy:
+                    copy.set_types(_STAGE_TYPES)
+                    write = copy.write_row
+                    for s in unique:
+                        write((dex_ids[s.dex], symbol_ids[s.symbol], s.fetched_at_ms, s.funding_rate,
+                               s.funding_interval_hours, s.next_funding_time_ms, s.venue_ts_ms, s.mark_price,
+                               s.index_price, s.open_interest_usd, s.open_interest_base, s.volume_24h_usd,
+                               s.best_bid, s.best_ask, s.collection_latency_ms, s.dex_symbol, s.multiplier,
+                               s.quote))
+                cur.execute(q("stage_to_funding_rates"))
+                written = cur.rowcount
+                cur.execute(q("stage_to_latest"))
+                cur.execute(q("stage_to_dex_symbols"))
+            return written
+
+        return self._write(work)
+
+    def _write(self, work: Any) -> Any:
+        try:
+            return self.db.run(work, on_retry=self._forget)
+        except Exception:
+            self._forget()
+            raise
+
+    def log_collection(self, outcome: CollectionOutcome) -> None:
+        def work(conn: psycopg.Connection) -> None:
+            dex_id = self._resolve_dexes(conn, [outcome.dex])[outcome.dex]
+            conn.execute(q("log_collection"), {
+                "dex_id": dex_id, "started_at": _utc(outcome.started_at), "completed_at": _utc(outcome.completed_at),
+                "status": outcome.status, "markets": outcome.markets, "rejected": outcome.rejected,
+                "latency_ms": outcome.latency_ms, "error": outcome.error, "ok": outcome.status != "failed"})
+
+        self._write(work)
+
+    # ---- reads ------------------------------------------------------------------------------------
+    def _rows(self, name: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        def work(conn: psycopg.Connection) -> list[dict[str, Any]]:
+            with conn.cursor(row_factory=dict_row) as cur:
+                return cur.execute(q(name), params or {}).fetchall()
+
+        return self.db.run(work)
+
+    def latest_snapshots(self, dex: str | None = None, symbol: str | None = None) -> list[MarketSnapshot]:
+        return [MarketSnapshot(**row) for row in self._rows("latest_snapshots", {"dex": dex, "symbol": symbol})]
+
+    def fee_schedules(self) -> dict[str, FeeSchedule]:
+        out = {}
+        for row in self._rows("fee_schedules"):
+            tiers = tuple(
+                FeeTier(min_volume_30d=Decimal(t["min_volume_30d"]),
+                        max_volume_30d=None if t.get("max_volume_30d") is None else Decimal(t["max_volume_30d"]),
+                        maker_fee=Decimal(t["maker_fee"]), taker_fee=Decimal(t["taker_fee"]))
+                for t in (row["tiers"] or ()))
+            out[row["name"]] = FeeSchedule(maker=row["maker_fee_percent"], taker=row["taker_fee_percent"], tiers=tiers)
+        return out
+
+    def update_fees(self, dex: str, fees: FeeSchedule) -> bool:
+        params = {"dex": dex, "maker": fees.maker, "taker": fees.taker,
+                  "mins": [t.min_volume_30d for t in fees.tiers], "maxs": [t.max_volume_30d for t in fees.tiers],
+                  "makers": [t.maker_fee for t in fees.tiers], "takers": [t.taker_fee for t in fees.tiers]}
+        return bool(self._write(lambda conn: conn.execute(q("update_fees"), params).fetchone()))
+
+    def dexes(self) -> list[dict[str, Any]]:
+        return self._rows("dexes")
+
+    def dex_symbols(self, dex: str) -> list[dict[str, Any]]:
+        return self._rows("dex_symbols", {"dex": dex})
+
+    def known_symbols(self) -> set[str]:
+        return {row["symbol"] for row in self._rows("known_symbols")}
+
+    # ---- opportunities ------------------------------------------------------------------------------
+    def write_opportunities(self, opportunities: Sequence[Opportunity]) -> int:
+        if not opportunities:
+            return 0
+
+        def work(conn: psycopg.Connection) -> int:
+            dex_ids = self._resolve_dexes(conn, {d for o in opportunities for d in (o.long_dex, o.short_dex)})
+            symbol_ids = self._resolve_symbols(conn, {o.symbol for o in opportunities})
+            with conn.cursor() as cur, cur.copy(q("copy_opportunities")) as copy:
+                for o in opportunities:
+                    copy.write_row((
+                        o.id, symbol_ids[o.symbol], dex_ids[o.long_dex], dex_ids[o.short_dex], o.long_rate,
+                        o.short_rate, o.divergence, o.divergence_1h, o.estimated_fees, o.net_profit_percent,
+                        o.annualized_apy, o.gross_apr, o.breakeven_hours, o.hold_hours, o.fee_type,
+                        o.long_volume_24h, o.short_volume_24h, o.min_volume_24h, o.long_oi_usd, o.short_oi_usd,
+                        o.min_oi_usd, o.max_oi_usd, o.oi_ratio, o.oi_imbalance, o.long_spread_bps,
+                        o.short_spread_bps, o.avg_spread_bps, o.mark_spread_bps, o.long_mark_price,
+                        o.short_mark_price, o.long_interval_hours, o.short_interval_hours,
+                        _dt(o.discovered_at_ms), _dt(o.valid_until_ms), Jsonb(o.metadata or {}, dumps=_dumps)))
+            return len(opportunities)
+
+        return int(self._write(work))
+
+    def opportunity_history(
+        self, *, symbol: str | None, start: datetime, end: datetime, min_profit: Decimal | None,
+        limit: int, offset: int = 0,
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Rows newest first (discovered_at in [start, end]) and the total matching count."""
+        params = {"symbol": symbol, "start": _utc(start), "end": _utc(end), "min_profit": min_profit,
+                  "limit": limit, "offset": offset}
+
+        def work(conn: psycopg.Connection) -> tuple[list[dict[str, Any]], int]:
+            with conn.cursor(row_factory=dict_row) as cur:
+                rows = cur.execute(q("opportunity_history"), params).fetchall()
+            total = conn.execute(q("opportunity_history_count"), params).fetchone()
+            return rows, int(total[0]) if total else 0
+
+        return self.db.run(work)
+
+    # ---- history and statistics ------------------------------------------------------------------
+    def rate_history(
+        self, *, dex: str, symbol: str, start: datetime, end: datetime,
+        bucket_seconds: int | None, page: int, page_size: int,
+    ) -> HistoryPage:
+        """Points OLDEST FIRST in [start, end]: raw samples (bucket_seconds None) or date_bin buckets
+        (avg of rate_8h as `rate`, plus avg funding_rate / rate_1h, samples, first/last time).
+        `total` counts points in the whole range; statistics are over the raw rate_8h samples."""
+        if page < 1 or page_size < 1:
+            raise ValueError("page and page_size must be >= 1")
+        if bucket_seconds is not None and bucket_seconds < 1:
+            raise ValueError("bucket_seconds must be >= 1 or None")
+        start, end = _utc(start), _utc(end)
+
+        def work(conn: psycopg.Connection) -> HistoryPage:
+            ids = conn.execute(q("market_ids"), {"dex": dex, "symbol": symbol}).fetchone()
+            empty = {k: None for k in ("avg_rate", "median_rate", "std_dev", "min_rate", "max_rate")}
+            if ids is None:
+                return HistoryPage(points=[], total=0, statistics=empty, period_start=start, period_end=end)
+            params = {"dex_id": ids[0], "symbol_id": ids[1], "start": start, "end": end,
+                      "bucket": bucket_seconds, "limit": page_size, "offset": (page - 1) * page_size}
+            raw = bucket_seconds is None
+            with conn.cursor(row_factory=dict_row) as cur:
+                points = cur.execute(q("history_raw" if raw else "history_buckets"), params).fetchall()
+                total = cur.execute(q("history_raw_count" if raw else "history_bucket_count"), params).fetchone()
+                stats = cur.execute(q("history_stats"), params).fetchone() or {}
+            statistics = {k: _dec(stats.get(k)) for k in empty}
+            count = int(next(iter(total.values()))) if total else 0
+            return HistoryPage(points=points, total=count, statistics=statistics, period_start=start, period_end=end)
+
+        return self.db.run(work)
+
+    def rate_stats(self, *, symbol: str, dex: str | None, start: datetime, end: datetime) -> dict[str, Any]:
+        """rate_8h statistics: avg_rate, median_rate, std_dev, min_rate, max_rate, percentile_25/75,
+        positive_rate_frequency (fraction > 0), samples, avg_annualized_percent, first/last_time."""
+        rows = self._rows("rate_stats", {"symbol": symbol, "dex": dex, "start": _utc(start), "end": _utc(end)})
+        row = rows[0]
+        quartiles = row.pop("quartiles") or [None, None, None]
+        row["percentile_25"], row["median_rate"], row["percentile_75"] = (_dec(v) for v in quartiles)
+        row["samples"] = int(row["samples"])
+        row["venues"] = int(row["venues"])
+        row["newest"] = row["last_time"]
+        row["symbol"], row["dex"] = symbol, dex
+        return row
+
+    def collection_health(self, window_minutes: int = 60) -> list[dict[str, Any]]:
+        return self._rows("collection_health", {"window": window_minutes})
+
+    def database_connections(self) -> int:
+        return int(self.db.run(lambda conn: conn.execute(q("database_connections")).fetchone()[0]))
+
+    # ---- maintenance ----------------------------------------------------------------------------
+    def maintain(self, *, ahead_days: int = 7, retention_days: int = 90) -> dict[str, Any]:
+        """Create day partitions ahead, drop expired ones (TimescaleDB: drop_chunks), purge old
+        collection_logs. Returns {"backend", "created", "dropped", "purged", "collection_logs_deleted"}."""
+
+        def work(conn: psycopg.Connection) -> dict[str, Any]:
+            backend = conn.execute(q("storage_backend")).fetchone()[0]
+            actions = conn.execute(q("maintain_partitions"),
+                                   {"ahead_days": ahead_days, "retention_days": retention_days}).fetchall()
+            logs = conn.execute(q("purge_collection_logs"), {"retention_days": retention_days}).rowcount
+            return {"backend": backend,
+                    "created": [p for a, p in actions if a == "created"],
+                    "dropped": [p for a, p in actions if a in ("dropped", "dropped_chunks")],
+                    "purged": [p for a, p in actions if a == "purged_default"],
+                    "collection_logs_deleted": logs}
+
+        return dict(self.db.run(work))
+
+    def ensure_partitions(self, start: datetime, end: datetime) -> list[str]:
+        """Day partitions covering [start, end] for funding_rates and opportunities (plain PostgreSQL;
+        a no-op on TimescaleDB). For backfills, so old history does not pile up in the DEFAULT partition."""
+        first, last = _utc(start).astimezone(UTC).date(), _utc(end).astimezone(UTC).date()
+
+        def work(conn: psycopg.Connection) -> list[str]:
+            if conn.execute(q("storage_backend")).fetchone()[0] != "partitions":
+                return []
+            created = []
+            day: date = first
+            while day <= last:
+                for parent in ("funding_rates", "opportunities"):
+                    name = conn.execute(q("ensure_partition"), {"parent": parent, "day": day}).fetchone()[0]
+                    if name:
+                        created.append(name)
+                day += timedelta(days=1)
+            return created
+
+        return list(self._write(work))
+
+    # ---- circuit-breaker fallback (when Redis is absent) -------------------------------------------
+    def breaker_get(self, dex: str) -> dict[str, Any] | None:
+        rows = self._rows("breaker_get", {"dex": dex})
+        return rows[0] if rows else None
+
+    def breaker_set(self, dex: str, state: str, failures: int, opened_at: datetime | None) -> None:
+        self._write(lambda conn: conn.execute(q("breaker_set"), {
+            "dex": dex, "state": state, "failures": failures, "opened_at": opened_at}))
+
+
+def _dumps(obj: Any) -> str:
+    from chalicelib.core.serialize import dumps
+
+    return dumps(obj)
