@@ -74,8 +74,10 @@ class PostgresServer:
         bin_dir = find_pg_bin()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         if os.geteuid() == 0:
-            # the postgres user must be able to reach and own the directory
-            for parent in [self.data_dir, *self.data_dir.parents]:
+            # the postgres user must be able to reach (parents: o+x) and own the directory; the
+            # directory itself stays 0700, or a restart of an existing cluster fails with
+            # "data directory ... has invalid permissions" (initdb only fixes it on the first run)
+            for parent in self.data_dir.parents:
                 if parent == Path("/"):
                     break
                 mode = parent.stat().st_mode
