@@ -18,7 +18,8 @@ from chalicelib.api.params import INTERVAL_SECONDS, PERIODS, HistoryQuery, Oppor
 from chalicelib.core.serialize import iso_ms
 
 EIGHT = Decimal(8)
-APR_PER_8H = Decimal(8760) / EIGHT * Decimal(100)   # percent per year from an 8 h rate
+APR_PER_1H = Decimal(8760) * Decimal(100)           # percent per year from a 1 h rate
+APR_PER_8H = APR_PER_1H / EIGHT                     # ... from an 8 h rate
 
 
 def _now() -> datetime:
@@ -63,12 +64,15 @@ def rate_history(dex: str, symbol: str, q: HistoryQuery) -> dict[str, Any]:
     interval_h = snap.funding_interval_hours if snap else None
     points = []
     for pt in page.points:
-        r8 = _dec(pt.get("rate_8h"))
-        if interval_h is None and pt.get("funding_interval_hours") is not None:
+        if pt.get("funding_interval_hours") is not None:
             interval_h = _dec(pt["funding_interval_hours"])
-        rate = r8 * _factor(q.basis, interval_h) if r8 is not None else _dec(pt.get("rate"))
-        points.append({"time": pt["time"], "rate": rate, "rate_1h": pt.get("rate_1h"), "rate_8h": r8,
-                       "samples": pt.get("samples")})
+        r8, r1 = _dec(pt.get("rate_8h")), _dec(pt.get("rate_1h"))
+        native = _dec(pt.get("funding_rate"))
+        rate = {"8h": r8, "1h": r1, "native": native, "apr": None if r1 is None else r1 * APR_PER_1H}[q.basis]
+        if rate is None and r8 is not None:
+            rate = r8 * _factor(q.basis, interval_h)
+        points.append({"time": pt["time"], "rate": rate, "rate_1h": r1, "rate_8h": r8,
+                       "funding_rate": native, "funding_interval_hours": interval_h, "samples": pt.get("samples")})
     factor = _factor(q.basis, interval_h)
     stats = {k: (None if page.statistics.get(k) is None else _dec(page.statistics[k]) * factor)
              for k in ("avg_rate", "median_rate", "std_dev", "min_rate", "max_rate")}
