@@ -74,8 +74,22 @@ def oi_imbalance(oi_ratio: Decimal | None) -> str | None:
 OpportunityRow = namedtuple("OpportunityRow", [f.name for f in fields(Opportunity) if f.name != "metadata"])  # type: ignore[misc]
 
 
+# Opportunity is a frozen slotted dataclass: its generated __init__ sets each of 35 fields through
+# object.__setattr__, which made construction cost more than the pair math. Setting the slots through
+# their descriptors gives the identical object (a test compares it with Opportunity(*row) and checks
+# that Opportunity has no __post_init__ this would skip) at ~60 % of the time.
+_SLOT_SETTERS = tuple(Opportunity.__dict__[name].__set__ for name in OpportunityRow._fields)
+_SET_METADATA = Opportunity.__dict__["metadata"].__set__
+_new = object.__new__
+
+
 def to_opportunity(row: tuple) -> Opportunity:
-    return Opportunity(*row)
+    """An engine row as the frozen Opportunity record (metadata empty)."""
+    o = _new(Opportunity)
+    for setter, value in zip(_SLOT_SETTERS, row, strict=True):
+        setter(o, value)
+    _SET_METADATA(o, {})
+    return o
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +120,7 @@ def find_opportunities(snapshots: Iterable[MarketSnapshot], fees: Mapping[str, F
     """
     rows = opportunity_rows(snapshots, fees, now_ms=now_ms, hold_hours=hold_hours, fee_type=fee_type,
                             volume_30d=volume_30d, valid_for_ms=valid_for_ms, max_age_ms=max_age_ms)
-    return [Opportunity(*r) for r in rows]
+    return [to_opportunity(r) for r in rows]
 
 
 def opportunity_rows(snapshots: Iterable[MarketSnapshot], fees: Mapping[str, FeeSchedule], *, now_ms: int,

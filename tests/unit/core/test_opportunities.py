@@ -7,7 +7,14 @@ from dataclasses import fields
 import pytest
 
 from chalicelib.core.models import Opportunity, opportunity_id
-from chalicelib.core.opportunities import OpportunityRow, find_opportunities, latest_snapshots, oi_imbalance
+from chalicelib.core.opportunities import (
+    OpportunityRow,
+    find_opportunities,
+    latest_snapshots,
+    oi_imbalance,
+    opportunity_rows,
+    to_opportunity,
+)
 from tests.unit.core.helpers import NOW_MS, TIERED, D, flat, snap
 
 HL_FEES = flat("0.00015", "0.00045")
@@ -196,3 +203,13 @@ def test_bad_arguments(kwargs):
 
 def test_rows_mirror_the_opportunity_record():
     assert OpportunityRow._fields == tuple(f.name for f in fields(Opportunity) if f.name != "metadata")
+
+
+def test_fast_construction_builds_the_same_record():
+    assert not hasattr(Opportunity, "__post_init__")   # to_opportunity bypasses __init__: nothing to skip
+    rows = list(opportunity_rows([snap("a", "0.0001", bid="99", ask="101"), snap("b", "0.0003", oi=None)],
+                                 {"a": PX_FEES, "b": PX_FEES}, now_ms=NOW_MS))
+    built = to_opportunity(rows[0])
+    assert built == Opportunity(*rows[0]) and type(built) is Opportunity and built.metadata == {}
+    with pytest.raises(AttributeError):
+        built.symbol = "ETH"   # still frozen
