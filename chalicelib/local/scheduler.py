@@ -4,7 +4,8 @@ Jobs come from `app.event_sources` (Chalice's ScheduledEventConfig: rule name, R
 expression) and the wrapped handlers in `app.handler_map`, so what runs locally is exactly what
 `chalice deploy` would wire to EventBridge rules. Collectors (rules named `collect-*`/`collect_*`)
 fire together every `--interval` seconds as one *cycle*; the other rules (health check,
-maintenance) run once at start, before the first cycle, then at their own rate or cron.
+maintenance) run once at start, one after the other and before the first cycle, then at their
+own rate or cron.
 A handler still running when its next tick comes is skipped, never stacked. Chaining to the
 analysis function is the app's job (ANALYSIS_FUNCTION_NAME unset: in-process).
 """
@@ -200,6 +201,12 @@ class Scheduler:
         started = time.monotonic()
         future = run_in_thread(job.handler, event, context, name=f"job-{job.name}")
         self._inflight.add(future)
+
+        def finished(_: asyncio.Future[Any]) -> None:  # the thread, not our waiting, decides "running"
+            job.running = False
+            self._inflight.discard(future)
+
+        future.add_done_callback(finished)
         try:
             value = await asyncio.shield(future)
             result = JobResult(job.name, True, value, seconds=time.monotonic() - started)
@@ -209,9 +216,6 @@ class Scheduler:
             log.error("%s raised %s: %s", job.name, type(exc).__name__, exc, exc_info=log.isEnabledFor(logging.DEBUG))
             result = JobResult(job.name, False, error=f"{type(exc).__name__}: {exc}",
                                seconds=time.monotonic() - started)
-        finally:
-            job.running = False
-            self._inflight.discard(future)
         job.runs += 1
         job.last = result
         if self.on_result is not None:
@@ -258,11 +262,15 @@ class Scheduler:
     async def run(self) -> None:
         """Start-up jobs first (bounded wait), then every loop until `stop()`."""
         others = [j for j in self.jobs if not j.collector]
-        if others:
-            startup = asyncio.gather(*(self.fire(j) for j in others))
-            done, _ = await asyncio.wait({asyncio.ensure_future(startup)}, timeout=self.startup_wait_s)
-            if not done:
-                log.warning("start-up jobs still running after %.0f s; collecting anyway", self.startup_wait_s)
+
+        async def startup() -> None:  # one after the other: maintenance makes partitions before anything writes
+            for job in others:
+                await self.fire(job)
+
+        try:
+            await asyncio.wait_for(startup(), timeout=self.startup_wait_s)
+        except TimeoutError:
+            log.warning("start-up jobs still running after %.0f s; collecting anyway", self.startup_wait_s)
         loops = [asyncio.create_task(self._job_loop(j)) for j in others]
         if self.collectors:
             loops.append(asyncio.create_task(self._collector_loop()))
