@@ -79,6 +79,21 @@ class OpportunityFilter:
             raise FilterError("short_dex", "must differ from long_dex")
 
 
+def _equals(name: str, want: object) -> Callable[[Any], bool]:
+    get = attrgetter(name)
+    return lambda o: get(o) == want
+
+
+def _at_least(name: str, low: Decimal) -> Callable[[Any], bool]:   # an unknown value fails a bound
+    get = attrgetter(name)
+    return lambda o: (v := get(o)) is not None and v >= low
+
+
+def _at_most(name: str, high: Decimal) -> Callable[[Any], bool]:
+    get = attrgetter(name)
+    return lambda o: (v := get(o)) is not None and v <= high
+
+
 def predicates(f: OpportunityFilter) -> list[Callable[[Any], bool]]:
     """Only the active conditions (the default filter costs three comparisons per opportunity).
 
@@ -88,7 +103,7 @@ def predicates(f: OpportunityFilter) -> list[Callable[[Any], bool]]:
     for name, want in (("symbol", f.symbol), ("long_dex", f.long_dex), ("short_dex", f.short_dex),
                        ("oi_imbalance", f.oi_imbalance)):
         if want is not None:
-            p.append(lambda o, g=attrgetter(name), w=want: g(o) == w)
+            p.append(_equals(name, want))
     if f.include_dexes is not None:
         inc = frozenset(f.include_dexes)
         p.append(lambda o: o.long_dex in inc and o.short_dex in inc)
@@ -99,11 +114,11 @@ def predicates(f: OpportunityFilter) -> list[Callable[[Any], bool]]:
             ("min_volume_24h", f.min_volume_24h if f.min_volume_24h and f.min_volume_24h > 0 else None),
             ("min_oi_usd", f.min_oi_usd), ("oi_ratio", f.oi_ratio_min))
     for name, low in lows:
-        if low is not None:   # an unknown value fails a bound
-            p.append(lambda o, g=attrgetter(name), x=low: (v := g(o)) is not None and v >= x)
+        if low is not None:
+            p.append(_at_least(name, low))
     for name, high in (("max_oi_usd", f.max_oi_usd), ("oi_ratio", f.oi_ratio_max)):
         if high is not None:
-            p.append(lambda o, g=attrgetter(name), x=high: (v := g(o)) is not None and v <= x)
+            p.append(_at_most(name, high))
     if f.max_volume_24h is not None:
         hv = f.max_volume_24h
         p.append(lambda o: o.long_volume_24h is not None and o.short_volume_24h is not None

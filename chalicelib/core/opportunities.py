@@ -71,14 +71,15 @@ def oi_imbalance(oi_ratio: Decimal | None) -> str | None:
 # frozen dataclasses costs more than all of the pair math (every field goes through
 # object.__setattr__), so the engine produces rows; filters read the same attribute names from
 # either form, and only what a caller keeps becomes an Opportunity (`to_opportunity`).
-OpportunityRow = namedtuple("OpportunityRow", [f.name for f in fields(Opportunity) if f.name != "metadata"])  # type: ignore[misc]
+ROW_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Opportunity) if f.name != "metadata")
+OpportunityRow = namedtuple("OpportunityRow", ROW_FIELDS)  # type: ignore[misc]
 
 
 # Opportunity is a frozen slotted dataclass: its generated __init__ sets each of 35 fields through
 # object.__setattr__, which made construction cost more than the pair math. Setting the slots through
 # their descriptors gives the identical object (a test compares it with Opportunity(*row) and checks
 # that Opportunity has no __post_init__ this would skip) at ~60 % of the time.
-_SLOT_SETTERS = tuple(Opportunity.__dict__[name].__set__ for name in OpportunityRow._fields)
+_SLOT_SETTERS = tuple(Opportunity.__dict__[name].__set__ for name in ROW_FIELDS)
 _SET_METADATA = Opportunity.__dict__["metadata"].__set__
 _new = object.__new__
 
@@ -151,6 +152,10 @@ def _pairs(grouped: dict[str, dict[str, MarketSnapshot]], fee2: dict[str, Decima
     gross_factor = HOURS_PER_YEAR * HUNDRED
     min_div, min_net, leg = pr.min_divergence, pr.min_net, pr.leg
     new_row = tuple.__new__
+    breakeven: Decimal | None
+    mn_oi: Decimal | None
+    mx_oi: Decimal | None
+    ratio: Decimal | None
     for symbol in sorted(grouped if pr.symbols is None else pr.symbols & grouped.keys()):
         rows = []
         for dex, s in grouped[symbol].items():
