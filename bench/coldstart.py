@@ -1,0 +1,217 @@
+"""Cold-start benchmark: `import` of a Lambda's handler module + its first invocation, in a FRESH interpreter.
+
+Scenarios (each run N times in new `python` processes; medians reported):
+
+  route            import app; app.app(GET /api/v1/funding-rates as an API Gateway proxy event)
+  route-health     import app; app.app(GET /api/v1/health)
+  collector        import chalicelib.handlers.scheduled; collect_hyperliquid(EventBridge event)  [FRS_CHAIN=off]
+  collector+chain  the same, chaining the analysis as on AWS: boto3 lambda.invoke (Stubber-answered)
+  analysis         import chalicelib.handlers.scheduled; analyze({"source": "collector", ...})
+
+Against real servers: PostgreSQL and redis-server are started here (or DATABASE_URL / REDIS_URL
+are used), venues come from the replay server, and one warm-up cycle fills the database and
+Redis first, so the route reads real rows through the real cache tiers. `python -c pass` is
+reported as the interpreter's own floor; `-X importtime` of `import app` lists the heaviest modules.
+
+    python bench/coldstart.py            # 5 runs per scenario
+    python bench/coldstart.py --runs 9 --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+CONTEXT = textwrap.dedent("""
+    class Context:
+        function_name, aws_request_id, memory_limit_in_mb = "bench", "req-1", 512
+        def get_remaining_time_in_millis(self):
+            return 10_000
+""")
+
+SCHEDULE_EVENT = {"version": "0", "id": "bench-event", "detail-type": "Scheduled Event", "source": "aws.events",
+                  "account": "000000000000", "time": "2025-10-06T12:00:00Z", "region": "us-east-1",
+                  "resources": [], "detail": {}}
+
+
+def rest_event(path: str) -> dict:
+    return {"resource": path, "path": path, "httpMethod": "GET", "headers": {"Host": "localhost"},
+            "multiValueHeaders": {"Host": ["localhost"]}, "queryStringParameters": None,
+            "multiValueQueryStringParameters": None, "pathParameters": None, "stageVariables": None,
+            "requestContext": {"resourcePath": path, "httpMethod": "GET", "path": f"/api{path}", "requestId": "r1",
+                               "stage": "api", "identity": {"sourceIp": "127.0.0.1"}},
+            "body": None, "isBase64Encoded": False}
+
+
+def script(module: str, call: str, setup: str = "") -> str:
+    """t0 .. import of the handler module .. t1 .. first invocation .. t2, printed as JSON."""
+    return "\n".join([
+        "import time, json",
+        "t0 = time.perf_counter()",
+        f"import {module} as entry",
+        "t1 = time.perf_counter()",
+        CONTEXT,
+        setup,
+        "t1b = time.perf_counter()",
+        f"result = {call}",
+        "t2 = time.perf_counter()",
+        "mods = __import__('sys').modules",
+        "print(json.dumps({'import_ms': (t1 - t0) * 1000, 'call_ms': (t2 - t1b) * 1000,"
+        " 'total_ms': (t1 - t0 + t2 - t1b) * 1000,"
+        " 'status': str(result.get('statusCode') or result.get('status') or ('ok' if 'open' in result else '?'))[:40],"
+        " 'heavy': sorted(m for m in ('boto3', 'redis', 'psycopg', 'httpx', 'pydantic', 'aws_lambda_powertools')"
+        " if m in mods)}))",
+    ])
+
+
+STUB_INVOKE = textwrap.dedent("""
+    import boto3
+    from botocore.stub import Stubber, ANY
+    from chalicelib import wiring
+    client = boto3.client("lambda", region_name="us-east-1")
+    stub = Stubber(client)
+    stub.add_response("invoke", {"StatusCode": 202}, {"FunctionName": "bench-analyze", "InvocationType": "Event", "Payload": ANY})
+    stub.activate()
+    wiring.override(lambda_client=client)
+""")
+
+
+def scenarios() -> dict[str, tuple[str, dict[str, str]]]:
+    ev = repr(SCHEDULE_EVENT)
+    return {
+        "route": (script("app", f"entry.app({rest_event('/api/v1/funding-rates')!r}, Context())"), {}),
+        "route-health": (script("app", f"entry.app({rest_event('/api/v1/health')!r}, Context())"), {}),
+        "collector": (script("chalicelib.handlers.scheduled", f"entry.collect_hyperliquid({ev}, Context())"),
+                      {"FRS_CHAIN": "off"}),
+        "collector+chain": (script("chalicelib.handlers.scheduled", f"entry.collect_hyperliquid({ev}, Context())",
+                                   STUB_INVOKE),
+                            {"FRS_CHAIN": "lambda", "ANALYSIS_FUNCTION_NAME": "bench-analyze"}),
+        "analysis": (script("chalicelib.handlers.scheduled",
+                            "entry.analyze({'source': 'collector', 'dex': 'hyperliquid'}, Context())"), {}),
+    }
+
+
+def run_once(code: str, env: dict[str, str]) -> dict:
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=120)
+    if out.returncode != 0:
+        raise RuntimeError(out.stderr[-2000:])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def interpreter_floor(runs: int) -> float:
+    samples = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        samples.append((time.perf_counter() - t) * 1000)
+    return statistics.median(samples)
+
+
+def importtime(module: str, top: int = 12) -> list[tuple[str, float]]:
+    out = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {module}"], cwd=ROOT,
+                         capture_output=True, text=True, check=True).stderr
+    rows = []
+    for line in out.splitlines():
+        if line.startswith("import time:") and "|" in line and "cumulative" not in line:
+            _, cumulative, name = line.split("|")
+            rows.append((name.rstrip(), int(cumulative) / 1000))
+    # the name column is " " + two spaces per nesting level: keep the direct imports of `module`
+    children = [(n.strip(), ms) for n, ms in rows if len(n) - len(n.lstrip(" ")) == 3]
+    return sorted(children, key=lambda r: -r[1])[:top]
+
+
+def package_costs() -> dict[str, float]:
+    costs = {}
+    for module in ("chalice", "pydantic", "aws_lambda_powertools.logging", "aws_lambda_powertools.metrics",
+                   "boto3", "redis", "psycopg", "httpx"):
+        out = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {module}"], capture_output=True,
+                             text=True, check=True).stderr
+        last = [ln for ln in out.splitlines() if ln.rstrip().endswith(f"| {module}")]
+        costs[module] = round(int(last[-1].split("|")[1]) / 1000, 1) if last else float("nan")
+    return costs
+
+
+def prepare(tmp: Path) -> tuple[dict[str, str], list]:
+    """Real PostgreSQL + Redis + replay venues, migrated, one warm-up cycle stored."""
+    from chalicelib.local.replay import ReplayServer
+    from chalicelib.local.servers import PostgresServer, RedisServer, free_port
+
+    started: list = []
+    db_url, redis_url = os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL")
+    if not db_url:
+        import psycopg
+
+        pg = PostgresServer(data_dir=tmp / "pg", port=free_port()).start()
+        started.append(pg)
+        with psycopg.connect(pg.dsn, autocommit=True) as conn:
+            conn.execute("CREATE DATABASE frs_coldstart")
+        db_url = pg.dsn_for("frs_coldstart")
+        from chalicelib.storage.migrate import migrate
+
+        migrate(db_url)
+    if not redis_url:
+        rs = RedisServer(data_dir=tmp / "redis", port=free_port()).start()
+        started.append(rs)
+        redis_url = rs.url
+    replay = ReplayServer(port=0, seed=1).start()
+    started.append(replay)
+    env = {**os.environ, "DATABASE_URL": db_url, "REDIS_URL": redis_url, "AWS_REGION": "us-east-1",
+           "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
+           "LOG_LEVEL": "WARNING", **replay.base_urls()}
+    warm = script("chalicelib.handlers.scheduled", f"[entry.collect_hyperliquid({SCHEDULE_EVENT!r}, Context()), "
+                  f"entry.collect_paradex({SCHEDULE_EVENT!r}, Context())][-1]")
+    run_once(warm, {**env, "FRS_CHAIN": "inprocess"})
+    return env, started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="frs-coldstart-") as tmp_name:
+        tmp = Path(tmp_name)
+        os.chmod(tmp, 0o755)
+        env, started = prepare(tmp)
+        try:
+            results = {}
+            for name, (code, extra) in scenarios().items():
+                samples = [run_once(code, {**env, **extra}) for _ in range(args.runs)]
+                results[name] = {k: round(statistics.median(s[k] for s in samples), 1)
+                                 for k in ("import_ms", "call_ms", "total_ms")}
+                results[name]["status"] = samples[-1]["status"]
+                results[name]["heavy_modules_loaded"] = samples[-1]["heavy"]
+            report = {"runs": args.runs, "python_floor_ms": round(interpreter_floor(args.runs), 1),
+                      "scenarios": results, "package_import_ms": package_costs(),
+                      "import_app_top": importtime("app")}
+        finally:
+            for server in reversed(started):
+                server.stop()
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"python -c pass (interpreter floor, not included below): {report['python_floor_ms']} ms; "
+          f"median of {args.runs} fresh processes")
+    print(f"{'scenario':<16}{'import':>10}{'1st call':>10}{'total':>10}  status  heavy modules loaded")
+    for name, r in report["scenarios"].items():
+        print(f"{name:<16}{r['import_ms']:>9.1f} {r['call_ms']:>9.1f} {r['total_ms']:>9.1f}   {r['status']:<6}  "
+              f"{', '.join(r['heavy_modules_loaded'])}")
+    print("package import cost (ms, alone):", report["package_import_ms"])
+    print("import app, heaviest top-level imports (ms):", report["import_app_top"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
