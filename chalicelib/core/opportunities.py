@@ -52,8 +52,9 @@ def latest_snapshots(snapshots: Iterable[MarketSnapshot], *, now_ms: int,
     return out
 
 
-def _tiebreak(s: MarketSnapshot) -> tuple[str, Decimal, Decimal, Decimal]:
-    return (s.dex_symbol, s.funding_rate, s.funding_interval_hours, s.mark_price)
+def _tiebreak(s: MarketSnapshot) -> str:
+    """Total order over every field (rare path: two records of one market with one fetch time)."""
+    return repr(s)
 
 
 def oi_imbalance(oi_ratio: Decimal | None) -> str | None:

@@ -213,3 +213,12 @@ def test_fast_construction_builds_the_same_record():
     assert built == Opportunity(*rows[0]) and type(built) is Opportunity and built.metadata == {}
     with pytest.raises(AttributeError):
         built.symbol = "ETH"   # still frozen
+
+
+def test_duplicate_with_the_same_fetch_time_is_chosen_independently_of_order():
+    # found by the shuffle property: same market, same fetched_at_ms, only OI differs
+    one, two = snap("a", "0.0001", oi="100"), snap("a", "0.0001", oi="200")
+    other = snap("b", "0.0003")
+    fees = {"a": PX_FEES, "b": PX_FEES}
+    assert find_opportunities([one, two, other], fees, now_ms=NOW_MS) == \
+        find_opportunities([other, two, one], fees, now_ms=NOW_MS)
