@@ -39,7 +39,7 @@ def ws_message(event: Any) -> None:
     from chalicelib.venues import BY_ID
 
     reply = ws_registry.handle_message(wiring.kv(), event.connection_id, event.body, now_ms=_now_ms(),
-                                       known_dexes=BY_ID)
+                                       known_dexes=BY_ID, endpoint=_endpoint(event))
     wiring.pusher().post([event.connection_id], reply, _endpoint(event))
 
 

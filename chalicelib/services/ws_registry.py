@@ -19,6 +19,7 @@ symbol passes and BOTH legs are among `dexes` (a client filtering venues trades 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,7 @@ from typing import Any
 from chalicelib.cache import keys
 from chalicelib.core.serialize import dumps, iso_ms
 
+log = logging.getLogger(__name__)
 CHANNELS = ("funding_rates", "opportunities")
 FORMATS = ("single", "batch")
 CONNECTION_TTL_S = 2 * 3600      # API Gateway's hard limit on a WebSocket connection's life
@@ -132,8 +134,10 @@ def _channels(raw: Any, default: Sequence[str]) -> list[str]:
 
 
 def handle_message(kv: Any, connection_id: str, body: str | None, *, now_ms: int,
-                   known_dexes: Iterable[str]) -> dict[str, Any]:
-    """Apply one client message; returns the reply frame (an error frame for bad input)."""
+                   known_dexes: Iterable[str], endpoint: str | None = None) -> dict[str, Any]:
+    """Apply one client message; returns the reply frame (an error frame for bad input).
+
+    A connection whose record expired (idle past its TTL) is registered again from this message."""
     try:
         try:
             message = json.loads(body or "")
@@ -141,7 +145,7 @@ def handle_message(kv: Any, connection_id: str, body: str | None, *, now_ms: int
             raise BadMessage("invalid_json", "message is not valid JSON") from None
         if not isinstance(message, dict) or not isinstance(message.get("action"), str):
             raise BadMessage("invalid_message", 'expected an object with "action": subscribe | unsubscribe | ping')
-        record = load(kv, connection_id) or connect(kv, connection_id, now_ms=now_ms)
+        record = load(kv, connection_id) or connect(kv, connection_id, now_ms=now_ms, endpoint=endpoint)
         action = message["action"]
         if action == "ping":
             _save(kv, record)  # refresh the TTL
@@ -218,7 +222,12 @@ def fan_out(kv: Any, pusher: Any, updates: Updates) -> dict[str, int]:
     delivered = failed = 0
     gone: list[str] = []
     for endpoint, frames_by_connection in by_endpoint.items():
-        result = pusher.send(frames_by_connection, endpoint)
+        try:
+            result = pusher.send(frames_by_connection, endpoint)
+        except Exception as exc:   # no endpoint configured / client error: count it, never fail the analysis
+            log.warning("push to %d connections via %s failed: %s", len(frames_by_connection), endpoint, exc)
+            failed += sum(len(frames) for frames in frames_by_connection.values())
+            continue
         delivered, failed, gone = delivered + result.delivered, failed + result.failed, gone + result.gone
     pruned = prune(kv, gone)
     return {"connections": len(records), "recipients": sum(len(v) for v in by_endpoint.values()),

@@ -139,3 +139,19 @@ class _AnyBytes:
 
 
 ANY_BYTES = _AnyBytes()
+
+
+def test_a_message_after_the_record_expired_registers_the_connection_again(env: Env) -> None:
+    call("$connect", "c1")
+    env.kv.delete(keys.ws_connection("c1"))
+    call("$default", "c1", {"action": "subscribe", "channels": ["opportunities"]})
+    assert record(env, "c1")["endpoint"] == ENDPOINT and record(env, "c1")["channels"] == ["opportunities"]
+    assert env.kv.smembers(keys.ws_connections()) == {b"c1"}
+
+
+def test_a_push_that_cannot_be_sent_is_counted_not_raised(env: Env) -> None:
+    ws_registry.connect(env.kv, "c1", now_ms=0, endpoint=None)          # no endpoint and no WS_MANAGEMENT_URL
+    ws_registry.handle_message(env.kv, "c1", '{"action":"subscribe"}', now_ms=0, known_dexes=[])
+    updates = ws_registry.Updates("t", [{"dex_name": "lighter", "symbol": "BTC"}], [])
+    counts = ws_registry.fan_out(env.kv, ApiGatewayPusher(None), updates)
+    assert counts == {"connections": 1, "recipients": 1, "frames_delivered": 0, "frames_failed": 1, "pruned": 0}
