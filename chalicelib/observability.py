@@ -13,6 +13,7 @@ start pays for it only once it logs (bench/coldstart.py measures both).
 from __future__ import annotations
 
 import os
+import threading
 import time
 from typing import Any
 
@@ -21,23 +22,28 @@ NAMESPACE = "FundingRateService"
 METRIC_NAMES = ("MarketsCollected", "VenueErrors", "Opportunities", "WsPushes")
 
 _state: dict[str, Any] = {"cold": True, "pending_metrics": False}
+_build_lock = threading.Lock()   # the local scheduler runs handlers on threads; powertools init is not thread-safe
 
 
 def logger() -> Any:
     """The service's powertools Logger (JSON to stdout), built on first use."""
     if "logger" not in _state:
-        from aws_lambda_powertools import Logger
+        with _build_lock:
+            if "logger" not in _state:
+                from aws_lambda_powertools import Logger
 
-        level = os.environ.get("LOG_LEVEL", "INFO").upper()
-        _state["logger"] = Logger(service=SERVICE, level=level)
+                level = os.environ.get("LOG_LEVEL", "INFO").upper()
+                _state["logger"] = Logger(service=SERVICE, level=level)
     return _state["logger"]
 
 
 def _metrics() -> Any:
     if "metrics" not in _state:
-        from aws_lambda_powertools import Metrics
+        with _build_lock:
+            if "metrics" not in _state:
+                from aws_lambda_powertools import Metrics
 
-        _state["metrics"] = Metrics(namespace=NAMESPACE, service=SERVICE)
+                _state["metrics"] = Metrics(namespace=NAMESPACE, service=SERVICE)
     return _state["metrics"]
 
 
