@@ -99,7 +99,7 @@ def load_history(db_url: str, rows: int, step_s: int, markets: int) -> float:
                 "WHERE table_name = 'funding_rates' AND table_schema = current_schema() ORDER BY ordinal_position")
     values = {
         "time": "t", "dex_id": "ds.dex_id", "symbol_id": "ds.symbol_id",
-        "funding_rate": "((hashtextextended(ds.id::text || t::text, 0) % 1000) / 10000000.0) * ivh",
+        "funding_rate": "round(((random() - 0.4) * 0.0001)::numeric, 10) * ivh",
         "funding_interval_hours": "ivh", "mark_price": "100", "index_price": "100",
         "open_interest_usd": "1000000", "volume_24h": "5000000", "volume_24h_usd": "5000000",
         "collection_latency_ms": "100", "fetched_at": "t",
@@ -173,6 +173,13 @@ def main() -> None:
         now_ms = int(time.time() * 1000)
         snaps = live_snapshots(args.symbols, now_ms)
         storage.ingest(snaps)
+        per_market = max(1, args.rows // len(snaps))
+        span_ms = per_market * args.step_seconds * 1000
+        ensure = getattr(storage, "ensure_partitions", None)   # day partitions, as a backfill would
+        if ensure is not None:
+            from datetime import UTC, datetime
+
+            ensure(datetime.fromtimestamp((now_ms - span_ms) / 1000, UTC), datetime.fromtimestamp(now_ms / 1000, UTC))
         load_s = load_history(db_url, args.rows, args.step_seconds, len(snaps))
         wiring.override(storage=storage)
         try:

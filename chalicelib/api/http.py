@@ -27,6 +27,12 @@ def error_response(err: ApiError) -> Response:
     return json_response(err.body(), err.status)
 
 
+def _kv() -> Any:
+    from chalicelib.api.data import kv
+
+    return kv()
+
+
 def endpoint(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Run a view: ApiError -> its JSON error; anything else -> logged 500 with the same shape."""
 
@@ -42,6 +48,7 @@ def endpoint(fn: Callable[..., Any]) -> Callable[..., Any]:
             log.exception("unhandled error in %s", fn.__name__)
             response = error_response(ApiError(500, "internal error; see the service log", None))
         METRICS.request((time.perf_counter() - started) * 1000)
+        METRICS.maybe_flush(_kv)
         return response
 
     return wrapper

@@ -39,9 +39,10 @@ class Metrics:
     def cache(self, hit: bool) -> None:
         self._add("cache_hits" if hit else "cache_misses", 1)
 
-    def maybe_flush(self, kv: Any) -> None:
+    def maybe_flush(self, get_kv: Any) -> None:
+        """Every FLUSH_EVERY_S: push the deltas (get_kv is only called then, so no client is built per request)."""
         if time.monotonic() - self.last_flush >= FLUSH_EVERY_S:
-            self.flush(kv)
+            self.flush(get_kv())
 
     def flush(self, kv: Any) -> None:
         self.last_flush = time.monotonic()
