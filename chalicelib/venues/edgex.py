@@ -92,8 +92,8 @@ def history_requests(spec: VenueSpec, dex_symbol: str, start_ms: int, end_ms: in
 def parse_history(spec: VenueSpec, payload: Any, *, dex_symbol: str) -> tuple[list[vb.HistoryPoint], Any]:
     """Wire [U: SDK funding/client.py, no recorded sample]: {"code": "SUCCESS", "data": {"dataList":
     [{"fundingTimestamp" (or "fundingTime") ms, "fundingRate", "oraclePrice"}], "nextPageOffsetData"}}; 4 h default."""
-    data = vb.unwrap(spec, payload, "getFundingRatePage", dict)
-    points = [vb.HistoryPoint(t, rate, spec.funding_interval_hours, vb.finite_or_none(r.get("oraclePrice")))
+    data, mult = vb.unwrap(spec, payload, "getFundingRatePage", dict), vb.normalize_symbol(dex_symbol.split("#")[0], spec)[1]
+    points = [vb.HistoryPoint(t, rate, spec.funding_interval_hours, None if (px := vb.finite_or_none(r.get("oraclePrice"))) is None else px / mult)
               for r in vb.rows(data, "dataList", spec, "getFundingRatePage.data")
               if (t := vb.ms(r.get("fundingTimestamp") or r.get("fundingTime"))) is not None and (rate := vb.finite_or_none(r.get("fundingRate"))) is not None]
     return sorted(points, key=lambda p: p.time_ms), (data.get("nextPageOffsetData") or None) if points else None

@@ -74,3 +74,14 @@ def test_history_constructed_page():
     assert req.params["contractId"] == "10000001" and req.params["filterSettlementFundingRate"] == "true"
     assert "offsetData" not in req.params
     assert edgex.history_requests(edgex.SPEC, "10000001", 1, 2, "abc").params["offsetData"] == "abc"
+
+
+def test_history_price_of_a_bundled_listing_is_per_token() -> None:
+    # 1000PEPEUSDT quotes one 1000-token bundle: oraclePrice 12.5 per bundle = 12.5 / 1000 = 0.0125 per PEPE,
+    # the same per-token unit the live snapshot uses; the rate (fraction per 4 h) is not scaled.
+    payload = {"code": "SUCCESS", "data": {"dataList": [
+        {"fundingTimestamp": "1734595200000", "fundingRate": "0.0001", "oraclePrice": "12.5"}]}}
+    points, _ = edgex.parse_history(edgex.SPEC, payload, dex_symbol="1000PEPEUSDT#10000099")
+    assert points[0].mark_price == Decimal("0.0125")
+    assert points[0].funding_rate == Decimal("0.0001")
+    assert points[0].funding_interval_hours == Decimal(4)
