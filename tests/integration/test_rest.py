@@ -36,19 +36,10 @@ HOUR_MS = 3_600_000
 
 
 def the_app():
-    """The real app once app.py registers the blueprint; a bare app around the blueprint otherwise."""
-    try:
-        from app import app
+    """The real app (app.py registers the `rest` blueprint next to the schedules and WebSocket handlers)."""
+    from app import app
 
-        return app
-    except ImportError:
-        from chalice import Chalice
-
-        from chalicelib.handlers.rest import rest
-
-        bare = Chalice(app_name="rest-test")
-        bare.register_blueprint(rest)
-        return bare
+    return app
 
 
 def snap(dex: str, symbol: str, rate: str, interval: int, *, at_ms: int, volume: str = "5000000",
@@ -317,6 +308,21 @@ def test_analysis_write_to_redis_is_served_after_invalidation(api: Api) -> None:
     assert new["source"] == "redis" and new["data"]["BTC"]["hyperliquid"] == approx(0.00024)
     assert new["updated_at"] == time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime((api.now_ms + 500) // 1000)) \
         + f".{(api.now_ms + 500) % 1000:03d}000Z"
+
+
+def test_memory_tier_never_outlives_redis_for_long(db_url: str, redis_url: str) -> None:
+    """CACHE_TTL_SECONDS=1 -> memory TTL min(5 s, 1 s): a new analysis cycle in Redis shows within a second."""
+    for api in make_api(db_url, redis_url, ttl="1"):
+        assert api.get("/api/v1/funding-rates?symbol=ETH")[1]["source"] == "database"
+        newer = [snap("hyperliquid", "ETH", "0.0001", 1, at_ms=api.now_ms + 100),
+                 snap("paradex", "ETH", "-0.0002", 8, at_ms=api.now_ms + 100)]
+        api.kv.set(keys.latest_rates(), json.dumps([snapshot_to_dict(s) for s in newer]))
+        time.sleep(1.1)
+        _, body = api.get("/api/v1/funding-rates?symbol=ETH")
+        assert body["source"] == "redis" and body["data"]["ETH"]["hyperliquid"] == approx(0.0008)
+        # the opportunities derived from the refreshed snapshots follow: divergence 0.0008 + 0.0002
+        _, opps = api.get("/api/v1/opportunities?symbol=ETH")
+        assert opps["opportunities"][0]["divergence"] == approx(0.001)
 
 
 def test_memory_tier_disabled_with_zero_ttl(db_url: str, redis_url: str) -> None:
