@@ -74,7 +74,7 @@ def rate_history(dex: str, symbol: str, q: HistoryQuery) -> dict[str, Any]:
         points.append({"time": pt["time"], "rate": rate, "rate_1h": r1, "rate_8h": r8,
                        "funding_rate": native, "funding_interval_hours": interval_h, "samples": pt.get("samples")})
     factor = _factor(q.basis, interval_h)
-    stats = {k: (None if page.statistics.get(k) is None else _dec(page.statistics[k]) * factor)
+    stats = {k: None if (v := _dec(page.statistics.get(k))) is None else v * factor
              for k in ("avg_rate", "median_rate", "std_dev", "min_rate", "max_rate")}
     newest = max((pt["time"] for pt in page.points), default=None)
     return {**_fresh(newest), "dex_name": dex, "symbol": symbol, "basis": q.basis, "interval": q.interval,
