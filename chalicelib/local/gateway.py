@@ -303,7 +303,7 @@ class Gateway:
                 if task is not None:
                     self._idle.add(task)
                 try:
-                    request = await self._read_request(reader)
+                    request = await self._read_request(reader, writer)
                 except _BadRequest as exc:
                     self._idle.discard(task)  # type: ignore[arg-type]
                     await self._write(writer, HttpResponse.json(400, {"message": str(exc)}), keep_alive=False)
@@ -330,7 +330,7 @@ class Gateway:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(writer.wait_closed(), timeout=2)
 
-    async def _read_request(self, reader: asyncio.StreamReader) -> HttpRequest | None:
+    async def _read_request(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> HttpRequest | None:
         try:
             head = await reader.readuntil(b"\r\n\r\n")
         except asyncio.IncompleteReadError as exc:
@@ -353,6 +353,8 @@ class Gateway:
                 raise _BadRequest(f"malformed header line {line[:80]!r}")
             headers.append((name.strip(), value.strip()))
         request = HttpRequest(method.upper(), target, version, headers, head)
+        if (request.header("expect") or "").lower() == "100-continue":  # curl does this for bodies > 1 KB
+            writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         if (request.header("transfer-encoding") or "").lower() == "chunked":
             request.body = await self._read_chunked(reader)
         else:

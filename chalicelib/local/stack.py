@@ -350,9 +350,13 @@ async def _serve(stack: Stack, port: int) -> None:
     from chalicelib.local.scheduler import Scheduler, describe, jobs_from_app
 
     loop = asyncio.get_running_loop()
-    stopping = asyncio.Event()
+    stopping, hurry = asyncio.Event(), asyncio.Event()
+
+    def on_signal() -> None:  # first: stop in order; second: stop waiting for handlers in flight
+        (hurry if stopping.is_set() else stopping).set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stopping.set)
+        loop.add_signal_handler(sig, on_signal)
     gateway = Gateway(stack.app, stack.args.host, port)
     stack.gateway = gateway
     jobs = jobs_from_app(stack.app)
@@ -373,21 +377,31 @@ async def _serve(stack: Stack, port: int) -> None:
         stack.table()
         out(f"{READY} {gateway.url}")
         runner = asyncio.create_task(scheduler.run())
-        waiter = asyncio.create_task(stopping.wait())
-        await asyncio.wait({runner, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        await _first(runner, stopping)
         if runner.done() and runner.exception() is not None:
             raise runner.exception()  # type: ignore[misc]
-        out("frs local: stopping ...")
+        out("frs local: stopping ... (Ctrl-C again: don't wait for handlers still running)")
         scheduler.stop()
-        await asyncio.wait({runner}, timeout=15)
+        await _first(runner, hurry, timeout=15)
         runner.cancel()
-        left = await scheduler.drain(10)
+        drain = asyncio.create_task(scheduler.drain(10))
+        await _first(drain, hurry)
+        left = [j.name for j in jobs if j.running]
         if left:
             out(f"frs local: not waiting any longer for {', '.join(left)}")
     finally:
-        await gateway.stop()
+        await gateway.stop(timeout=2 if hurry.is_set() else 10)
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+
+
+async def _first(task: asyncio.Future[Any], event: asyncio.Event, timeout: float | None = None) -> None:
+    """Wait until `task` is done or `event` is set (or `timeout`)."""
+    waiter = asyncio.create_task(event.wait())
+    try:
+        await asyncio.wait({task, waiter}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
 
 
 def _doc_rows(app: Any, url: str) -> list[tuple[str, str]]:
@@ -405,6 +419,11 @@ def _logging(verbose: bool) -> None:
     if not verbose:
         for noisy in ("websockets", "botocore", "boto3", "urllib3", "httpx", "httpcore", "frs.local.gateway"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _ignore_signals() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
@@ -431,6 +450,8 @@ def run(args: argparse.Namespace) -> int:
             stack.start_redis()
             stack.load_app(port)
             stack.venue_rows()
+            # runs first when the stack unwinds: a second Ctrl-C must not cut `pg_ctl stop` short
+            stack.exit.callback(_ignore_signals)
             asyncio.run(_serve(stack, port))
         out("frs local: stopped everything it started")
         return 0
@@ -450,3 +471,4 @@ def run(args: argparse.Namespace) -> int:
         return 1
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
