@@ -229,7 +229,7 @@ def parse_filter(params: Mapping[str, str]) -> OpportunityFilter:
         elif name in ("include_dexes", "exclude_dexes"):
             kw[name] = _dexes(raw, parameter)
         elif name == "limit":
-            if not raw.isdigit():
+            if not (raw.isascii() and raw.isdigit()):
                 raise FilterError(parameter, f"must be an integer between 1 and {MAX_LIMIT}, got {raw!r}")
             kw[name] = int(raw)
         elif name == "sort_desc":

@@ -141,6 +141,7 @@ def test_parse_filter_spec_names_and_normalization():
     ({"limit": "101"}, "limit"),
     ({"limit": "abc"}, "limit"),
     ({"limit": "2.5"}, "limit"),
+    ({"limit": "²"}, "limit"),
     ({"sort_by": "unknown"}, "sort_by"),
     ({"sort_by": "symbol"}, "sort_by"),
     ({"min_divergence": "nan"}, "min_divergence"),
