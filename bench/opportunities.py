@@ -9,6 +9,7 @@ volumes, OI and books on most markets). Prints the median of repeated runs and t
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import time
@@ -75,7 +76,9 @@ def main() -> None:
         select_ms.append((time.perf_counter() - t3) * 1000)
         assert (fast, fast_matching) == (selected, matching), "fast path must equal the full path"
     data = "correlated" if args.correlated else "dispersed"
-    print(f"venues={args.venues} symbols={args.symbols} snapshots={len(snaps)} runs={args.runs} rates={data}")
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    print(f"venues={args.venues} symbols={args.symbols} snapshots={len(snaps)} runs={args.runs} rates={data}"
+          f"  (cpus {os.cpu_count()}, load {load})")
     print(f"pairs evaluated: {len(opps)}  matching default filter: {matching}  returned: {len(selected)}")
     print(f"find_opportunities  median {statistics.median(find_ms):8.2f} ms  min {min(find_ms):8.2f} ms")
     print(f"apply_filter        median {statistics.median(filter_ms):8.2f} ms  min {min(filter_ms):8.2f} ms")
