@@ -166,7 +166,14 @@ def test_frs_local_replay_end_to_end(data_dir: Path) -> None:
         frames = receive_updates(f"ws://127.0.0.1:{port}/api/v1/ws")
         rate = frames["funding_rate_update"]["data"]
         assert rate["dex_name"] in VENUES and rate["symbol"] and "funding_rate" in rate
-        assert frames["opportunity_update"]["data"]
+        opp = frames["opportunity_update"]["data"]
+        assert opp["long_dex"] != opp["short_dex"] and {opp["long_dex"], opp["short_dex"]} <= VENUES
+
+        # the channel path subscribes a bare {"action": "subscribe"} to that channel only
+        with connect(f"ws://127.0.0.1:{port}/api/v1/ws/opportunities", open_timeout=30) as ws:
+            ws.send(json.dumps({"action": "subscribe"}))
+            ack = json.loads(ws.recv(timeout=30))
+            assert ack["type"] == "subscribed" and ack["channels"] == ["opportunities"], ack
 
         with httpx.Client(base_url=base, timeout=30) as client:
             r = client.get("/api/v1/opportunities")
