@@ -38,7 +38,10 @@ def _factor(basis: str, interval_hours: Decimal | None) -> Decimal:
 
 
 def _dec(v: Any) -> Decimal | None:
-    return None if v is None else v if isinstance(v, Decimal) else Decimal(str(v))
+    """Decimal as is; floats (percentile_cont works in double precision) to 12 significant digits."""
+    if v is None or isinstance(v, Decimal):
+        return v
+    return Decimal(format(v, ".12g")) if isinstance(v, float) else Decimal(str(v))
 
 
 def _fresh(updated: datetime | None) -> dict[str, Any]:
