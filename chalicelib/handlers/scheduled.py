@@ -44,7 +44,7 @@ def analyze(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
     summary = service.run(event or {}, settings=wiring.settings(), storage=wiring.storage(), kv=wiring.kv(),
                           pusher=wiring.pusher())
-    return report("analysis", summary, Opportunities=summary["open"], WsPushes=summary["ws"]["frames_delivered"])
+    return report("analysis", summary, **service.metrics(summary))
 
 
 def collect_and_chain(dex: str, context: Any = None) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import fields
 from decimal import Decimal
@@ -139,8 +140,50 @@ def diff_state(previous: Mapping[str, Mapping[str, str]], current: Sequence[Oppo
 
 
 # ---- the run ----------------------------------------------------------------------------------
+LOCK_KEY = f"{keys.PREFIX}:analysis:lock"
+PENDING_KEY = f"{keys.PREFIX}:analysis:pending"
+LOCK_MS = 55_000      # under the analysis Lambda's 60 s timeout: a crashed holder frees it by expiry
+MAX_RERUNS = 2
+
+
 def run(event: Mapping[str, Any], *, settings: Any, storage: Any, kv: Any, pusher: Any,
         now_ms: int | None = None) -> dict[str, Any]:
+    """One analysis at a time across all containers; the five collectors' chained runs coalesce.
+
+    Every collector of a minute chains a run. Overlapping runs would diff against the same
+    opportunity state and announce the same "opened" twice, so a run that finds the lock taken
+    only leaves a pending flag and returns; the holder runs once more (its collectors' lists are
+    in Redis by then) while the flag keeps being set, at most MAX_RERUNS times.
+    """
+    token = uuid.uuid4().hex
+    if not kv.set(LOCK_KEY, token, nx=True, px=LOCK_MS):
+        kv.set(PENDING_KEY, "1", ex=LOCK_MS // 1000)
+        return {"trigger": event.get("dex") or event.get("source") or "manual",
+                "correlation_id": event.get("correlation_id"), "coalesced": True}
+    try:
+        kv.delete(PENDING_KEY)
+        summary = run_once(event, settings=settings, storage=storage, kv=kv, pusher=pusher, now_ms=now_ms)
+        reruns = 0
+        while reruns < MAX_RERUNS and kv.delete(PENDING_KEY):
+            reruns += 1
+            summary = run_once(event, settings=settings, storage=storage, kv=kv, pusher=pusher)
+        summary["reruns"] = reruns
+        return summary
+    finally:
+        held = kv.get(LOCK_KEY)
+        if held in (token, token.encode()):
+            kv.delete(LOCK_KEY)
+
+
+def metrics(summary: Mapping[str, Any]) -> dict[str, float]:
+    """EMF metrics of a run (none for a run that coalesced into another)."""
+    if summary.get("coalesced"):
+        return {}
+    return {"Opportunities": summary["open"], "WsPushes": summary["ws"]["frames_delivered"]}
+
+
+def run_once(event: Mapping[str, Any], *, settings: Any, storage: Any, kv: Any, pusher: Any,
+             now_ms: int | None = None) -> dict[str, Any]:
     from chalicelib.core.opportunities import find_opportunities
     from chalicelib.services.ws_registry import Updates, fan_out
 

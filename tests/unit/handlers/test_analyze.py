@@ -111,3 +111,39 @@ def test_a_stale_venue_is_left_out_of_opportunities(env: Env) -> None:
     with Client(app) as client:
         summary = run(client)
     assert summary["snapshots"] == 2 and summary["opportunities"] == 0 and summary["open"] == 0
+
+
+def test_overlapping_runs_coalesce_into_one_rerun(env: Env) -> None:
+    from chalicelib.services import analyze
+
+    now = int(time.time() * 1000)
+    env.storage.ingest([snap("hyperliquid", "BTC", "0.0000125", 1, at_ms=now), snap("paradex", "BTC", "0.0009", 8, at_ms=now)])
+    env.kv.set(analyze.LOCK_KEY, "another-container")                  # a run is in progress elsewhere
+    with Client(app) as client:
+        assert run(client) == {"trigger": "hyperliquid", "correlation_id": "c-1", "coalesced": True}
+        assert env.kv.get(analyze.PENDING_KEY) == b"1" and env.storage.opportunities == []
+        env.kv.delete(analyze.LOCK_KEY)                                  # the other run finished...
+        env.kv.set(analyze.PENDING_KEY, "1")                             # ...after another collector asked again
+        summary = run(client)
+    assert summary["reruns"] == 0 and summary["events"] == {"opened": 1, "updated": 0, "closed": 0}
+    assert env.kv.get(analyze.LOCK_KEY) is None and env.kv.get(analyze.PENDING_KEY) is None
+
+
+def test_a_collector_asking_during_a_run_gets_exactly_one_rerun(env: Env) -> None:
+    from chalicelib.services import analyze
+
+    now = int(time.time() * 1000)
+    env.storage.ingest([snap("hyperliquid", "BTC", "0.0000125", 1, at_ms=now), snap("paradex", "BTC", "0.0009", 8, at_ms=now)])
+    write = env.storage.write_opportunities
+
+    def write_while_another_collector_chains(opportunities: Any) -> int:
+        if len(env.storage.opportunities) == 0:          # during the first pass only
+            assert run(client) == {"trigger": "hyperliquid", "correlation_id": "c-1", "coalesced": True}
+        return write(opportunities)
+
+    env.storage.write_opportunities = write_while_another_collector_chains
+    with Client(app) as client:
+        summary = run(client)
+    assert summary["reruns"] == 1 and len(env.storage.opportunities) == 2
+    assert summary["events"] == {"opened": 0, "updated": 0, "closed": 0}   # the rerun saw nothing new
+    assert env.kv.get(analyze.LOCK_KEY) is None and env.kv.get(analyze.PENDING_KEY) is None
