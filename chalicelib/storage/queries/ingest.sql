@@ -39,14 +39,28 @@ CREATE TEMP TABLE IF NOT EXISTS frs_stage (
     collection_latency_ms   integer,
     dex_symbol              text NOT NULL,
     multiplier              numeric NOT NULL,
-    quote                   text NOT NULL
+    quote                   text NOT NULL,
+    is_latest               boolean NOT NULL    -- newest row of its market in this batch (set by Python)
 ) ON COMMIT DELETE ROWS
 
 -- name: copy_stage
 COPY frs_stage (dex_id, symbol_id, fetched_ms, funding_rate, funding_interval_hours, next_funding_ms, venue_ms,
                 mark_price, index_price, open_interest_usd, open_interest_base, volume_24h, best_bid, best_ask,
-                collection_latency_ms, dex_symbol, multiplier, quote)
+                collection_latency_ms, dex_symbol, multiplier, quote, is_latest)
 FROM STDIN (FORMAT BINARY)
+
+-- name: stage_insert_funding_rates
+-- Fast path for new data (the normal case: every collection has a new fetch time). Run inside a
+-- savepoint; a unique violation (a batch sent again) falls back to stage_to_funding_rates.
+INSERT INTO funding_rates (time, dex_id, symbol_id, funding_rate, funding_interval_hours, next_funding_time,
+                           index_price, mark_price, open_interest_usd, volume_24h, best_bid, best_ask,
+                           venue_time, fetched_at, collection_latency_ms)
+SELECT TIMESTAMPTZ 'epoch' + fetched_ms * INTERVAL '1 millisecond', dex_id, symbol_id, funding_rate,
+       funding_interval_hours, TIMESTAMPTZ 'epoch' + next_funding_ms * INTERVAL '1 millisecond',
+       index_price, mark_price, open_interest_usd, volume_24h, best_bid, best_ask,
+       TIMESTAMPTZ 'epoch' + venue_ms * INTERVAL '1 millisecond',
+       TIMESTAMPTZ 'epoch' + fetched_ms * INTERVAL '1 millisecond', collection_latency_ms
+FROM frs_stage
 
 -- name: stage_to_funding_rates
 -- Idempotent: the same snapshot (same fetch time) twice is one row. Epoch ms -> timestamptz exactly.
@@ -78,13 +92,12 @@ INSERT INTO latest_funding_rates AS l (dex_id, symbol_id, time, dex_symbol_forma
                                        funding_interval_hours, next_funding_time, mark_price, index_price,
                                        open_interest_usd, open_interest_base, volume_24h, best_bid, best_ask,
                                        multiplier, quote, venue_time, collection_latency_ms, updated_at)
-SELECT DISTINCT ON (dex_id, symbol_id)
-       dex_id, symbol_id, TIMESTAMPTZ 'epoch' + fetched_ms * INTERVAL '1 millisecond', dex_symbol, funding_rate,
+SELECT dex_id, symbol_id, TIMESTAMPTZ 'epoch' + fetched_ms * INTERVAL '1 millisecond', dex_symbol, funding_rate,
        funding_interval_hours, TIMESTAMPTZ 'epoch' + next_funding_ms * INTERVAL '1 millisecond', mark_price,
        index_price, open_interest_usd, open_interest_base, volume_24h, best_bid, best_ask, multiplier, quote,
        TIMESTAMPTZ 'epoch' + venue_ms * INTERVAL '1 millisecond', collection_latency_ms, now()
 FROM frs_stage
-ORDER BY dex_id, symbol_id, fetched_ms DESC
+WHERE is_latest
 ON CONFLICT (dex_id, symbol_id) DO UPDATE SET
     time = EXCLUDED.time,
     dex_symbol_format = EXCLUDED.dex_symbol_format,
@@ -110,14 +123,13 @@ WHERE l.time <= EXCLUDED.time
 INSERT INTO dex_symbols AS ds (dex_id, symbol_id, dex_symbol_format, is_active, funding_interval_hours, multiplier,
                                quote, mark_price, index_price, volume_24h, open_interest_usd, open_interest_base,
                                best_bid, best_ask, spread_bps, last_updated)
-SELECT DISTINCT ON (dex_id, symbol_id)
-       dex_id, symbol_id, dex_symbol, TRUE, funding_interval_hours, multiplier, quote, mark_price, index_price,
+SELECT dex_id, symbol_id, dex_symbol, TRUE, funding_interval_hours, multiplier, quote, mark_price, index_price,
        volume_24h, open_interest_usd, open_interest_base, best_bid, best_ask,
        CASE WHEN best_bid > 0 AND best_ask > 0
             THEN (best_ask - best_bid) / ((best_ask + best_bid) / 2) * 10000 END,
        TIMESTAMPTZ 'epoch' + fetched_ms * INTERVAL '1 millisecond'
 FROM frs_stage
-ORDER BY dex_id, symbol_id, fetched_ms DESC
+WHERE is_latest
 ON CONFLICT (dex_id, symbol_id) DO UPDATE SET
     dex_symbol_format = EXCLUDED.dex_symbol_format,
     is_active = TRUE,

@@ -145,8 +145,9 @@ SELECT count(*) AS samples, avg(f.rate_8h) AS avg_rate,
        avg(f.rate_1h) * 8760 * 100 AS avg_annualized_percent,
        min(f.time) AS first_time, max(f.time) AS last_time, count(DISTINCT f.dex_id) AS venues
 FROM funding_rates f
-WHERE f.symbol_id = (SELECT id FROM symbols WHERE symbol = %(symbol)s)
-  AND (%(dex)s::text IS NULL OR f.dex_id = (SELECT id FROM dexes WHERE name = %(dex)s::text))
+-- dex_id = ANY(...) lets the (dex_id, symbol_id, time) primary key serve the all-venue case.
+WHERE f.dex_id = ANY(ARRAY(SELECT id FROM dexes WHERE %(dex)s::text IS NULL OR name = %(dex)s::text))
+  AND f.symbol_id = (SELECT id FROM symbols WHERE symbol = %(symbol)s)
   AND f.time >= %(start)s AND f.time <= %(end)s
 
 -- name: collection_health
