@@ -8,6 +8,7 @@ and is lost on restart, so it is never chosen silently.
 
 from __future__ import annotations
 
+import builtins
 import fnmatch
 import logging
 import threading
@@ -130,7 +131,7 @@ class MemoryKV:
         return iter([k.encode() for k in names])
 
     # ---- sets --------------------------------------------------------------------------------
-    def _set(self, key: str) -> set[bytes]:
+    def _set(self, key: str) -> builtins.set[bytes]:
         if not self._live(key) or not isinstance(self._data[key], set):
             self._data[key] = set()
         return self._data[key]
@@ -149,7 +150,7 @@ class MemoryKV:
             s.difference_update(_b(m) for m in members)
             return before - len(s)
 
-    def smembers(self, key: str) -> set[bytes]:
+    def smembers(self, key: str) -> builtins.set[bytes]:
         with self._lock:
             return set(self._set(key))
 

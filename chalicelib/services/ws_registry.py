@@ -49,7 +49,7 @@ def error_frame(exc: BadMessage, now_ms: int) -> dict[str, Any]:
 def connect(kv: Any, connection_id: str, *, now_ms: int, channel: str | None = None,
             endpoint: str | None = None) -> dict[str, Any]:
     """Register a connection. `channel` (from ?channel=) is the default for a bare subscribe."""
-    record = {"id": connection_id, "connected_at": iso_ms(now_ms), "default_channels":
+    record: dict[str, Any] = {"id": connection_id, "connected_at": iso_ms(now_ms), "default_channels":
               [channel] if channel in CHANNELS else list(CHANNELS), "channels": [], "filters": {},
               "format": "single", "endpoint": endpoint}
     _save(kv, record)
