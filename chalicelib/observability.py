@@ -23,6 +23,7 @@ METRIC_NAMES = ("MarketsCollected", "VenueErrors", "Opportunities", "WsPushes")
 
 _state: dict[str, Any] = {"cold": True, "pending_metrics": False}
 _build_lock = threading.Lock()   # the local scheduler runs handlers on threads; powertools init is not thread-safe
+_current = threading.local()     # the event each thread is handling (Lambda: one at a time; local: one per thread)
 
 
 def logger() -> Any:
@@ -112,14 +113,14 @@ def _describe(event: Any) -> tuple[str, Any, str | None]:
 
 def correlation_id() -> str | None:
     """The id of the event being handled (a collector hands it to the analysis it chains)."""
-    return _state.get("correlation_id")
+    return getattr(_current, "correlation_id", None)
 
 
 def observe(event: Any, get_response: Any) -> Any:
     """Chalice middleware ("all"): context + correlation id on the logs, a trace segment, metrics flush."""
     kind, context, cid = _describe(event)
-    outer = _state.get("correlation_id")  # an in-process chained analysis nests inside its collector
-    _state["correlation_id"] = cid
+    outer = correlation_id()   # an in-process chained analysis nests inside its collector
+    _current.correlation_id = cid
     log = logger()
     cold, _state["cold"] = _state["cold"], False
     log.append_keys(
@@ -141,5 +142,5 @@ def observe(event: Any, get_response: Any) -> Any:
         if kind != "http":  # routes log through the REST layer; events get one line each
             log.info("event handled", extra={"event_kind": kind, "duration_ms": round((time.perf_counter() - started) * 1000, 1)})
         flush_metrics()
-        _state["correlation_id"] = outer
+        _current.correlation_id = outer
         log.set_correlation_id(outer)
