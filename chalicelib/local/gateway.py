@@ -305,10 +305,10 @@ class Gateway:
                 try:
                     request = await self._read_request(reader, writer)
                 except _BadRequest as exc:
-                    self._idle.discard(task)  # type: ignore[arg-type]
+                    self._idle.discard(task)
                     await self._write(writer, HttpResponse.json(400, {"message": str(exc)}), keep_alive=False)
                     return
-                self._idle.discard(task)  # type: ignore[arg-type]
+                self._idle.discard(task)
                 if request is None:
                     return
                 upgrade = (request.header("upgrade") or "").lower() == "websocket"
@@ -494,12 +494,13 @@ class Gateway:
     async def _websocket(self, request: HttpRequest, reader: asyncio.StreamReader,
                          writer: asyncio.StreamWriter, source_ip: str) -> None:
         from websockets.frames import Frame, Opcode
+        from websockets.http11 import Request as WsRequest
         from websockets.protocol import State
         from websockets.server import ServerProtocol
 
         protocol = ServerProtocol(max_size=WS_MAX_MESSAGE)
         protocol.receive_data(request.raw_head)
-        handshake = [e for e in protocol.events_received() if not isinstance(e, Frame)]
+        handshake = [e for e in protocol.events_received() if isinstance(e, WsRequest)]
         now_ms = int(time.time() * 1000)
         conn = WsConnection(_new_connection_id(), protocol, writer, source_ip, request.header("user-agent"),
                             now_ms, now_ms)
@@ -546,11 +547,13 @@ class Gateway:
                     protocol.receive_eof()
                 conn.flush()
                 for frame in protocol.events_received():
+                    if not isinstance(frame, Frame):
+                        continue
                     if frame.opcode in (Opcode.TEXT, Opcode.BINARY):
                         frame_opcode = frame.opcode
-                        fragments = [frame.data]
+                        fragments = [bytes(frame.data)]
                     elif frame.opcode is Opcode.CONT:
-                        fragments.append(frame.data)
+                        fragments.append(bytes(frame.data))
                     else:
                         continue
                     if frame.fin:

@@ -1,0 +1,115 @@
+"""`frs local` pieces that need no server: environment defaults, the data-dir lock, crash leftovers."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from chalice import Chalice
+
+from chalicelib.local import stack as st
+
+
+def args(**overrides) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    st.add_arguments(parser)
+    ns = parser.parse_args([])
+    for key, value in overrides.items():
+        setattr(ns, key, value)
+    return ns
+
+
+def test_defaults_match_the_documented_command() -> None:
+    ns = args()
+    assert (ns.replay, ns.port, ns.host, ns.interval, ns.data_dir) == (False, 8000, "127.0.0.1", None, Path(".frs"))
+
+
+TOUCHED = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_REGION", "AWS_DEFAULT_REGION",
+           "LOG_LEVEL", "POWERTOOLS_METRICS_DISABLED", "COLLECTION_INTERVAL_SECONDS", "ANALYSIS_FUNCTION_NAME")
+
+
+@pytest.fixture(autouse=True)
+def _restore_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stack.environment() writes os.environ; start each test without these and restore them after."""
+    for name in TOUCHED:
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_environment_defaults_and_in_process_chaining(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANALYSIS_FUNCTION_NAME", "frs-prod-analyze")
+    stack = st.Stack(args(interval=3))
+    stack.environment()
+    assert "ANALYSIS_FUNCTION_NAME" not in os.environ  # never invoke a real Lambda from a laptop
+    assert any("ANALYSIS_FUNCTION_NAME ignored" in n for n in stack.notes)
+    assert os.environ["AWS_ACCESS_KEY_ID"] == "local" and os.environ["AWS_DEFAULT_REGION"] == "us-east-1"
+    assert os.environ["COLLECTION_INTERVAL_SECONDS"] == "3" and stack.interval == 3
+    assert os.environ["LOG_LEVEL"] == "WARNING" and os.environ["POWERTOOLS_METRICS_DISABLED"] == "true"
+
+
+def test_environment_keeps_what_the_user_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIAREAL")
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    monkeypatch.setenv("LOG_LEVEL", "DEBUG")
+    monkeypatch.setenv("COLLECTION_INTERVAL_SECONDS", "15")
+    stack = st.Stack(args())
+    stack.environment()
+    assert os.environ["AWS_ACCESS_KEY_ID"] == "AKIAREAL" and "AWS_DEFAULT_REGION" not in os.environ
+    assert os.environ["LOG_LEVEL"] == "DEBUG" and stack.interval == 15
+
+
+def test_one_frs_local_per_data_dir(tmp_path: Path) -> None:
+    with st._lock(tmp_path):
+        assert (tmp_path / "frs-local.lock").read_text() == str(os.getpid())
+        with pytest.raises(SystemExit, match=f"in use by another frs local \\(pid {os.getpid()}\\)"), \
+                st._lock(tmp_path):
+            pass
+    with st._lock(tmp_path):  # released on exit
+        pass
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+def test_stale_postmaster_pid_from_a_crash_is_removed(tmp_path: Path) -> None:
+    pg = tmp_path / "pg"
+    pg.mkdir()
+    (pg / "postmaster.pid").write_text(f"{_dead_pid()}\n{pg}\n1700000000\n54329\n")
+    note = st._recover_postgres(pg)
+    assert note is not None and "stale postmaster.pid" in note
+    assert not (pg / "postmaster.pid").exists()
+    assert st._recover_postgres(pg) is None  # nothing left to recover
+
+
+def test_a_pid_reused_by_another_program_is_not_mistaken_for_postgres(tmp_path: Path) -> None:
+    pg = tmp_path / "pg"
+    pg.mkdir()
+    (pg / "postmaster.pid").write_text(f"{os.getpid()}\n{pg}\n")  # alive, but pytest, not postgres
+    st._recover_postgres(pg)
+    assert not (pg / "postmaster.pid").exists()
+
+
+def test_stale_redis_pid_file_is_dropped_without_killing_anything(tmp_path: Path) -> None:
+    (tmp_path / "frs-redis.pid").write_text(str(os.getpid()))  # alive, but not a redis-server
+    assert st._recover_redis(tmp_path) is None
+    assert not (tmp_path / "frs-redis.pid").exists()
+
+
+def test_doc_rows_follow_the_apps_routes() -> None:
+    app = Chalice("tiny")
+
+    @app.route("/docs")
+    def docs():
+        return {}
+
+    @app.route("/api/v1/openapi.json")
+    def spec():
+        return {}
+
+    assert st._doc_rows(app, "http://h:1") == [("docs", "http://h:1/docs  (OpenAPI: http://h:1/api/v1/openapi.json)")]
+    assert st._doc_rows(Chalice("bare"), "http://h:1") == []
