@@ -71,7 +71,7 @@ def migrate(dsn: str, directory: Path | None = None) -> list[str]:
         conn.execute("SELECT pg_advisory_lock(%s)", (LOCK_KEY,))
         try:
             conn.execute(BOOKKEEPING)
-            applied = dict(conn.execute("SELECT name, checksum FROM schema_migrations").fetchall())
+            applied: dict[str, str] = dict(conn.execute("SELECT name, checksum FROM schema_migrations").fetchall())
             by_name = {m.name: m for m in migrations}
             for name, checksum in sorted(applied.items()):
                 if name not in by_name:

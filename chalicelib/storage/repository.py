@@ -41,6 +41,14 @@ def _dt(ms: int | None) -> datetime | None:
     return None if ms is None else datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
+def _scalar(conn: psycopg.Connection, name: str, params: dict[str, Any] | None = None) -> Any:
+    """First column of the single row query `name` returns."""
+    row = conn.execute(q(name), params or {}).fetchone()
+    if row is None:
+        raise LookupError(f"query {name} returned no row")
+    return row[0]
+
+
 def _utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError(f"naive datetime {value!r}: pass timezone-aware UTC datetimes")
@@ -62,7 +70,7 @@ class PgStorage:
     def _resolve_dexes(self, conn: psycopg.Connection, names: Iterable[str]) -> dict[str, int]:
         missing = sorted({n for n in names if n not in self._dex_ids})
         if missing:
-            found = dict(conn.execute(q("dex_ids"), {"names": missing}).fetchall())
+            found: dict[str, int] = dict(conn.execute(q("dex_ids"), {"names": missing}).fetchall())
             unknown = [n for n in missing if n not in found]
             if unknown:
                 log.warning("venue(s) %s not in dexes: adding them with zero fees", ", ".join(unknown))
@@ -237,7 +245,8 @@ class PgStorage:
 
         def work(conn: psycopg.Connection) -> HistoryPage:
             ids = conn.execute(q("market_ids"), {"dex": dex, "symbol": symbol}).fetchone()
-            empty = {k: None for k in ("avg_rate", "median_rate", "std_dev", "min_rate", "max_rate")}
+            empty: dict[str, Decimal | None] = dict.fromkeys(
+                ("avg_rate", "median_rate", "std_dev", "min_rate", "max_rate"))
             if ids is None:
                 return HistoryPage(points=[], total=0, statistics=empty, period_start=start, period_end=end)
             params = {"dex_id": ids[0], "symbol_id": ids[1], "start": start, "end": end,
@@ -270,7 +279,7 @@ class PgStorage:
         return self._rows("collection_health", {"window": window_minutes})
 
     def database_connections(self) -> int:
-        return int(self.db.run(lambda conn: conn.execute(q("database_connections")).fetchone()[0]))
+        return int(self.db.run(lambda conn: _scalar(conn, "database_connections")))
 
     # ---- maintenance ----------------------------------------------------------------------------
     def maintain(self, *, ahead_days: int = 7, retention_days: int = 90) -> dict[str, Any]:
@@ -278,7 +287,7 @@ class PgStorage:
         collection_logs. Returns {"backend", "created", "dropped", "purged", "collection_logs_deleted"}."""
 
         def work(conn: psycopg.Connection) -> dict[str, Any]:
-            backend = conn.execute(q("storage_backend")).fetchone()[0]
+            backend = _scalar(conn, "storage_backend")
             actions = conn.execute(q("maintain_partitions"),
                                    {"ahead_days": ahead_days, "retention_days": retention_days}).fetchall()
             logs = conn.execute(q("purge_collection_logs"), {"retention_days": retention_days}).rowcount
@@ -296,13 +305,13 @@ class PgStorage:
         first, last = _utc(start).astimezone(UTC).date(), _utc(end).astimezone(UTC).date()
 
         def work(conn: psycopg.Connection) -> list[str]:
-            if conn.execute(q("storage_backend")).fetchone()[0] != "partitions":
+            if _scalar(conn, "storage_backend") != "partitions":
                 return []
             created = []
             day: date = first
             while day <= last:
                 for parent in ("funding_rates", "opportunities"):
-                    name = conn.execute(q("ensure_partition"), {"parent": parent, "day": day}).fetchone()[0]
+                    name = _scalar(conn, "ensure_partition", {"parent": parent, "day": day})
                     if name:
                         created.append(name)
                 day += timedelta(days=1)
