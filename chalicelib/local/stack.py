@@ -329,8 +329,16 @@ def venue_line(result: Any) -> str:
     if summary.get("rejected"):
         parts.append(f"{summary['rejected']} rejected")
     analysis = (summary.get("analysis") or {}).get("result")
-    if isinstance(analysis, dict) and analysis.get("opportunities") is not None:
-        parts.append(f"analysis: {analysis['opportunities']} opportunities")
+    if isinstance(analysis, dict) and analysis.get("coalesced"):
+        parts.append("analysis: joined the running one")  # one analysis at a time; it reruns for us
+    elif isinstance(analysis, dict) and analysis.get("opportunities") is not None:
+        text = f"analysis: {analysis['opportunities']} pairs"
+        if analysis.get("open") is not None:
+            text += f", {analysis['open']} open"
+        frames = (analysis.get("ws") or {}).get("frames_delivered")
+        if frames is not None:
+            text += f", {frames} ws frames"
+        parts.append(text)
     parts.append(f"errors: {summary['error']}" if summary.get("error") else "errors: -")
     return "  ".join(parts)
 
