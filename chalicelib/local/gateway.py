@@ -53,7 +53,7 @@ _REASONS = {
     200: "OK", 201: "Created", 204: "No Content", 301: "Moved Permanently", 302: "Found",
     304: "Not Modified", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
     405: "Method Not Allowed", 409: "Conflict", 410: "Gone", 413: "Payload Too Large",
-    415: "Unsupported Media Type", 422: "Unprocessable Entity", 429: "Too Many Requests",
+    415: "Unsupported Media Type", 426: "Upgrade Required", 422: "Unprocessable Entity", 429: "Too Many Requests",
     500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
 }
 
@@ -197,12 +197,14 @@ class Gateway:
         *,
         ws_paths: dict[str, str | None] | None = None,
         function_name: str = "api_handler",
+        rest_timeout_s: float = 29.0,
     ) -> None:
         self.app = app
         self.host = host
         self.port = port
         self.ws_paths = dict(WS_PATHS if ws_paths is None else ws_paths)
         self.function_name = function_name
+        self.rest_timeout_s = rest_timeout_s  # API Gateway's integration timeout for REST
         self._server: asyncio.base_events.Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -399,6 +401,10 @@ class Gateway:
         path = request.path
         if "/@connections/" in path:
             return self._management(request, unquote(path.rsplit("/@connections/", 1)[1]))
+        if path.rstrip("/") in self.ws_paths:
+            return HttpResponse.json(426, {"message": f"WebSocket endpoint: connect to ws://{self.public_host}:"
+                                                      f"{self.port}{path.rstrip('/')} with a WebSocket client"},
+                                     [("Upgrade", "websocket")])
         try:
             route = self.routes.match(path)
         except ev.NoRoute:
@@ -417,7 +423,11 @@ class Gateway:
             binary=content_type in getattr(self.app.api, "binary_types", ()),
         )
         try:
-            result = await self._run(self.app, event, ev.lambda_context(self.function_name))
+            result = await asyncio.wait_for(self._run(self.app, event, ev.lambda_context(self.function_name)),
+                                            timeout=self.rest_timeout_s)
+        except TimeoutError:
+            log.warning("gateway: %s %s took longer than %.0f s", request.method, path, self.rest_timeout_s)
+            return HttpResponse.json(504, {"message": "Endpoint request timed out"})
         except Exception:
             log.exception("gateway: %s %s raised", request.method, path)
             return HttpResponse.json(502, {"message": "Internal server error"})

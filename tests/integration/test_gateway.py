@@ -118,6 +118,22 @@ def test_rest_requests_become_proxy_events(gateway) -> None:
         assert client.get("/").json()["websocket"].endswith("/api/v1/ws")
 
 
+def test_plain_http_to_a_websocket_path_says_upgrade(gateway) -> None:
+    runner, _ = gateway
+    r = httpx.get(f"{runner.gateway.url}/api/v1/ws", timeout=WAIT)
+    assert r.status_code == 426 and "WebSocket" in r.json()["message"]
+
+
+def test_a_handler_slower_than_the_integration_timeout_gets_504() -> None:
+    seen: dict[str, list[Any]] = {"connect": [], "message": [], "disconnect": []}
+    runner = GatewayThread(Gateway(tiny_app(seen), "127.0.0.1", 0, rest_timeout_s=0.3)).start()
+    try:
+        r = httpx.get(f"{runner.gateway.url}/api/v1/slow", timeout=WAIT)
+        assert r.status_code == 504 and r.json() == {"message": "Endpoint request timed out"}
+    finally:
+        runner.stop()
+
+
 def test_rest_calls_overlap_and_keep_their_own_request(gateway) -> None:
     runner, _ = gateway
     base = runner.gateway.url
