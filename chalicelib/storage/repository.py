@@ -143,6 +143,29 @@ class PgStorage:
             self._forget()
             raise
 
+    def ingest_history(self, dex: str, symbol: str, dex_symbol: str, points: Sequence[Any]) -> int:
+        """Backfilled history (objects with time_ms, funding_rate, funding_interval_hours, mark_price):
+        day partitions are created for the days covered (so old rows do not pile up in DEFAULT), rows
+        already present are kept (ON CONFLICT DO NOTHING). Returns rows inserted."""
+        if not points:
+            return 0
+        days = sorted({datetime.fromtimestamp(p.time_ms / 1000, tz=UTC).date() for p in points})
+
+        def work(conn: psycopg.Connection) -> int:
+            dex_id = self._resolve_dexes(conn, [dex])[dex]
+            symbol_id = self._resolve_symbols(conn, [symbol])[symbol]
+            conn.execute(q("insert_dex_symbol"), {"dex_id": dex_id, "symbol_id": symbol_id, "dex_symbol": dex_symbol})
+            if _scalar(conn, "storage_backend") == "partitions":
+                for day in days:
+                    _scalar(conn, "ensure_partition", {"parent": "funding_rates", "day": day})
+            cur = conn.execute(q("insert_history"), {
+                "dex_id": dex_id, "symbol_id": symbol_id, "times": [p.time_ms for p in points],
+                "rates": [p.funding_rate for p in points], "hours": [p.funding_interval_hours for p in points],
+                "marks": [p.mark_price for p in points]})
+            return cur.rowcount
+
+        return int(self._write(work))
+
     def log_collection(self, outcome: CollectionOutcome) -> None:
         def work(conn: psycopg.Connection) -> None:
             dex_id = self._resolve_dexes(conn, [outcome.dex])[outcome.dex]

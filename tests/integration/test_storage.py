@@ -331,3 +331,24 @@ def test_database_errors_propagate_without_reconnect(storage: PgStorage) -> None
         storage.ingest([snap(symbol="ZERO", interval=0)])   # rate_1h = rate / 0: rolled back, not retried
     assert storage.db.reconnects == 0
     assert storage.ingest([snap(symbol="ZERO")]) == 1   # the connection is still usable, ids re-resolved
+
+
+# ---- backfilled history -------------------------------------------------------------------------------
+def test_ingest_history_is_idempotent_and_lands_in_day_partitions(storage: PgStorage, db_url: str) -> None:
+    from chalicelib.venues.base import HistoryPoint
+
+    now = datetime.now(UTC)
+    day = datetime(now.year, now.month, now.day, tzinfo=UTC) - timedelta(days=4)
+    # paradex 8 h settlements: 0.0008 per 8 h -> rate_1h 0.0001; two days, 6 points
+    points = [HistoryPoint(time_ms=ms(day + timedelta(hours=8 * i)), funding_rate=D("0.0008"),
+                           funding_interval_hours=D(8), mark_price=D("50000") if i % 2 else None) for i in range(6)]
+    assert storage.ingest_history("paradex", "HIST", "HIST-USD-PERP", points) == 6
+    assert storage.ingest_history("paradex", "HIST", "HIST-USD-PERP", points) == 0   # nothing twice
+    with psycopg.connect(db_url) as conn:
+        rows = conn.execute("SELECT f.tableoid::regclass::text, f.rate_1h, f.mark_price FROM funding_rates f "
+                            "JOIN symbols s ON s.id = f.symbol_id WHERE s.symbol = 'HIST' ORDER BY f.time").fetchall()
+    assert [r[0] for r in rows] == [f"funding_rates_p{day:%Y%m%d}"] * 3 + \
+        [f"funding_rates_p{day + timedelta(days=1):%Y%m%d}"] * 3
+    assert {r[1] for r in rows} == {D("0.0001")}
+    assert [r[2] for r in rows] == [None, D("50000"), None, D("50000"), None, D("50000")]
+    assert "HIST" in storage.known_symbols()

@@ -171,3 +171,19 @@ UPDATE dexes SET
     last_error            = CASE WHEN %(ok)s THEN last_error ELSE %(completed_at)s END,
     last_error_message    = CASE WHEN %(ok)s THEN last_error_message ELSE %(error)s END
 WHERE id = %(dex_id)s
+
+-- name: insert_dex_symbol
+-- A market known from history only: list it without touching live market context.
+INSERT INTO dex_symbols (dex_id, symbol_id, dex_symbol_format, is_active, last_updated)
+VALUES (%(dex_id)s, %(symbol_id)s, %(dex_symbol)s, TRUE, now())
+ON CONFLICT (dex_id, symbol_id) DO NOTHING
+
+-- name: insert_history
+-- Backfilled settlements: time = venue_time = the settlement time; never overwrites collected rows.
+INSERT INTO funding_rates (time, dex_id, symbol_id, funding_rate, funding_interval_hours, mark_price,
+                           venue_time, fetched_at)
+SELECT TIMESTAMPTZ 'epoch' + p.t * INTERVAL '1 millisecond', %(dex_id)s, %(symbol_id)s, p.rate, p.hours, p.mark,
+       TIMESTAMPTZ 'epoch' + p.t * INTERVAL '1 millisecond', now()
+FROM unnest(%(times)s::bigint[], %(rates)s::numeric[], %(hours)s::numeric[], %(marks)s::numeric[])
+     AS p (t, rate, hours, mark)
+ON CONFLICT (time, dex_id, symbol_id) DO NOTHING
