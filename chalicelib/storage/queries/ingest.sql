@@ -49,18 +49,14 @@ COPY frs_stage (dex_id, symbol_id, fetched_ms, funding_rate, funding_interval_ho
                 collection_latency_ms, dex_symbol, multiplier, quote, is_latest)
 FROM STDIN (FORMAT BINARY)
 
--- name: stage_insert_funding_rates
--- Fast path for new data (the normal case: every collection has a new fetch time). Run inside a
--- savepoint; a unique violation (a batch sent again) falls back to stage_to_funding_rates.
-INSERT INTO funding_rates (time, dex_id, symbol_id, funding_rate, funding_interval_hours, next_funding_time,
-                           index_price, mark_price, open_interest_usd, volume_24h, best_bid, best_ask,
-                           venue_time, fetched_at, collection_latency_ms)
-SELECT TIMESTAMPTZ 'epoch' + fetched_ms * INTERVAL '1 millisecond', dex_id, symbol_id, funding_rate,
-       funding_interval_hours, TIMESTAMPTZ 'epoch' + next_funding_ms * INTERVAL '1 millisecond',
-       index_price, mark_price, open_interest_usd, volume_24h, best_bid, best_ask,
-       TIMESTAMPTZ 'epoch' + venue_ms * INTERVAL '1 millisecond',
-       TIMESTAMPTZ 'epoch' + fetched_ms * INTERVAL '1 millisecond', collection_latency_ms
-FROM frs_stage
+-- name: copy_funding_rates
+-- Fast path for new data (the normal case: every collection has a new fetch time): COPY straight
+-- into the partitioned table, inside a savepoint. A unique violation (a batch sent again) rolls the
+-- savepoint back and the batch goes through frs_stage + stage_to_funding_rates instead.
+COPY funding_rates (time, dex_id, symbol_id, funding_rate, funding_interval_hours, next_funding_time, index_price,
+                    mark_price, open_interest_usd, volume_24h, best_bid, best_ask, venue_time, fetched_at,
+                    collection_latency_ms)
+FROM STDIN (FORMAT BINARY)
 
 -- name: stage_to_funding_rates
 -- Idempotent: the same snapshot (same fetch time) twice is one row. Epoch ms -> timestamptz exactly.
