@@ -1,4 +1,4 @@
-"""Ingest benchmark: PgStorage.ingest (COPY -> staging -> upserts) against raw COPY of the same rows.
+"""Ingest benchmark: PgStorage.ingest (the whole write path) against raw COPY of the same rows.
 
     python bench/ingest.py                    # 1,000,000 rows, own PostgreSQL when DATABASE_URL is unset
     python bench/ingest.py --rows 200000 --batch-rows 15000

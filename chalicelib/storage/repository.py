@@ -1,8 +1,14 @@
 """PgStorage: the services' Storage port on PostgreSQL 15+ (plain partitions or TimescaleDB).
 
 SQL lives in chalicelib/storage/queries/*.sql as named blocks (see queries.py); this module only
-binds parameters, moves rows and rebuilds domain records. Ingest is COPY (binary) into a per-session
-staging table followed by three set-based upserts, all in one transaction.
+binds parameters, moves rows and rebuilds domain records.
+
+Ingest, in one transaction: symbols/venues discovered with one INSERT ... SELECT unnest ... ON CONFLICT
+DO NOTHING and one SELECT of ids (then cached); the newest row per market COPYed (binary) into the
+session's staging table frs_stage; every row COPYed straight into funding_rates inside a savepoint
+(new data, the normal case), or, when that hits the primary key (a batch sent again), staged too and
+merged with INSERT ... SELECT ... ON CONFLICT (time, dex_id, symbol_id) DO UPDATE; finally
+latest_funding_rates and dex_symbols are upserted from the staged newest rows (older never wins).
 """
 
 from __future__ import annotations
