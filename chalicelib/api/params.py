@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from chalicelib.api.errors import ApiError, bad_parameter, from_validation
+from chalicelib.core.fees import MAX_FEE, MIN_FEE
 from chalicelib.core.filters import SORTABLE_FIELDS
 
 Basis = Literal["native", "1h", "8h", "apr"]
@@ -188,7 +189,8 @@ class DexSymbolPath(BaseModel):
 
 
 # ---- admin body -------------------------------------------------------------------------
-Fee = Annotated[Decimal, Field(ge=Decimal("-0.01"), le=Decimal("0.1"), allow_inf_nan=False)]
+# Bounds shared with the core validation (core.fees), so a fee the API accepts is one storage reads back.
+Fee = Annotated[Decimal, Field(ge=MIN_FEE, le=MAX_FEE, allow_inf_nan=False)]
 
 
 class FeeTierBody(BaseModel):

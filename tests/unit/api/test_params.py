@@ -106,6 +106,8 @@ def test_path_parameters() -> None:
     (b"[]", 422, "body"),
     (b'{"maker_fee_percent": 0.0002}', 422, "taker_fee_percent"),
     (b'{"maker_fee_percent": 0.5, "taker_fee_percent": 0.0005}', 422, "maker_fee_percent"),
+    # 5 % passed the REST bound once but the core's fee validation (|fee| <= 1 %) refused it on read-back
+    (b'{"maker_fee_percent": 0.0002, "taker_fee_percent": 0.05}', 422, "taker_fee_percent"),
     (b'{"maker_fee_percent": 0.0002, "taker_fee_percent": 0.0005, "extra": 1}', 422, "extra"),
     (b'{"maker_fee_percent": 0.0002, "taker_fee_percent": 0.0005, "has_fee_tiers": true}', 422, "body"),
     (b'{"maker_fee_percent": 0, "taker_fee_percent": 0, "has_fee_tiers": true, "fee_tiers": ['
