@@ -141,6 +141,9 @@ class RedisServer:
             [self.binary(), "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.data_dir),
              "--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            # own session: a terminal's Ctrl-C reaches `frs local`, which then stops redis in order
+            # (after the last cycle), instead of redis dying first under a running handler
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while not port_open(self.port):
