@@ -32,7 +32,7 @@ def snapshot_to_dict(s: MarketSnapshot) -> dict[str, Any]:
 
 
 def snapshot_from_dict(d: dict[str, Any]) -> MarketSnapshot:
-    kwargs = {k: (Decimal(v) if k in _DECIMAL_FIELDS and v is not None else v) for k, v in d.items()
+    kwargs: dict[str, Any] = {k: (Decimal(v) if k in _DECIMAL_FIELDS and v is not None else v) for k, v in d.items()
               if k in MarketSnapshot.__dataclass_fields__}
     return MarketSnapshot(**kwargs)
 

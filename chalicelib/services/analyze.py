@@ -184,7 +184,7 @@ def metrics(summary: Mapping[str, Any]) -> dict[str, float]:
 
 def run_once(event: Mapping[str, Any], *, settings: Any, storage: Any, kv: Any, pusher: Any,
              now_ms: int | None = None) -> dict[str, Any]:
-    from chalicelib.core.opportunities import find_opportunities
+    from chalicelib.core.opportunities import Prune, opportunity_rows, to_opportunity
     from chalicelib.services.ws_registry import Updates, fan_out
 
     timings: dict[str, float] = {}
@@ -203,8 +203,10 @@ def run_once(event: Mapping[str, Any], *, settings: Any, storage: Any, kv: Any, 
     lap("load")
 
     stale_ms = 3 * settings.collection_interval_seconds * 1000   # a venue three cycles behind is left out
-    found = find_opportunities(snapshots, fees, now_ms=now_ms, max_age_ms=stale_ms)
-    open_now = sorted((o for o in found if o.net_profit_percent > 0), key=lambda o: (-o.net_profit_percent, o.id))
+    # only pairs that pay after fees are kept: prune the rest before their records are built
+    rows = opportunity_rows(snapshots, fees, now_ms=now_ms, max_age_ms=stale_ms, prune=Prune(min_net=Decimal(0)))
+    open_now = sorted((to_opportunity(r) for r in rows if r.net_profit_percent > 0),
+                      key=lambda o: (-o.net_profit_percent, o.id))
     lap("compute")
 
     written = storage.write_opportunities(open_now) if open_now else 0
