@@ -184,7 +184,7 @@ def metrics(summary: Mapping[str, Any]) -> dict[str, float]:
 
 def run_once(event: Mapping[str, Any], *, settings: Any, storage: Any, kv: Any, pusher: Any,
              now_ms: int | None = None) -> dict[str, Any]:
-    from chalicelib.core.opportunities import Prune, opportunity_rows, to_opportunity
+    from chalicelib.core.opportunities import Prune, latest_snapshots, opportunity_rows, to_opportunity
     from chalicelib.services.ws_registry import Updates, fan_out
 
     timings: dict[str, float] = {}
@@ -207,6 +207,9 @@ def run_once(event: Mapping[str, Any], *, settings: Any, storage: Any, kv: Any, 
     rows = opportunity_rows(snapshots, fees, now_ms=now_ms, max_age_ms=stale_ms, prune=Prune(min_net=Decimal(0)))
     open_now = sorted((to_opportunity(r) for r in rows if r.net_profit_percent > 0),
                       key=lambda o: (-o.net_profit_percent, o.id))
+    venues_per_symbol = (sum(1 for dex in by_dex if dex in fees)
+                         for by_dex in latest_snapshots(snapshots, now_ms=now_ms, max_age_ms=stale_ms).values())
+    pairs = sum(n * (n - 1) // 2 for n in venues_per_symbol)   # every pair the engine evaluated
     lap("compute")
 
     written = storage.write_opportunities(open_now) if open_now else 0
@@ -239,7 +242,7 @@ def run_once(event: Mapping[str, Any], *, settings: Any, storage: Any, kv: Any, 
     return {"trigger": event.get("dex") or event.get("source") or "manual",
             "correlation_id": event.get("correlation_id"), "generated_at": timestamp,
             "snapshots": len(snapshots), "sources": sources, "fees_source": fees_source,
-            "opportunities": len(found), "open": len(open_now), "written": written, "events": counts,
+            "opportunities": pairs, "open": len(open_now), "written": written, "events": counts,
             "rates_changed": len(changed), "published": published, "ws": ws, "timings_ms": timings}
 
 
