@@ -141,7 +141,7 @@ def handle_message(kv: Any, connection_id: str, body: str | None, *, now_ms: int
     try:
         try:
             message = json.loads(body or "")
-        except ValueError:
+        except (ValueError, RecursionError):   # RecursionError: nesting deeper than the parser's stack
             raise BadMessage("invalid_json", "message is not valid JSON") from None
         if not isinstance(message, dict) or not isinstance(message.get("action"), str):
             raise BadMessage("invalid_message", 'expected an object with "action": subscribe | unsubscribe | ping')

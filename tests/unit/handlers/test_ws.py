@@ -70,6 +70,8 @@ def test_ping_gets_pong(env: Env) -> None:
 
 @pytest.mark.parametrize(("body", "error", "detail"), [
     ("{not json", "invalid_json", "message is not valid JSON"),
+    # 100 KB fits one API Gateway message; json.loads raises RecursionError, not ValueError, on it
+    pytest.param("[" * 100_000, "invalid_json", "message is not valid JSON", id="deeply-nested"),
     ('["subscribe"]', "invalid_message", 'expected an object with "action": subscribe | unsubscribe | ping'),
     ({"action": "dance"}, "unknown_action", "unknown action 'dance'; expected subscribe, unsubscribe, ping"),
     ({"action": "subscribe", "channels": ["trades"]}, "invalid_channels",
