@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 import fnmatch
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,6 +30,18 @@ def make_kv(settings: Any) -> Any:
     reason = "USE_REDIS=false" if not settings.use_redis else "REDIS_URL is not set"
     log.warning("Redis disabled (%s): using the in-memory key-value fallback (per process, not shared)", reason)
     return MemoryKV()
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Redis unreachable (refused, reset, timed out), as opposed to a bad command or a bug.
+
+    redis-py's ConnectionError/TimeoutError derive from RedisError, not from the builtins; they are
+    looked up only when redis is already loaded (an exception cannot come from a module never imported).
+    """
+    if isinstance(exc, (ConnectionError, TimeoutError)):
+        return True
+    errors = sys.modules.get("redis.exceptions")
+    return errors is not None and isinstance(exc, (errors.ConnectionError, errors.TimeoutError))
 
 
 def _b(value: Any) -> bytes:

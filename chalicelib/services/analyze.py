@@ -9,11 +9,16 @@ Outputs: opportunities with a positive net stored (storage.write_opportunities);
 (SPEC "Cache Keys") with TTLs; opened/updated/closed labels from a diff against
 keys.opportunity_state(); one pub/sub message per channel; frames to matching WebSocket
 subscribers (only markets whose rate or next funding time changed since the last run).
+
+Redis unreachable (cache.store.is_outage): the run degrades instead of failing: rates and fees
+come from the database, opportunities are still stored, hot keys / pub/sub / push are skipped
+and the summary says "redis": "unavailable".
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -22,9 +27,11 @@ from decimal import Decimal
 from typing import Any
 
 from chalicelib.cache import keys
+from chalicelib.cache.store import is_outage
 from chalicelib.core.models import FeeSchedule, FeeTier, MarketSnapshot, Opportunity
 from chalicelib.core.serialize import dumps, iso_ms, snapshot_from_dict, snapshot_to_dict
 
+log = logging.getLogger(__name__)
 STATE_TTL_S = 3600            # forgetting the state re-announces every open opportunity as "opened"
 _OPP_FIELDS = tuple(f.name for f in fields(Opportunity) if f.name != "metadata")
 
@@ -156,7 +163,17 @@ def run(event: Mapping[str, Any], *, settings: Any, storage: Any, kv: Any, pushe
     in Redis by then) while the flag keeps being set, at most MAX_RERUNS times.
     """
     token = uuid.uuid4().hex
-    if not kv.set(LOCK_KEY, token, nx=True, px=LOCK_MS):
+    try:
+        acquired = kv.set(LOCK_KEY, token, nx=True, px=LOCK_MS)
+    except Exception as exc:
+        if not is_outage(exc):
+            raise
+        # no lock to coordinate with: run anyway, the opportunities still reach PostgreSQL
+        _redis_down("lock", exc)
+        summary = run_once(event, settings=settings, storage=storage, kv=_NO_CACHE, pusher=pusher, now_ms=now_ms)
+        summary["reruns"] = 0
+        return summary
+    if not acquired:
         kv.set(PENDING_KEY, "1", ex=LOCK_MS // 1000)
         return {"trigger": event.get("dex") or event.get("source") or "manual",
                 "correlation_id": event.get("correlation_id"), "coalesced": True}
@@ -164,15 +181,41 @@ def run(event: Mapping[str, Any], *, settings: Any, storage: Any, kv: Any, pushe
         kv.delete(PENDING_KEY)
         summary = run_once(event, settings=settings, storage=storage, kv=kv, pusher=pusher, now_ms=now_ms)
         reruns = 0
-        while reruns < MAX_RERUNS and kv.delete(PENDING_KEY):
+        while reruns < MAX_RERUNS and summary["redis"] == "ok" and kv.delete(PENDING_KEY):
             reruns += 1
             summary = run_once(event, settings=settings, storage=storage, kv=kv, pusher=pusher)
         summary["reruns"] = reruns
         return summary
     finally:
-        held = kv.get(LOCK_KEY)
-        if held in (token, token.encode()):
-            kv.delete(LOCK_KEY)
+        try:
+            held = kv.get(LOCK_KEY)
+            if held in (token, token.encode()):
+                kv.delete(LOCK_KEY)
+        except Exception as exc:   # Redis went away mid-run: the lock expires by itself (LOCK_MS)
+            if not is_outage(exc):
+                raise
+            _redis_down("unlock", exc)
+
+
+class _NoCache:
+    """Redis while it is unreachable: nothing cached to read, nowhere to write."""
+
+    def mget(self, names: Sequence[str]) -> list[None]:
+        return [None] * len(names)
+
+    def get(self, name: str) -> None:
+        return None
+
+    def set(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_NO_CACHE = _NoCache()
+
+
+def _redis_down(step: str, exc: BaseException) -> None:
+    log.warning("analysis: Redis unavailable at %s (%s): opportunities are still computed and stored; "
+                "no hot keys, pub/sub or WebSocket push this run", step, exc)
 
 
 def metrics(summary: Mapping[str, Any]) -> dict[str, float]:
@@ -198,8 +241,17 @@ def run_once(event: Mapping[str, Any], *, settings: Any, storage: Any, kv: Any, 
     started = time.perf_counter()
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     ttl = hot_ttl(settings)
-    snapshots, sources = load_latest(kv, storage, venue_ids(settings))
-    fees, fees_source = load_fees(kv, storage, ttl)
+    redis_ok = kv is not _NO_CACHE
+    try:
+        snapshots, sources = load_latest(kv, storage, venue_ids(settings))
+        fees, fees_source = load_fees(kv, storage, ttl)
+    except Exception as exc:
+        if not is_outage(exc):
+            raise
+        _redis_down("load", exc)
+        redis_ok = False
+        snapshots, sources = load_latest(_NO_CACHE, storage, venue_ids(settings))
+        fees, fees_source = load_fees(_NO_CACHE, storage, ttl)
     lap("load")
 
     stale_ms = 3 * settings.collection_interval_seconds * 1000   # a venue three cycles behind is left out
@@ -215,25 +267,35 @@ def run_once(event: Mapping[str, Any], *, settings: Any, storage: Any, kv: Any, 
     written = storage.write_opportunities(open_now) if open_now else 0
     lap("store")
 
-    previous_rates = _decode(kv.get(keys.latest_rates()))
-    previous_state = json.loads(kv.get(keys.opportunity_state()) or "{}")
-    changed = changed_rates(previous_rates, snapshots)
-    events, state = diff_state(previous_state, open_now)
-    _write_hot_keys(kv, snapshots, sources, open_now, previous_state, state, ttl)
-    lap("cache")
-
     timestamp = iso_ms(now_ms) or ""
-    updates = Updates(timestamp, [rate_update(s) for s in changed], events)
+    changed: list[MarketSnapshot] = []
+    events: list[tuple[str, dict[str, Any]]] = []
     published = {"funding_rates": 0, "opportunities": 0}
-    if updates.rates:
-        published["funding_rates"] = int(kv.publish(keys.channel("funding_rates"), dumps(
-            {"type": "funding_rate_batch", "timestamp": timestamp, "data": updates.rates})))
-    if events:
-        published["opportunities"] = int(kv.publish(keys.channel("opportunities"), dumps(
-            {"type": "opportunity_batch", "timestamp": timestamp,
-             "events": [{"event": e, "data": d} for e, d in events]})))
-    ws = fan_out(kv, pusher, updates)
-    lap("push")
+    ws = {"connections": 0, "recipients": 0, "frames_delivered": 0, "frames_failed": 0, "pruned": 0}
+    try:
+        if redis_ok:
+            previous_rates = _decode(kv.get(keys.latest_rates()))
+            previous_state = json.loads(kv.get(keys.opportunity_state()) or "{}")
+            changed = changed_rates(previous_rates, snapshots)
+            events, state = diff_state(previous_state, open_now)
+            _write_hot_keys(kv, snapshots, sources, open_now, previous_state, state, ttl)
+            lap("cache")
+
+            updates = Updates(timestamp, [rate_update(s) for s in changed], events)
+            if updates.rates:
+                published["funding_rates"] = int(kv.publish(keys.channel("funding_rates"), dumps(
+                    {"type": "funding_rate_batch", "timestamp": timestamp, "data": updates.rates})))
+            if events:
+                published["opportunities"] = int(kv.publish(keys.channel("opportunities"), dumps(
+                    {"type": "opportunity_batch", "timestamp": timestamp,
+                     "events": [{"event": e, "data": d} for e, d in events]})))
+            ws = fan_out(kv, pusher, updates)
+            lap("push")
+    except Exception as exc:
+        if not is_outage(exc):
+            raise
+        _redis_down("cache", exc)
+        redis_ok = False
     timings["total"] = round((time.perf_counter() - started) * 1000, 2)
 
     counts = {"opened": 0, "updated": 0, "closed": 0}
@@ -243,7 +305,8 @@ def run_once(event: Mapping[str, Any], *, settings: Any, storage: Any, kv: Any, 
             "correlation_id": event.get("correlation_id"), "generated_at": timestamp,
             "snapshots": len(snapshots), "sources": sources, "fees_source": fees_source,
             "opportunities": pairs, "open": len(open_now), "written": written, "events": counts,
-            "rates_changed": len(changed), "published": published, "ws": ws, "timings_ms": timings}
+            "rates_changed": len(changed), "published": published, "ws": ws,
+            "redis": "ok" if redis_ok else "unavailable", "timings_ms": timings}
 
 
 def _write_hot_keys(kv: Any, snapshots: Sequence[MarketSnapshot], sources: Mapping[str, str],

@@ -147,3 +147,45 @@ def test_a_collector_asking_during_a_run_gets_exactly_one_rerun(env: Env) -> Non
     assert summary["reruns"] == 1 and len(env.storage.opportunities) == 2
     assert summary["events"] == {"opened": 0, "updated": 0, "closed": 0}   # the rerun saw nothing new
     assert env.kv.get(analyze.LOCK_KEY) is None and env.kv.get(analyze.PENDING_KEY) is None
+
+
+class _RedisDown:
+    """redis-py while the server is unreachable: every command raises redis.exceptions.ConnectionError."""
+
+    def __init__(self, kv: Any = None, *, after: int = 0) -> None:
+        self.kv, self.after = kv, after        # `after` commands succeed on `kv` first (Redis dies mid-run)
+
+    def __getattr__(self, name: str) -> Any:
+        import redis
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if self.after > 0:
+                self.after -= 1
+                return getattr(self.kv, name)(*args, **kwargs)
+            raise redis.exceptions.ConnectionError("Error 111 connecting to redis:6379. Connection refused.")
+
+        return call
+
+
+@pytest.mark.parametrize("after", [0, 3, 6], ids=["down-from-the-start", "dies-while-loading", "dies-after-storing"])
+def test_a_redis_outage_still_stores_the_cycles_opportunities(env: Env, after: int) -> None:
+    from chalicelib import wiring
+    from chalicelib.services import analyze
+
+    now = int(time.time() * 1000)
+    env.storage.ingest([snap("hyperliquid", "BTC", "0.0000125", 1, at_ms=now), snap("paradex", "BTC", "0.0009", 8, at_ms=now)])
+    subscribe(env, "d-all-opps", channels=["opportunities"])
+    # after=3: lock, pending flag and the rates' mget succeed, the fee lookup fails;
+    # after=6: the fees are cached too, the first cache read after storing fails (and the unlock)
+    wiring.override(kv=_RedisDown(env.kv, after=after))
+    with Client(app) as client:
+        summary = run(client)
+    # net = 0.0001 * 8 - 2 * (0.00015 + 0.00003) = 0.00044, from the database rows
+    ((stored,),) = env.storage.opportunities
+    assert (stored.id, stored.net_profit_percent) == ("BTC:hyperliquid:paradex", Decimal("0.00044"))
+    assert summary["redis"] == "unavailable" and summary["written"] == 1 and summary["open"] == 1
+    assert summary["sources"]["paradex"] == "database" and summary["fees_source"] == "database"
+    assert summary["ws"]["frames_delivered"] == 0 and env.pusher.frames == {}
+    assert env.kv.get(keys.opportunities_all()) is None                 # nothing half-written to the cache
+    if after:
+        assert env.kv.get(analyze.LOCK_KEY) is not None                 # left to expire (LOCK_MS): Redis was gone
