@@ -9,6 +9,7 @@ with the same event. FRS_CHAIN=lambda forces the invoke, FRS_CHAIN=off skips the
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from typing import Any
 from chalicelib.cache import keys
 from chalicelib.core.serialize import dumps, iso_ms, snapshot_to_dict
 
+log = logging.getLogger(__name__)
 CHAIN_MODES = ("inprocess", "lambda", "off")
 HEALTH_TTL_S = 15 * 60
 
@@ -35,8 +37,15 @@ def collect(dex: str, *, settings: Any, storage: Any, kv: Any, collect_kwargs: A
     result = store_result(collect_venue(get_venue(dex), settings, **kwargs), storage)
     cached = bool(result.snapshots) and result.status != FAILED   # FAILED with snapshots = the store failed
     if cached:
-        kv.set(keys.latest_rates_dex(dex), dumps([snapshot_to_dict(s) for s in result.snapshots]),
-               ex=hot_ttl(settings))
+        from chalicelib.cache.store import is_outage
+
+        try:
+            kv.set(keys.latest_rates_dex(dex), dumps([snapshot_to_dict(s) for s in result.snapshots]),
+                   ex=hot_ttl(settings))
+        except Exception as exc:   # stored in PostgreSQL already: the chained analysis reads it there
+            if not is_outage(exc):
+                raise
+            log.warning("collect %s: Redis unavailable (%s): rates stored in PostgreSQL only", dex, exc)
     return {"dex": dex, "status": result.status, "markets": len(result.snapshots) if cached else 0,
             "rejected": len(result.rejects), "error": result.error, "collected_at": iso_ms(result.started_at_ms),
             "timings_ms": {"fetch": result.fetch_ms, "parse": result.parse_ms, "store": result.store_ms,

@@ -84,6 +84,30 @@ def test_collector_stores_caches_and_runs_the_analysis_in_process(env: Env) -> N
     assert result["events"] == {"opened": 1, "updated": 0, "closed": 0}
 
 
+def test_a_redis_outage_after_storing_still_chains_the_analysis(env: Env) -> None:
+    import redis
+
+    class RedisDown:
+        def __getattr__(self, name: str) -> Any:
+            def call(*args: Any, **kwargs: Any) -> Any:
+                raise redis.exceptions.TimeoutError("Timeout reading from redis:6379")
+
+            return call
+
+    now_ms = int(time.time() * 1000)
+    env.storage.latest[("paradex", "BTC")] = snap("paradex", "BTC", "0.0009", 8, at_ms=now_ms)
+    wiring.override(kv=RedisDown())
+    use_transport(hyperliquid_transport())
+    with Client(app) as client:
+        summary = client.lambda_.invoke("collect-hyperliquid", schedule_event(client)).payload
+    assert summary["status"] == "success" and summary["markets"] == 3
+    assert [(o.dex, o.status, o.markets) for o in env.storage.outcomes] == [("hyperliquid", "success", 3)]
+    result = summary["analysis"]["result"]
+    assert result["redis"] == "unavailable" and result["sources"]["hyperliquid"] == "database"
+    (opp,) = env.storage.opportunities[0]      # net 0.0001*8 - 2*(0.00015+0.00003), as above
+    assert (opp.id, opp.net_profit_percent) == ("BTC:hyperliquid:paradex", Decimal("0.00044"))
+
+
 def test_collector_on_aws_invokes_the_analysis_function_asynchronously(env: Env, monkeypatch) -> None:
     monkeypatch.delenv("FRS_CHAIN")
     wiring.override(settings=Settings.from_env({"USE_REDIS": "false",
