@@ -12,11 +12,13 @@ import time
 from decimal import Decimal
 from typing import Any
 
+from chalicelib import wiring
 from chalicelib.api import data
 from chalicelib.api.cache import CACHE, Cached
 from chalicelib.api.errors import bad_parameter
 from chalicelib.api.params import CompareQuery, OpportunityQuery
 from chalicelib.api.rates import with_meta
+from chalicelib.api.system import STALE_AFTER_INTERVALS
 from chalicelib.core.filters import FilterError, OpportunityFilter, apply_filter, filters_applied
 from chalicelib.core.filters import best as best_of
 from chalicelib.core.models import Opportunity
@@ -31,11 +33,13 @@ def computed(parent: Cached, hold_hours: Decimal, fee_type: str) -> Cached:
     from chalicelib.core.opportunities import find_opportunities
 
     fees = data.fee_schedules()
+    # a venue three collection intervals behind is left out, as the analysis and /health treat it
+    stale_ms = STALE_AFTER_INTERVALS * wiring.settings().collection_interval_seconds * 1000
 
     def build() -> tuple[tuple[list[Opportunity], int], int]:
         now_ms = int(time.time() * 1000)
         opps = find_opportunities(list(parent.value.snapshots), fees, now_ms=now_ms, hold_hours=hold_hours,
-                                  fee_type=fee_type)
+                                  fee_type=fee_type, max_age_ms=stale_ms)
         return (list(opps), now_ms), 1500 * len(opps)
 
     return CACHE.derived(f"{PREFIX}:computed:{hold_hours}:{fee_type}", parent, build, data.ttl())

@@ -209,6 +209,21 @@ def test_best_symbol_and_compare(api: Api) -> None:
     assert rows["BTC"]["rate_diff"] == approx(0.00006) and rows["BTC"]["net_profit_percent"] == approx(-0.0003)
 
 
+
+def test_stale_venue_is_left_out_of_opportunities_and_compare(api: Api) -> None:
+    # Lighter ETH was last collected 10 min ago: more than 3 collection intervals (3 x 60 s), so the
+    # venue is stale (as /health and the analysis treat it) and its old rate must not make an opportunity.
+    # Were it used: rate_8h 0.0001 * 8 = 0.0008, long paradex (-0.0002) -> divergence 0.001.
+    api.storage.update_fees("lighter", FeeSchedule(maker=Decimal(0), taker=Decimal(0)))
+    api.storage.ingest([snap("lighter", "ETH", "0.0001", 1, at_ms=api.now_ms - 600_000)])
+    _, body = api.get("/api/v1/opportunities?symbol=ETH&min_volume=0&min_divergence=0&min_profit=-1")
+    pairs = [(o["long_dex"], o["short_dex"]) for o in body["opportunities"]]
+    assert pairs == [("paradex", "hyperliquid")] and body["total_count"] == 1
+    _, cmp = api.get("/api/v1/opportunities/compare?dex1=paradex&dex2=lighter")
+    assert cmp["opportunities"] == []
+    _, rates = api.get("/api/v1/funding-rates/lighter/ETH")                  # the rate itself stays readable
+    assert rates["rate_8h"] == approx(0.0008)
+
 # ---- errors --------------------------------------------------------------------------------
 @pytest.mark.parametrize(("path", "parameter"), [
     ("/api/v1/opportunities?limit=0", "limit"),
