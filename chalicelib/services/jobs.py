@@ -100,8 +100,9 @@ def health_check(*, settings: Any, storage: Any, kv: Any, now_ms: int | None = N
     rows = {(r.get("dex_name") or r.get("dex")): r for r in storage.collection_health(60)}
     stale_after_ms = 3 * settings.collection_interval_seconds * 1000
     report = {}
-    for dex in venue_ids(settings):
-        raw = kv.get(keys.breaker(dex))
+    dexes = venue_ids(settings)
+    breakers = kv.mget([keys.breaker(dex) for dex in dexes]) if dexes else []   # one round trip
+    for dex, raw in zip(dexes, breakers, strict=True):
         breaker = (json.loads(raw) or {}).get("state") if raw else None
         row = rows.get(dex) or {}
         last = _ms(row.get("last_successful_fetch"))

@@ -152,8 +152,17 @@ def test_health_check_labels_each_venue_from_breaker_and_collection_logs(env: En
         {"dex_name": "edgex", "error_rate_percent": 0, "consecutive_errors": 0, "last_successful_fetch": iso(now - 600_000)},
     ]
     env.kv.set(keys.breaker("lighter"), json.dumps({"state": "open"}))
+    calls: list[str] = []
+
+    class CountingKV:
+        def __getattr__(self, name: str) -> Any:
+            calls.append(name)
+            return getattr(env.kv, name)
+
+    wiring.override(kv=CountingKV())
     with Client(app) as client:
         report = client.lambda_.invoke("health-check", schedule_event(client)).payload
+    assert calls == ["mget", "set"]         # the five breakers in one round trip, then the report
     assert {dex: r["status"] for dex, r in report["dexes"].items()} == {
         "hyperliquid": "healthy",   # fetched 30 s ago, no errors
         "paradex": "degraded",      # 10 % of the last hour's collections failed
