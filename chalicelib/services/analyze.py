@@ -256,7 +256,9 @@ def run_once(event: Mapping[str, Any], *, settings: Any, storage: Any, kv: Any, 
 
     stale_ms = 3 * settings.collection_interval_seconds * 1000   # a venue three cycles behind is left out
     # only pairs that pay after fees are kept: prune the rest before their records are built
-    rows = opportunity_rows(snapshots, fees, now_ms=now_ms, max_age_ms=stale_ms, prune=Prune(min_net=Decimal(0)))
+    # OpportunityRow namedtuples, typed `tuple` by the core
+    rows: Iterable[Any] = opportunity_rows(snapshots, fees, now_ms=now_ms, max_age_ms=stale_ms,
+                                           prune=Prune(min_net=Decimal(0)))
     open_now = sorted((to_opportunity(r) for r in rows if r.net_profit_percent > 0),
                       key=lambda o: (-o.net_profit_percent, o.id))
     venues_per_symbol = (sum(1 for dex in by_dex if dex in fees)
