@@ -79,7 +79,8 @@ def rate_history(dex: str, symbol: str, q: HistoryQuery) -> dict[str, Any]:
     factor = _factor(q.basis, interval_h)
     stats = {k: None if (v := _dec(page.statistics.get(k))) is None else v * factor
              for k in ("avg_rate", "median_rate", "std_dev", "min_rate", "max_rate")}
-    newest = max((pt["time"] for pt in page.points), default=None)
+    # a bucket's `time` is its start: the newest sample in it is `last_time`
+    newest = max((pt.get("last_time") or pt["time"] for pt in page.points), default=None)
     return {**_fresh(newest), "dex_name": dex, "symbol": symbol, "basis": q.basis, "interval": q.interval,
             "data_points": points, "statistics": stats, "period_start": page.period_start,
             "period_end": page.period_end, "pagination": _pagination(q.page, q.page_size, page.total)}

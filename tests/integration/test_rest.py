@@ -451,6 +451,8 @@ def test_history_hourly_buckets_in_every_basis(api: Api) -> None:
     assert [p["rate"] for p in points] == [approx(0.00016), approx(0.00016), approx(-0.00008)]  # H0: avg of two
     assert [p["samples"] for p in points] == [2, 1, 1]
     assert body["pagination"] == {"page": 1, "page_size": 100, "total": 3, "total_pages": 1}
+    # freshness is the newest SAMPLE (H0+150m), not the start of its bucket (H0+120m)
+    assert body["updated_at"].startswith(_iso(h0 + 150 * 60_000)[:-1])
     _, one_h = api.get(f"/api/v1/history/funding-rates/hyperliquid/BTC?{window}&interval=1h&basis=1h")
     assert one_h["data_points"][0]["rate"] == approx(0.00002) and one_h["statistics"]["avg_rate"] == approx(0.0000125)
     _, apr = api.get(f"/api/v1/history/funding-rates/hyperliquid/BTC?{window}&interval=1h&basis=apr")
