@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -190,8 +190,7 @@ class PgStorage:
             symbol_id = self._resolve_symbols(conn, [symbol])[symbol]
             conn.execute(q("insert_dex_symbol"), {"dex_id": dex_id, "symbol_id": symbol_id, "dex_symbol": dex_symbol})
             if _scalar(conn, "storage_backend") == "partitions":
-                for day in days:
-                    _scalar(conn, "ensure_partition", {"parent": "funding_rates", "day": day})
+                conn.execute(q("ensure_partitions"), {"parents": ["funding_rates"], "days": days})
             cur = conn.execute(q("insert_history"), {
                 "dex_id": dex_id, "symbol_id": symbol_id, "times": [p.time_ms for p in points],
                 "rates": [p.funding_rate for p in points], "hours": [p.funding_interval_hours for p in points],
@@ -364,15 +363,10 @@ class PgStorage:
         def work(conn: psycopg.Connection) -> list[str]:
             if _scalar(conn, "storage_backend") != "partitions":
                 return []
-            created = []
-            day: date = first
-            while day <= last:
-                for parent in ("funding_rates", "opportunities"):
-                    name = _scalar(conn, "ensure_partition", {"parent": parent, "day": day})
-                    if name:
-                        created.append(name)
-                day += timedelta(days=1)
-            return created
+            days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+            rows = conn.execute(q("ensure_partitions"),
+                                {"parents": ["funding_rates", "opportunities"], "days": days}).fetchall()
+            return [name for (name,) in rows]
 
         return list(self._write(work))
 

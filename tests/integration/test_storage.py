@@ -352,3 +352,33 @@ def test_ingest_history_is_idempotent_and_lands_in_day_partitions(storage: PgSto
     assert {r[1] for r in rows} == {D("0.0001")}
     assert [r[2] for r in rows] == [None, D("50000"), None, D("50000"), None, D("50000")]
     assert "HIST" in storage.known_symbols()
+
+
+def test_a_long_backfill_creates_its_day_partitions_in_one_statement(storage: PgStorage, db_url: str) -> None:
+    from chalicelib.venues.base import HistoryPoint
+
+    statements: list[str] = []
+    run = storage.db.run
+
+    class Counting:
+        def __init__(self, conn: psycopg.Connection) -> None:
+            self._conn = conn
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self._conn, name)
+
+        def execute(self, query: Any, *args: Any, **kwargs: Any) -> Any:
+            statements.append(str(query))
+            return self._conn.execute(query, *args, **kwargs)
+
+    storage.db.run = lambda fn, on_retry=None: run(lambda conn: fn(Counting(conn)), on_retry)  # type: ignore[method-assign]
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    first = today - timedelta(days=40)          # 30 days, none of them created by the migration (7 days back)
+    points = [HistoryPoint(time_ms=ms(first + timedelta(days=i, hours=8)), funding_rate=D("0.0008"),
+                           funding_interval_hours=D(8), mark_price=None) for i in range(30)]
+    assert storage.ingest_history("paradex", "LONG", "LONG-USD-PERP", points) == 30
+    assert len(statements) <= 8, statements     # ids, listing, backend, partitions, insert: not one per day
+    with psycopg.connect(db_url) as conn:
+        parts = conn.execute("SELECT DISTINCT f.tableoid::regclass::text FROM funding_rates f "
+                             "JOIN symbols s ON s.id = f.symbol_id WHERE s.symbol = 'LONG'").fetchall()
+    assert sorted(p for (p,) in parts) == [f"funding_rates_p{first + timedelta(days=i):%Y%m%d}" for i in range(30)]

@@ -11,9 +11,16 @@ DELETE FROM collection_logs WHERE started_at < now() - make_interval(days => %(r
 SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_partitioned_table WHERE partrelid = 'funding_rates'::regclass)
             THEN 'partitions' ELSE 'timescaledb' END
 
--- name: ensure_partition
--- The day partition of a partitioned table (created when missing, moving rows out of DEFAULT).
-SELECT frs_ensure_partition(%(parent)s::text, %(day)s::date)
+-- name: ensure_partitions
+-- The day partitions of partitioned tables (created when missing, moving rows out of DEFAULT):
+-- every (day, parent) pair in one statement (one round trip however long a backfill is); returns the
+-- partitions created, in day then parent order.
+SELECT created
+FROM unnest(%(days)s::date[]) WITH ORDINALITY AS d (day, i)
+CROSS JOIN unnest(%(parents)s::text[]) WITH ORDINALITY AS p (parent, j)
+CROSS JOIN LATERAL frs_ensure_partition(p.parent, d.day) AS created
+WHERE created IS NOT NULL
+ORDER BY d.i, p.j
 
 -- name: breaker_get
 SELECT state, failures, opened_at, updated_at FROM circuit_breakers WHERE dex = %(dex)s
