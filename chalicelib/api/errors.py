@@ -41,6 +41,8 @@ def from_validation(exc: ValidationError, *, status: int = 400, prefix: str = ""
     """The first pydantic error, naming the parameter (query/path) or the body field path."""
     first = exc.errors(include_url=False)[0]
     loc = [str(p) for p in first.get("loc", ()) if p != "__root__"]
+    if status == 400:   # a query/path parameter: the name the client sent, not "include_dexes.1"
+        loc = loc[:1]
     name = ".".join(loc) if loc else None
     if first.get("type") == "extra_forbidden":
         where = "body field" if status == 422 else "query parameter"

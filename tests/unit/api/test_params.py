@@ -33,7 +33,8 @@ def fails(model, query) -> ApiError:
     (p.OpportunityQuery, {"min_volume": "NaN"}, "min_volume"),
     (p.OpportunityQuery, {"hold_hours": "0"}, "hold_hours"),
     (p.OpportunityQuery, {"fee_type": "cheap"}, "fee_type"),
-    (p.OpportunityQuery, {"include_dexes": "ok,b@d"}, "include_dexes.1"),
+    (p.OpportunityQuery, {"include_dexes": "ok,b@d"}, "include_dexes"),     # the name sent, not pydantic's item path
+    (p.OpportunityQuery, {"exclude_dexes": ["ok", "b@d"]}, "exclude_dexes"),
     (p.HistoryQuery, {"start_time": "garbage"}, "start_time"),
     (p.HistoryQuery, {"period": "7x"}, "period"),
     (p.HistoryQuery, {"interval": "2h"}, "interval"),
