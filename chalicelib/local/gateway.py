@@ -534,12 +534,14 @@ class Gateway:
             status = int((result or {}).get("statusCode", 200))
             if not 200 <= status < 300:
                 response = protocol.reject(status, f"$connect answered {status}\n")
+        if response.status_code == 101:
+            # registered before the 101 leaves: a client that sees the handshake finish finds its id
+            self.connections[conn.id] = conn
         protocol.send_response(response)
         conn.flush()
         if response.status_code != 101:
             await writer.drain()
             return
-        self.connections[conn.id] = conn
         log.info("ws %s connected from %s", conn.id, source_ip)
         domain = request.header("host") or self.public_host
         fragments: list[bytes] = []

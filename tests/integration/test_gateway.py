@@ -176,6 +176,27 @@ def test_websocket_echo_through_connections_and_lifecycle_events(gateway) -> Non
     assert [m for _, m in seen["message"]] == ["hello", "info", "boom", "again"]
 
 
+def test_the_connection_is_registered_before_the_handshake_response_leaves(gateway, monkeypatch) -> None:
+    # a client that sees 101 may use its id at once (another thread reading `connections` raced this)
+    from websockets.protocol import State
+
+    from chalicelib.local import gateway as gw
+
+    runner, _ = gateway
+    at_handshake: list[bool] = []
+    original = gw.WsConnection.flush
+
+    def flush(self) -> None:
+        if self.protocol.state is State.OPEN and not at_handshake:
+            at_handshake.append(self.id in runner.gateway.connections)
+        original(self)
+
+    monkeypatch.setattr(gw.WsConnection, "flush", flush)
+    with connect(runner.gateway.ws_url, open_timeout=WAIT):
+        pass
+    assert at_handshake == [True]
+
+
 def test_connections_api_with_botocore(gateway) -> None:
     runner, seen = gateway
     client = mgmt_client(runner.gateway.management_url)
