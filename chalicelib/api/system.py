@@ -88,7 +88,9 @@ def dex_symbols(dex: str) -> dict[str, Any]:
         "last_updated": r.get("last_updated"),
     } for r in rows]
     now = _now_ms()
-    return {"dex_name": dex, "symbols": symbols, "updated_at": iso_ms(now), "data_age_seconds": 0.0,
+    newest = max((t for r in rows if (t := _dt_ms(r.get("last_updated"))) is not None), default=None)
+    return {"dex_name": dex, "symbols": symbols, "updated_at": iso_ms(newest if newest is not None else now),
+            "data_age_seconds": None if newest is None else max(0.0, round((now - newest) / 1000, 3)),
             "source": "database"}
 
 

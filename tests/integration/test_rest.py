@@ -28,7 +28,7 @@ from chalicelib import wiring
 from chalicelib.api.cache import CACHE
 from chalicelib.cache import keys
 from chalicelib.core.models import FeeSchedule, MarketSnapshot
-from chalicelib.core.serialize import snapshot_to_dict
+from chalicelib.core.serialize import iso_ms, snapshot_to_dict
 from chalicelib.settings import Settings
 
 ADMIN_KEY = "test-admin-key-123"
@@ -361,6 +361,8 @@ def test_dexes_and_symbols(api: Api) -> None:
     assert status == 200 and syms["dex_name"] == "paradex"
     rows = {s["symbol"]: s for s in syms["symbols"]}
     assert rows["BTC"]["dex_symbol_format"] == "BTC-PERP" and rows["BTC"]["volume_24h"] == 5000000
+    # freshness of these volumes/OI: paradex was last collected at now - 1 s (not "now, age 0")
+    assert syms["updated_at"] == iso_ms(api.now_ms - 1000) and syms["data_age_seconds"] >= 1
 
 
 def test_health_reflects_breaker_and_freshness(api: Api) -> None:
