@@ -13,6 +13,8 @@ COPY chalicelib ./chalicelib
 COPY sql ./sql
 COPY .chalice ./.chalice
 RUN pip install . && useradd --create-home --uid 10001 frs && chown -R frs /app
+# `pip install .` puts chalicelib in site-packages, away from sql/: point `frs migrate` at the copy
+ENV FRS_SQL_DIR=/app/sql
 USER frs
 
 EXPOSE 8000

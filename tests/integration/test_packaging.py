@@ -86,3 +86,30 @@ def test_config_stages_name_the_analysis_function_chalice_will_create(stage: str
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
     assert config["stages"][stage]["environment_variables"]["ANALYSIS_FUNCTION_NAME"] == (
         f"{config['app_name']}-{stage}-analyze")
+
+
+def test_the_docker_image_layout_finds_its_migrations(tmp_path: Path, db_url: str) -> None:
+    """The Dockerfile installs the package non-editable: sql/ is not beside chalicelib, so `frs migrate`
+    (the compose `migrate` service, and `frs local` in the `app` service) needs the image's environment."""
+    import re
+    import shlex
+
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    workdir = re.search(r"^WORKDIR (\S+)$", dockerfile, re.M).group(1)
+    image_env: dict[str, str] = {}
+    for line in re.findall(r"^ENV (.+)$", dockerfile, re.M):
+        image_env.update(pair.split("=", 1) for pair in shlex.split(line))
+    assert re.search(r"^COPY sql \./sql$", dockerfile, re.M)
+    # the image, in tmp_path: <workdir> holds sql/, site-packages holds chalicelib and app.py
+    app_dir, site = tmp_path / workdir.strip("/"), tmp_path / "site-packages"
+    shutil.copytree(ROOT / "sql", app_dir / "sql")
+    shutil.copytree(ROOT / "chalicelib", site / "chalicelib", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "app.py", site / "app.py")
+    env = {k: v for k, v in os.environ.items() if k not in ("FRS_SQL_DIR", "PYTHONPATH")}
+    env.update({k: v.replace(workdir, str(app_dir), 1) if v.startswith(workdir) else v for k, v in image_env.items()})
+    env.update({"PYTHONPATH": str(site), "DATABASE_URL": db_url})
+    code = ("import sys, chalicelib; assert chalicelib.__file__.startswith(sys.argv[1]), chalicelib.__file__; "
+            "from chalicelib.cli import main; sys.exit(main(['migrate']))")
+    done = subprocess.run([sys.executable, "-c", code, str(site)], cwd=app_dir, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
