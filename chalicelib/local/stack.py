@@ -127,6 +127,13 @@ def _recover_postgres(pg_dir: Path) -> str | None:
     return f"removed stale postmaster.pid (pid {pid} is gone) left by an earlier run"
 
 
+def _stop_postgres(server: Any) -> None:
+    """Stop the private cluster, also when `start()` was interrupted after the postmaster came up."""
+    if server.started_by_us or (server.data_dir / "postmaster.pid").exists():
+        server.started_by_us = True
+        server.stop()
+
+
 def _recover_redis(redis_dir: Path) -> str | None:
     pid_file = redis_dir / "frs-redis.pid"
     if not pid_file.exists():
@@ -205,8 +212,9 @@ class Stack:
             if first:
                 out(f"frs local: initializing PostgreSQL in {pg_dir} (first run only) ...")
             server = PostgresServer(pg_dir, _pick_port(PG_PORT))
+            # registered before start: Ctrl-C/SIGTERM during `pg_ctl start` must not leave the postmaster behind
+            self.exit.callback(_stop_postgres, server)
             server.start(timeout=60)
-            self.exit.callback(server.stop)
             self._ensure_database(server.dsn)
             dsn, where = server.dsn_for(DB_NAME), f"private, data in {pg_dir}"
         applied = migrate(dsn)
@@ -242,8 +250,9 @@ class Stack:
         redis_dir.mkdir(parents=True, exist_ok=True)
         if note := _recover_redis(redis_dir):
             self.notes.append(note)
-        server = RedisServer(redis_dir, _pick_port(REDIS_PORT)).start()
-        self.exit.callback(server.stop)
+        server = RedisServer(redis_dir, _pick_port(REDIS_PORT))
+        self.exit.callback(server.stop)  # before start: an interrupt while it starts must not orphan it
+        server.start()
         if server.process is not None:
             pid_file = redis_dir / "frs-redis.pid"
             pid_file.write_text(str(server.process.pid))

@@ -113,3 +113,59 @@ def test_doc_rows_follow_the_apps_routes() -> None:
 
     assert st._doc_rows(app, "http://h:1") == [("docs", "http://h:1/docs  (OpenAPI: http://h:1/api/v1/openapi.json)")]
     assert st._doc_rows(Chalice("bare"), "http://h:1") == []
+
+
+def test_an_interrupt_while_postgres_starts_still_stops_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib.local import servers
+
+    stopped: list[Path] = []
+
+    def start(self, timeout: float = 30.0):  # the postmaster is up, `pg_ctl start -w` has not returned yet
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        (self.data_dir / "postmaster.pid").write_text("4242\n")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(servers.PostgresServer, "start", start)
+    monkeypatch.setattr(servers.PostgresServer, "stop", lambda self: stopped.append(self.data_dir))
+    monkeypatch.setattr(st, "_pick_port", lambda port: port)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    stack = st.Stack(args(data_dir=tmp_path))
+    with pytest.raises(KeyboardInterrupt), stack.exit:
+        stack.start_postgres()
+    assert stopped == [tmp_path / "pg"]
+
+
+def test_postgres_that_never_came_up_is_not_stopped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib.local import servers
+
+    def start(self, timeout: float = 30.0):
+        raise servers.ServerUnavailable("PostgreSQL server binaries not found")
+
+    monkeypatch.setattr(servers.PostgresServer, "start", start)
+    monkeypatch.setattr(servers.PostgresServer, "stop", lambda self: pytest.fail("nothing to stop"))
+    monkeypatch.setattr(st, "_pick_port", lambda port: port)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    stack = st.Stack(args(data_dir=tmp_path))
+    with pytest.raises(servers.ServerUnavailable), stack.exit:
+        stack.start_postgres()
+
+
+def test_an_interrupt_while_redis_starts_still_stops_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib.local import servers
+
+    stopped: list[Path] = []
+
+    def start(self, timeout: float = 15.0):  # spawned, port not open yet
+        self.process = object()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(servers.RedisServer, "binary", staticmethod(lambda: "/usr/bin/redis-server"))
+    monkeypatch.setattr(servers.RedisServer, "start", start)
+    monkeypatch.setattr(servers.RedisServer, "stop", lambda self: stopped.append(self.data_dir))
+    monkeypatch.setattr(st, "_pick_port", lambda port: port)
+    for name in ("USE_REDIS", "REDIS_URL"):
+        monkeypatch.delenv(name, raising=False)
+    stack = st.Stack(args(data_dir=tmp_path))
+    with pytest.raises(KeyboardInterrupt), stack.exit:
+        stack.start_redis()
+    assert stopped == [tmp_path / "redis"]
