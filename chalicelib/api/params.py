@@ -60,7 +60,7 @@ DexName = Annotated[str, StringConstraints(pattern=DEX_PATTERN), BeforeValidator
 SymbolName = Annotated[str, StringConstraints(pattern=SYMBOL_PATTERN), BeforeValidator(_upper),
                        Field(description="Normalized base asset, e.g. BTC (case-insensitive)", examples=["BTC"])]
 DexList = Annotated[list[Annotated[str, Field(pattern=DEX_PATTERN)]], BeforeValidator(_csv),
-                    Field(max_length=20, description="Comma-separated DEX names, e.g. lighter,edgex")]
+                    Field(min_length=1, max_length=20, description="Comma-separated DEX names, e.g. lighter,edgex")]
 
 
 def _decimal(lo: str, hi: str, default: Any = None, description: str = "") -> Any:

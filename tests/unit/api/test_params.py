@@ -35,6 +35,7 @@ def fails(model, query) -> ApiError:
     (p.OpportunityQuery, {"fee_type": "cheap"}, "fee_type"),
     (p.OpportunityQuery, {"include_dexes": "ok,b@d"}, "include_dexes"),     # the name sent, not pydantic's item path
     (p.OpportunityQuery, {"exclude_dexes": ["ok", "b@d"]}, "exclude_dexes"),
+    (p.OpportunityQuery, {"include_dexes": " , "}, "include_dexes"),      # no DEX at all: not "match nothing"
     (p.HistoryQuery, {"start_time": "garbage"}, "start_time"),
     (p.HistoryQuery, {"period": "7x"}, "period"),
     (p.HistoryQuery, {"interval": "2h"}, "interval"),
