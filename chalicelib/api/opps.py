@@ -121,20 +121,10 @@ def compare(q: CompareQuery) -> str:
     parent = computed(snaps, q.hold_hours, q.fee_type)
 
     def build() -> tuple[str, int]:
+        from chalicelib.core.compare import compare_rows
+
         opps, generated_ms = parent.value
-        pair = {q.dex1, q.dex2}
-        rows = []
-        for o in opps:
-            if {o.long_dex, o.short_dex} != pair or (q.symbol and o.symbol != q.symbol):
-                continue
-            r1 = o.long_rate if o.long_dex == q.dex1 else o.short_rate
-            r2 = o.long_rate if o.long_dex == q.dex2 else o.short_rate
-            rows.append({"symbol": o.symbol, "rate_diff": r2 - r1, "better_on": o.short_dex,
-                         "recommendation": f"short_on_{o.short_dex}_long_on_{o.long_dex}",
-                         "net_profit_percent": o.net_profit_percent, "annualized_apy": o.annualized_apy,
-                         "dex1_rate": r1, "dex2_rate": r2, "divergence": o.divergence,
-                         "estimated_fees": o.estimated_fees})
-        rows.sort(key=lambda r: (-r["net_profit_percent"], r["symbol"]))
+        rows = compare_rows(opps, q.dex1, q.dex2, symbol=q.symbol or None)
         text = dumps({"dex1": q.dex1, "dex2": q.dex2, "basis": "8h", "hold_hours": q.hold_hours,
                       "fee_type": q.fee_type, "opportunities": rows, "generated_at": iso_ms(generated_ms)})
         return text, len(text)

@@ -207,6 +207,10 @@ def test_best_symbol_and_compare(api: Api) -> None:
     assert rows["ETH"]["rate_diff"] == approx(0.0006) and rows["ETH"]["better_on"] == "hyperliquid"
     assert rows["ETH"]["recommendation"] == "short_on_hyperliquid_long_on_paradex"
     assert rows["BTC"]["rate_diff"] == approx(0.00006) and rows["BTC"]["net_profit_percent"] == approx(-0.0003)
+    # swapped: rate_diff is rate_8h(dex2) - rate_8h(dex1), so the sign flips and the advice does not
+    _, swapped = api.get("/api/v1/opportunities/compare?dex1=hyperliquid&dex2=paradex")
+    eth = {r["symbol"]: r for r in swapped["opportunities"]}["ETH"]
+    assert eth["rate_diff"] == approx(-0.0006) and eth["better_on"] == "hyperliquid"
 
 
 

@@ -1,4 +1,4 @@
-"""SPEC /opportunities/compare view: normalized rates, absolute rate_diff, short the higher venue."""
+"""SPEC /opportunities/compare view: normalized rates, signed rate_diff (dex2 - dex1), short the higher venue."""
 
 from __future__ import annotations
 
@@ -25,9 +25,10 @@ def test_compare_by_hand():
     # BTC: divergence 0.0003 - 0.0002 = 0.0001, fees 0.0004 -> net -0.0003; ETH ranks first
     assert [r["symbol"] for r in rows] == ["ETH", "BTC"]
     eth, btc = rows
-    assert btc == {"symbol": "BTC", "dex1_rate": D("0.0003"), "dex2_rate": D("0.0002"), "rate_diff": D("0.0001"),
+    assert btc == {"symbol": "BTC", "dex1_rate": D("0.0003"), "dex2_rate": D("0.0002"), "rate_diff": D("-0.0001"),
                    "better_on": "lighter", "recommendation": "short_on_lighter_long_on_edgex",
-                   "net_profit_percent": D("-0.0003"), "annualized_apy": D("-32.85")}   # -0.0003 * 109500
+                   "net_profit_percent": D("-0.0003"), "annualized_apy": D("-32.85"),   # -0.0003 * 109500
+                   "divergence": D("0.0001"), "estimated_fees": D("0.0004")}   # rate_diff 0.0002 - 0.0003
     assert (eth["dex1_rate"], eth["dex2_rate"], eth["rate_diff"]) == (D("0.00008"), D("0.0004"), D("0.00032"))
     assert eth["better_on"] == "edgex" and eth["recommendation"] == "short_on_edgex_long_on_lighter"
     assert eth["net_profit_percent"] == D("-0.00008")
