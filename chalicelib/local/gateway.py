@@ -360,7 +360,10 @@ class Gateway:
         if (request.header("transfer-encoding") or "").lower() == "chunked":
             request.body = await self._read_chunked(reader)
         else:
-            length = int(request.header("content-length") or 0)
+            raw_length = (request.header("content-length") or "0").strip()
+            if not (raw_length.isascii() and raw_length.isdigit()):
+                raise _BadRequest(f"malformed Content-Length {raw_length[:40]!r}")
+            length = int(raw_length)
             if length > MAX_BODY_BYTES:
                 raise _BadRequest("request body too large")
             if length:
@@ -371,7 +374,12 @@ class Gateway:
         chunks = bytearray()
         while True:
             size_line = await reader.readuntil(b"\r\n")
-            size = int(size_line.split(b";")[0].strip() or b"0", 16)
+            try:
+                size = int(size_line.split(b";")[0].strip() or b"0", 16)
+            except ValueError:
+                size = -1
+            if size < 0:
+                raise _BadRequest("malformed chunk size")
             if size == 0:
                 while (await reader.readuntil(b"\r\n")) != b"\r\n":
                     pass  # trailers

@@ -259,3 +259,18 @@ def test_stop_closes_sockets_and_fires_disconnect(gateway) -> None:
     from chalicelib.local.servers import port_open
 
     assert not port_open(runner.gateway.port)
+
+
+@pytest.mark.parametrize("framing", ["Content-Length: abc", "Content-Length: -5",
+                                     "Transfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0"])
+def test_a_malformed_body_length_is_a_400_not_a_dropped_connection(gateway, framing: str) -> None:
+    import socket
+
+    runner, _ = gateway
+    with socket.create_connection(("127.0.0.1", runner.gateway.port), timeout=WAIT) as sock:
+        sock.sendall(f"POST /api/v1/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n{framing}\r\n\r\n"
+                     .encode())
+        reply = b""
+        while chunk := sock.recv(4096):
+            reply += chunk
+    assert reply.startswith(b"HTTP/1.1 400 "), reply[:200]
