@@ -16,6 +16,7 @@ from chalicelib import wiring
 from chalicelib.api import data
 from chalicelib.api.params import INTERVAL_SECONDS, PERIODS, HistoryQuery, OpportunityHistoryQuery, StatsQuery
 from chalicelib.core.serialize import iso_ms
+from chalicelib.core.stats import funding_rate_stats
 
 EIGHT = Decimal(8)
 APR_PER_1H = Decimal(8760) * Decimal(100)           # percent per year from a 1 h rate
@@ -103,20 +104,10 @@ def rate_stats(symbol: str, q: StatsQuery) -> dict[str, Any]:
     end = _now()
     start = end - PERIODS[q.period]
     raw = wiring.storage().rate_stats(symbol=symbol, dex=q.dex, start=start, end=end)
-    avg = _dec(raw.get("avg_rate", raw.get("avg")))
-    std = _dec(raw.get("std_dev", raw.get("stddev")))
-    volatility = (std / abs(avg)) if std is not None and avg else None
-    freq = raw.get("positive_rate_frequency")
+    agg = {"avg": raw.get("avg_rate"), "median": raw.get("median_rate"), "stddev": raw.get("std_dev"),
+           "min": raw.get("min_rate"), "max": raw.get("max_rate"), "p25": raw.get("percentile_25"),
+           "p75": raw.get("percentile_75"), "positive_frequency": raw.get("positive_rate_frequency"),
+           "samples": raw.get("samples")}
     newest = raw.get("newest") or raw.get("last_time")
-    return {
-        **_fresh(newest if isinstance(newest, datetime) else None),
-        "symbol": symbol, "dex_name": q.dex, "basis": "8h", "period_days": PERIODS[q.period].days or 1,
-        "period_start": start, "period_end": end, "samples": int(raw.get("samples") or 0),
-        "avg_funding_rate": avg, "median_funding_rate": _dec(raw.get("median_rate", raw.get("median"))),
-        "std_dev": std, "volatility": volatility,
-        "min_rate": _dec(raw.get("min_rate", raw.get("min"))), "max_rate": _dec(raw.get("max_rate", raw.get("max"))),
-        "percentile_25": _dec(raw.get("percentile_25", raw.get("p25"))),
-        "percentile_75": _dec(raw.get("percentile_75", raw.get("p75"))),
-        "avg_annualized_apy": avg * APR_PER_8H if avg is not None else None,
-        "positive_rate_frequency": None if freq is None else float(freq),
-    }
+    return {**_fresh(newest if isinstance(newest, datetime) else None),
+            **funding_rate_stats(symbol, q.dex, PERIODS[q.period].days or 1, start, end, agg)}

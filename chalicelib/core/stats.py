@@ -19,7 +19,10 @@ AGG_KEYS = ("avg", "median", "stddev", "min", "max", "p25", "p75", "positive_fre
 
 
 def _dec(v: Any) -> Decimal | None:
-    return None if v is None else v if isinstance(v, Decimal) else Decimal(str(v))
+    """Decimal as is; floats (SQL percentile_cont works in double precision) to 12 significant digits."""
+    if v is None or isinstance(v, Decimal):
+        return v
+    return Decimal(format(v, ".12g")) if isinstance(v, float) else Decimal(str(v))
 
 
 def volatility(std_dev: Decimal | None, mean: Decimal | None) -> Decimal | None:
