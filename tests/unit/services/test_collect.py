@@ -165,3 +165,32 @@ def test_collect_all_isolates_a_failing_venue_and_stores_the_rest(venues):
     lighter_result = next(r for r in results if r.dex == "lighter")
     assert lighter_result.error.startswith("malformed JSON from http://replay.test/lighter/api/v1/funding-rates: ")
     assert all(r.store_ms is not None for r in results)
+
+
+def test_collect_all_reports_every_venue_while_a_slow_one_is_still_fetching(venues):
+    import threading
+
+    release = threading.Event()
+    transport = venues
+
+    def slow_grvt(request: httpx.Request) -> httpx.Response:
+        if request.url.path.startswith("/grvt/"):
+            release.wait(10)   # released by the other venues' results, not by the clock (unless broken)
+        return transport(request)
+
+    rt = runtime(venues)
+    rt.client = httpx.Client(transport=httpx.MockTransport(slow_grvt))
+    modules = [hyperliquid, lighter, paradex, grvt, edgex]
+    order: list[tuple[str, bool]] = []
+
+    def on_result(result) -> None:
+        order.append((result.dex, release.is_set()))
+        if len(order) == 4:
+            release.set()
+
+    results = collect_all(modules, settings(), runtime=rt, breakers={m.SPEC.id: breaker() for m in modules},
+                          on_result=on_result)
+    assert sorted(dex for dex, _ in order[:4]) == ["edgex", "hyperliquid", "lighter", "paradex"]
+    assert all(not released for _, released in order[:4])
+    assert order[4] == ("grvt", True)
+    assert {r.dex: r.status for r in results} == {m.SPEC.id: "success" for m in modules}
