@@ -182,8 +182,11 @@ class Stack:
             env["POWERTOOLS_METRICS_DISABLED"] = "true"  # EMF lines are for CloudWatch, not a terminal
         interval = self.args.interval
         if interval is None:
-            raw = env.get("COLLECTION_INTERVAL_SECONDS", "").strip()
-            interval = int(raw) if raw.isdigit() else 60
+            from chalicelib.settings import Settings
+
+            # parsed as the app parses it: a malformed value stops start-up naming the variable (README)
+            raw = env.get("COLLECTION_INTERVAL_SECONDS", "")
+            interval = Settings.from_env({"COLLECTION_INTERVAL_SECONDS": raw}).collection_interval_seconds
         if interval < 1:
             raise SystemExit("frs local: --interval must be >= 1 second")
         self.interval = interval

@@ -169,3 +169,12 @@ def test_an_interrupt_while_redis_starts_still_stops_it(tmp_path: Path, monkeypa
     with pytest.raises(KeyboardInterrupt), stack.exit:
         stack.start_redis()
     assert stopped == [tmp_path / "redis"]
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "1.5"])
+def test_a_malformed_interval_in_the_environment_stops_start_up(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    from chalicelib.settings import SettingsError
+
+    monkeypatch.setenv("COLLECTION_INTERVAL_SECONDS", value)
+    with pytest.raises(SettingsError, match="COLLECTION_INTERVAL_SECONDS="):
+        st.Stack(args()).environment()   # not silently replaced by 60
