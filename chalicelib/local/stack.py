@@ -180,10 +180,10 @@ class Stack:
             self.notes.append(f"app log level {env['LOG_LEVEL']} (set LOG_LEVEL=INFO or pass -v for every event)")
         if not self.args.verbose and not env.get("POWERTOOLS_METRICS_DISABLED"):
             env["POWERTOOLS_METRICS_DISABLED"] = "true"  # EMF lines are for CloudWatch, not a terminal
+        from chalicelib.settings import Settings
+
         interval = self.args.interval
         if interval is None:
-            from chalicelib.settings import Settings
-
             # parsed as the app parses it: a malformed value stops start-up naming the variable (README)
             raw = env.get("COLLECTION_INTERVAL_SECONDS", "")
             interval = Settings.from_env({"COLLECTION_INTERVAL_SECONDS": raw}).collection_interval_seconds
@@ -191,6 +191,7 @@ class Stack:
             raise SystemExit("frs local: --interval must be >= 1 second")
         self.interval = interval
         env["COLLECTION_INTERVAL_SECONDS"] = str(interval)
+        Settings.from_env()  # what the user set, checked before anything starts: the message names the variable
 
     def start_replay(self) -> None:
         from chalicelib.local.replay import ReplayServer

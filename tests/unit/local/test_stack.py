@@ -178,3 +178,13 @@ def test_a_malformed_interval_in_the_environment_stops_start_up(monkeypatch: pyt
     monkeypatch.setenv("COLLECTION_INTERVAL_SECONDS", value)
     with pytest.raises(SettingsError, match="COLLECTION_INTERVAL_SECONDS="):
         st.Stack(args()).environment()   # not silently replaced by 60
+
+
+@pytest.mark.parametrize(("name", "value"), [("DATABASE_URL", "mysql://x"), ("REDIS_URL", "localhost:6379")])
+def test_a_malformed_url_stops_start_up_before_anything_starts(monkeypatch: pytest.MonkeyPatch, name: str,
+                                                                value: str) -> None:
+    from chalicelib.settings import SettingsError
+
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match=f"{name}="):
+        st.Stack(args()).environment()
