@@ -45,7 +45,12 @@ def tiny_app(seen: dict[str, list[Any]]) -> Chalice:
 
     @app.route("/api/v1/slow", methods=["GET"])
     def slow():
-        time.sleep(1.0)
+        gate = seen.get("gate")   # a test that holds the handler open passes [entered, release] events
+        if gate:
+            gate[0].set()
+            gate[1].wait(WAIT)
+        else:
+            time.sleep(1.0)
         return {"slow": True}
 
     @app.on_ws_connect()
@@ -135,21 +140,26 @@ def test_a_handler_slower_than_the_integration_timeout_gets_504() -> None:
 
 
 def test_rest_calls_overlap_and_keep_their_own_request(gateway) -> None:
-    runner, _ = gateway
+    runner, seen = gateway
     base = runner.gateway.url
     results: dict[str, Any] = {}
+    entered, release = threading.Event(), threading.Event()
+    seen["gate"] = [entered, release]   # the slow handler runs until released: no timing involved
 
     def slow() -> None:
         results["slow"] = httpx.get(f"{base}/api/v1/slow", timeout=WAIT).json()
 
     thread = threading.Thread(target=slow)
     thread.start()
-    time.sleep(0.2)
-    # served while the slow handler sleeps in its own thread, with its own current_request
-    fast = httpx.get(f"{base}/api/v1/items/q1?who=fast", timeout=WAIT).json()
-    assert "slow" not in results
-    assert fast["item"] == "q1" and fast["query"] == {"who": "fast"}
-    thread.join(WAIT)
+    assert entered.wait(WAIT)
+    try:
+        # served while the slow handler is still running in its own thread, with its own current_request
+        fast = httpx.get(f"{base}/api/v1/items/q1?who=fast", timeout=WAIT).json()
+        assert "slow" not in results
+        assert fast["item"] == "q1" and fast["query"] == {"who": "fast"}
+    finally:
+        release.set()
+        thread.join(WAIT)
     assert results["slow"] == {"slow": True}
 
 
