@@ -71,6 +71,7 @@ def redis_server(_tmp_root: Path) -> Iterator[RedisServer]:
 def pg_template(pg_server: PostgresServer) -> str:
     """A database with every migration applied; each test clones it (CREATE DATABASE ... TEMPLATE)."""
     import psycopg
+
     from chalicelib.storage.migrate import migrate
 
     with psycopg.connect(pg_server.dsn, autocommit=True) as conn:
