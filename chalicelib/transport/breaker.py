@@ -161,21 +161,28 @@ _MEMORY = DictStore()
 _REDIS: dict[str, Any] = {}   # one client per URL per process (warm Lambdas reuse it)
 
 
-def default_store(settings: Any, *, storage: Any = None) -> StateStore:
-    """Redis when configured, else the database (storage with breaker_get/set), else process memory."""
-    if settings.redis_enabled:
-        if settings.redis_url not in _REDIS:
-            import redis
+def default_store(settings: Any, *, storage: Any = None, kv: Any = None) -> StateStore:
+    """Redis when configured, else the database (storage with breaker_get/set), else process memory.
 
-            _REDIS[settings.redis_url] = redis.Redis.from_url(settings.redis_url, socket_timeout=2)
-        return FallbackStore(RedisStore(_REDIS[settings.redis_url]), _MEMORY)
+    `kv` is the caller's Redis client (the Lambda's wiring.kv()): reused, so a container keeps one
+    connection; without it (CLI) a client per URL is built once per process.
+    """
+    if settings.redis_enabled:
+        if kv is None:
+            if settings.redis_url not in _REDIS:
+                import redis
+
+                _REDIS[settings.redis_url] = redis.Redis.from_url(settings.redis_url, socket_timeout=2)
+            kv = _REDIS[settings.redis_url]
+        return FallbackStore(RedisStore(kv), _MEMORY)
     if storage is not None and hasattr(storage, "breaker_get") and hasattr(storage, "breaker_set"):
         return FallbackStore(StorageStore(storage), _MEMORY)
     return _MEMORY
 
 
-def breaker_for(dex: str, settings: Any, *, store: StateStore | None = None, storage: Any = None) -> CircuitBreaker:
-    return CircuitBreaker(dex, store or default_store(settings, storage=storage),
+def breaker_for(dex: str, settings: Any, *, store: StateStore | None = None, storage: Any = None,
+                kv: Any = None) -> CircuitBreaker:
+    return CircuitBreaker(dex, store or default_store(settings, storage=storage, kv=kv),
                           threshold=settings.circuit_failure_threshold, reset_seconds=settings.circuit_reset_seconds)
 
 

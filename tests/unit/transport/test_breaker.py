@@ -91,3 +91,31 @@ def test_storage_store_round_trips_through_breaker_get_set():
     assert pg.rows["edgex"] == {"state": "open", "failures": 3, "opened_at": datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)}
     assert store.load("edgex") == BreakerState("open", 3, T0)
     assert store.load("paradex") is None
+
+
+class _FakeRedis:
+    """get/set(ex=) over a dict: stands for the Lambda's own wiring.kv() client."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, str] = {}
+
+    def get(self, key: str) -> str | None:
+        return self.data.get(key)
+
+    def set(self, key: str, value: str, ex: int | None = None) -> None:
+        self.data[key] = value
+
+
+def test_the_callers_redis_client_is_reused_not_a_second_connection():
+    from chalicelib.cache import keys
+    from chalicelib.settings import Settings
+    from chalicelib.transport import breaker as br
+
+    settings = Settings.from_env({"REDIS_URL": "redis://127.0.0.1:1/0", "CIRCUIT_FAILURE_THRESHOLD": "2"})
+    kv = _FakeRedis()
+    br._REDIS.clear()
+    b = br.breaker_for("grvt", settings, kv=kv)
+    b.record(False)
+    # one failure below the threshold of 2: closed, failures 1, written through the caller's client
+    assert '"failures": 1' in kv.data[keys.breaker("grvt")] and '"closed"' in kv.data[keys.breaker("grvt")]
+    assert br._REDIS == {}   # no client of its own was built
