@@ -206,16 +206,6 @@ class FeeStructure(FeeStructureBody):
     model_config = ConfigDict(extra="allow")
 
 
-class DexMetadata(Fresh):
-    name: str
-    display_name: str
-    is_active: bool
-    fee_structure: dict[str, Any]
-    supported_symbols: list[str]
-    last_successful_fetch: datetime | None
-    consecutive_errors: int
-
-
 class DexEntry(Out):
     name: str
     display_name: str
@@ -224,6 +214,10 @@ class DexEntry(Out):
     supported_symbols: list[str]
     last_successful_fetch: datetime | None
     consecutive_errors: int
+
+
+class DexMetadata(Fresh, DexEntry):
+    """/dexes/{dex}: one DexEntry plus the freshness fields every data response carries."""
 
 
 class DexList(Fresh):
