@@ -457,7 +457,7 @@
     var hr = el('tr', null, [el('th', {scope: 'col'}, ['Symbol', el('small', {text: BASIS_UNIT[basis]})])]);
     dexes.forEach(function (d) {
       var iv = usualInterval(d);
-      hr.appendChild(el('th', {scope: 'col', 'data-dex': d}, [d, el('small', {text: 'interval ' + (iv.kinds.length > 1 ? iv.kinds.join(' / ') + ' h (mostly ' + iv.usual + ' h)' : (iv.usual || '?') + ' h')})]));
+      hr.appendChild(el('th', {scope: 'col', 'data-dex': d}, [d, el('small', {text: 'interval ' + (iv.kinds.length > 1 ? iv.kinds.join('/') + ' h, mostly ' + iv.usual + ' h' : (iv.usual || '?') + ' h')})]));
     });
     thead.appendChild(hr);
     var frag = document.createDocumentFragment();
@@ -470,6 +470,8 @@
           td.style.background = v >= 0 ? 'rgba(10,107,50,' + a + ')' : 'rgba(179,38,30,' + a + ')';
           if (k > 0.7) td.style.color = '#fff';
           td.setAttribute('data-value', String(v));
+          td.setAttribute('data-rate-1h', String(m.rate_1h)); td.setAttribute('data-rate-8h', String(m.rate_8h));
+          td.setAttribute('data-apr', String(m.annualized_rate));
           td.textContent = fmtBasis(v, basis);
           var iv = usualInterval(d).usual;
           if (String(m.funding_interval_hours) !== String(iv)) td.appendChild(el('span', {cls: 'iv', title: 'this market settles every ' + m.funding_interval_hours + ' h', text: m.funding_interval_hours + ' h'}));
@@ -566,7 +568,7 @@
     }
     empty.hidden = true; box.hidden = false;
     var W = Math.max(320, box.clientWidth || 800), H = Math.round(Math.min(420, Math.max(220, W * 0.42)));
-    var L = 78, R = 12, T = 14, B = 30;
+    var L = 78, R = 16, T = 26, B = 30;
     var tmin = Infinity, tmax = -Infinity, vmin = 0, vmax = 0;
     all.forEach(function (p) { var t = Date.parse(p.time); tmin = Math.min(tmin, t); tmax = Math.max(tmax, t); vmin = Math.min(vmin, p.rate); vmax = Math.max(vmax, p.rate); });
     if (tmax === tmin) { tmin -= 30 * 60000; tmax += 30 * 60000; }
@@ -586,10 +588,10 @@
     for (var t = Math.ceil(tmin / tstep) * tstep; t <= tmax; t += tstep) {
       var d = new Date(t), lab = tstep >= 864e5 ? d.toISOString().slice(5, 10) : d.toISOString().slice(11, 16);
       g.appendChild(svg('line', {x1: x(t), x2: x(t), y1: T, y2: H - B, stroke: '#f0f2f5'}));
-      g.appendChild(svg('text', {x: x(t), y: H - B + 16, 'text-anchor': 'middle'}, lab));
+      if (x(t) < W - R - 40) g.appendChild(svg('text', {x: x(t), y: H - B + 16, 'text-anchor': 'middle'}, lab));
     }
     g.appendChild(svg('text', {x: W - R, y: H - 4, 'text-anchor': 'end'}, 'time (UTC)'));
-    g.appendChild(svg('text', {x: 4, y: 11}, BASIS_UNIT[basis]));
+    g.appendChild(svg('text', {x: 4, y: 13, 'font-weight': 600}, 'rate, ' + BASIS_UNIT[basis]));
     series.forEach(function (s, i) {
       var col = PALETTE[DEXES.indexOf(s.dex) % PALETTE.length];
       var pts = s.points.filter(function (p) { return num(p.rate); }).sort(function (a, b) { return Date.parse(a.time) - Date.parse(b.time); });
