@@ -154,7 +154,7 @@ def test_a_filter_changes_the_rows_and_lands_in_the_url(stack, browser) -> None:
     wait("rows", lambda: rows(browser))
     unfiltered = {r["id"] for r in rows(browser)}
     for dex in ("lighter", "paradex"):   # the venue checkboxes come from /dexes
-        wait(f"the {dex} checkbox", lambda: browser.find_element("css selector", f"#inc-dexes input[value={dex}]")).click()
+        wait(f"the {dex} checkbox", lambda d=dex: browser.find_element("css selector", f"#inc-dexes input[value={d}]")).click()
     wait("include_dexes in the URL", lambda: "include_dexes=lighter%2Cparadex" in browser.current_url
          or "include_dexes=lighter,paradex" in browser.current_url)
 
