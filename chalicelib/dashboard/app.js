@@ -259,22 +259,14 @@
   var loadSeq = 0;
   function loadOpps() {
     var seq = ++loadSeq;
-    var main = getJSON('/opportunities?' + filterQuery());
-    var relax = [];
-    ['min_divergence', 'min_volume'].forEach(function (k) {
-      if (+S[k] > 0) {
-        var o = {limit: '1'}; o[k] = '0';
-        relax.push(getJSON('/opportunities?' + filterQuery(o)).then(function (b) { return [k, b.total_count]; }, function () { return [k, null]; }));
-      }
-    });
-    return Promise.all([main, Promise.all(relax)]).then(function (res) {
+    var query = filterQuery();
+    var main = getJSON('/opportunities?' + query).then(function (body) {
       if (seq !== loadSeq) return;
-      var body = res[0];
       stats.restLoads++;
       var first = !oppMeta.loaded;
-      oppMeta = {total: body.total_count, hidden: {}, error: null, loaded: true, generated: body.generated_at,
-        hold: +S.hold_hours, fee: S.fee_type};
-      res[1].forEach(function (kv) { if (kv[1] != null) oppMeta.hidden[kv[0]] = Math.max(0, kv[1] - body.total_count); });
+      var sameQuery = oppMeta.query === query;   // a periodic reload keeps the counts until the new ones land
+      oppMeta = {total: body.total_count, hidden: sameQuery ? oppMeta.hidden : {}, query: query, error: null, loaded: true,
+        generated: body.generated_at, hold: +S.hold_hours, fee: S.fee_type};
       var seen = {};
       body.opportunities.forEach(function (o) {
         seen[o.id] = true;
@@ -286,12 +278,27 @@
       renderOpps();
       if (first && stats.firstRenderMs == null) stats.firstRenderMs = Math.round(performance.now());  // ms since navigation start
       if (S.open) openDetail(S.open, true);
+      return body.total_count;
     }).catch(function (e) {
       if (seq !== loadSeq) return;
       oppMeta.error = e.message + (e.body && e.body.parameter ? ' (parameter ' + e.body.parameter + ')' : '');
       oppMeta.loaded = true;
       OPPS.clear(); renderOpps();
     });
+    // rows first; then the "hidden by" counts (the same query with one filter relaxed), which only touch the summary
+    main.then(function (total) {
+      if (seq !== loadSeq || total == null) return;
+      return Promise.all(['min_divergence', 'min_volume'].filter(function (k) { return +S[k] > 0; }).map(function (k) {
+        var o = {limit: '1'}; o[k] = '0';
+        return getJSON('/opportunities?' + filterQuery(o)).then(function (b) { return [k, b.total_count]; }, function () { return [k, null]; });
+      })).then(function (counts) {
+        if (seq !== loadSeq) return;
+        oppMeta.hidden = {};
+        counts.forEach(function (kv) { if (kv[1] != null) oppMeta.hidden[kv[0]] = Math.max(0, kv[1] - total); });
+        summary();
+      });
+    });
+    return main;
   }
   function flash(id) {
     // after the next render: the row turns yellow at once, then fades back by CSS transition
@@ -468,7 +475,7 @@
         if (m && num(m[field])) {
           var v = m[field], k = Math.min(1, Math.abs(v) / scale), a = (0.08 + 0.6 * k).toFixed(3);
           td.style.background = v >= 0 ? 'rgba(10,107,50,' + a + ')' : 'rgba(179,38,30,' + a + ')';
-          if (k > 0.7) td.style.color = '#fff';
+          // dark ink on every tint: at the strongest tint (alpha 0.68) black text keeps a contrast of about 6:1
           td.setAttribute('data-value', String(v));
           td.setAttribute('data-rate-1h', String(m.rate_1h)); td.setAttribute('data-rate-8h', String(m.rate_8h));
           td.setAttribute('data-apr', String(m.annualized_rate));
@@ -709,13 +716,17 @@
   }
 
   // ---- start -----------------------------------------------------------------------------------------
+  if (window.matchMedia && window.matchMedia('(max-width: 640px)').matches && !FILTER_KEYS.some(function (k) { return S[k] !== DEFAULTS[k]; })) {
+    $('#filters-box').open = false;   // a phone sees the table first; the summary line opens the filters
+  }
   $('#docs-link').href = PREFIX + '/docs';
   syncForm();
   headerRow();
   summary();
   showView(S.view);
   var opps = loadOpps();
-  loadHealth().then(function () { return loadRates(); }).then(function () {
+  // venues and rates after the table's first answer (the matrix view asks at once: it shows nothing else)
+  (S.view === 'opps' ? opps : Promise.resolve()).then(loadHealth).then(function () { return loadRates(); }).then(function () {
     if (S.open) openDetail(S.open, true);
     if (S.view === 'history') loadHistory();
   });
