@@ -574,7 +574,7 @@
       box.hidden = true; return;
     }
     empty.hidden = true; box.hidden = false;
-    var W = Math.max(320, box.clientWidth || 800), H = Math.round(Math.min(420, Math.max(220, W * 0.42)));
+    var W = Math.max(320, box.clientWidth || 800), H = Math.round(Math.min(360, Math.max(220, W * 0.3)));
     var L = 78, R = 16, T = 26, B = 30;
     var tmin = Infinity, tmax = -Infinity, vmin = 0, vmax = 0;
     all.forEach(function (p) { var t = Date.parse(p.time); tmin = Math.min(tmin, t); tmax = Math.max(tmax, t); vmin = Math.min(vmin, p.rate); vmax = Math.max(vmax, p.rate); });
@@ -662,8 +662,11 @@
         var age = num(d.data_age_seconds) ? d.data_age_seconds : m.data_age_seconds;
         var lines = [];
         lines.push('data ' + (num(age) ? age + ' s old' : 'age unknown') + (num(d.avg_collection_latency_ms) ? ' · fetch ' + Math.round(d.avg_collection_latency_ms) + ' ms' : ''));
-        if (errs) lines.push(errs + ' consecutive error' + (errs === 1 ? '' : 's') + (num(d.error_rate_percent) ? ' (' + d.error_rate_percent + ' % of fetches)' : ''));
-        if (breaker !== 'closed') lines.push('breaker ' + breaker);
+        // the API's own reasons first; a derived line only where no reason says the same
+        var said = reasons.join(' ').toLowerCase();
+        if (errs && said.indexOf('consecutive error') < 0) lines.push(errs + ' consecutive error' + (errs === 1 ? '' : 's'));
+        if (errs && num(d.error_rate_percent)) lines.push('errors: ' + d.error_rate_percent + ' % of fetches');
+        if (breaker !== 'closed' && said.indexOf('breaker') < 0) lines.push('breaker ' + breaker);
         var card = el('div', {cls: 'venue ' + cls, 'data-dex': n, 'data-status': status, tabindex: '0',
           'aria-label': n + ' ' + status}, [el('b', {text: m.display_name || n}), el('span', {cls: 'st', text: status})]);
         lines.forEach(function (l) { card.appendChild(el('div', {text: l})); });
@@ -673,7 +676,7 @@
         if (lastErr || msg) {
           var okSince = d.last_successful_fetch || m.last_successful_fetch;
           var at = lastErr && !isNaN(new Date(lastErr)) ? when(lastErr) : (lastErr ? String(lastErr) : '');
-          var recovered = lastErr && okSince && new Date(okSince) > new Date(lastErr);
+          var recovered = !errs && lastErr && okSince && new Date(okSince) > new Date(lastErr);
           card.appendChild(el('div', {cls: recovered ? 'muted' : 'err', text: 'last error' + (at ? ' ' + at : '') +
             (msg ? ': ' + (typeof msg === 'string' ? msg : JSON.stringify(msg)) : '') + (recovered ? ' (recovered since)' : '')}));
         }
