@@ -284,6 +284,55 @@ def test_phone_width_has_no_horizontal_page_scroll(stack, browser) -> None:
         browser.set_window_size(1400, 1000)
 
 
+@pytest.fixture
+def stage_proxy(stack) -> Iterator[tuple[str, list[str]]]:
+    """An API-Gateway-like stage prefix: http://127.0.0.1:P/prod/<path> -> the local gateway's /<path>."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    _, base, _ = stack
+    seen: list[str] = []
+
+    class Proxy(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.path)
+            if not self.path.startswith("/prod/"):
+                self.send_error(403, "Missing Authentication Token")
+                return
+            r = httpx.get(base + self.path[len("/prod"):], timeout=30)
+            self.send_response(r.status_code)
+            self.send_header("Content-Type", r.headers.get("content-type", "application/json"))
+            self.send_header("Content-Length", str(len(r.content)))
+            self.end_headers()
+            self.wfile.write(r.content)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_under_a_stage_prefix_the_page_finds_its_api(stack, browser, stage_proxy) -> None:
+    _, base, _ = stack
+    proxy, seen = stage_proxy
+    ws = base.replace("http://", "ws://") + "/api/v1/ws"     # on AWS: DASHBOARD_WS_URL; here: ?ws=
+    for page in ("/prod/", "/prod/dashboard"):
+        seen.clear()
+        browser.get(f"{proxy}{page}?ws={ws}")
+        wait("rows through the stage prefix", lambda: rows(browser))
+        assert any(p.startswith("/prod/api/v1/opportunities?") for p in seen), seen
+        assert not [p for p in seen if not p.startswith("/prod/")], seen     # nothing asked outside the stage
+        assert browser.find_element("id", "docs-link").get_attribute("href") == proxy + "/prod/docs"
+        wait("live over the configured WebSocket", lambda: "live" in browser.find_element("id", "live").text
+             and browser.execute_script("return window.frsStats.wsFrames") > 0)
+
+
 def test_a_venue_fault_shows_in_the_strip(stack, browser) -> None:
     _, base, replay = stack
     browser.get(base + "/")
