@@ -110,6 +110,15 @@ def rows(drv: Any) -> list[dict[str, Any]]:
         tr => ({id: tr.dataset.id, src: tr.dataset.src, cells: Array.from(tr.cells).map(td => td.textContent)}));""")
 
 
+RECORD_ROW_CLASSES = """window.seenRowClasses = new Set();
+new MutationObserver(ms => ms.forEach(m => m.target.tagName === 'TR' && m.target.classList.forEach(c => seenRowClasses.add(c))))
+  .observe(document.querySelector('#opps tbody'), {attributes: true, attributeFilter: ['class'], subtree: true});"""
+
+
+def seen_row_classes(drv: Any) -> set[str]:
+    return set(drv.execute_script("return Array.from(window.seenRowClasses)"))
+
+
 def api(base: str, path: str) -> Any:
     r = httpx.get(base + "/api/v1" + path, timeout=30)
     assert r.status_code == 200, r.text
@@ -153,6 +162,7 @@ def test_a_filter_changes_the_rows_and_lands_in_the_url(stack, browser) -> None:
     browser.get(base + "/")
     wait("rows", lambda: rows(browser))
     unfiltered = {r["id"] for r in rows(browser)}
+    browser.execute_script(RECORD_ROW_CLASSES)
     for dex in ("lighter", "paradex"):   # the venue checkboxes come from /dexes
         wait(f"the {dex} checkbox", lambda d=dex: browser.find_element("css selector", f"#inc-dexes input[value={d}]")).click()
     wait("include_dexes in the URL", lambda: "include_dexes=lighter%2Cparadex" in browser.current_url
@@ -166,6 +176,7 @@ def test_a_filter_changes_the_rows_and_lands_in_the_url(stack, browser) -> None:
     wait("the filtered rows to equal the REST API's", same_as_rest)
     filtered = rows(browser)
     assert all(set(r["id"].split(":")[1:]) <= {"lighter", "paradex"} for r in filtered)
+    assert "closing" in seen_row_classes(browser)      # rows the filter removed faded out, not vanished
     # fewer than before: pairs with a leg elsewhere are gone (compared with the REST count, the set drifts)
     assert len(filtered) < max(len(unfiltered), api(base, "/opportunities?limit=100")["total_count"])
 
@@ -188,8 +199,10 @@ def test_empty_state_says_what_hides_the_rows_and_can_show_them(stack, browser) 
     n = int(re.search(r"(\d+) opportunit(?:y|ies) hidden by min divergence 0\.5", text).group(1))
     assert abs(n - hidden) <= 2, (n, hidden)     # the set may move by a pair between the two reads
     assert not rows(browser)
+    browser.execute_script(RECORD_ROW_CLASSES)
     box.find_element("css selector", "button[data-show=min_divergence]").click()
     wait("rows after 'show them'", lambda: rows(browser))
+    wait("new rows flashing", lambda: "opened" in seen_row_classes(browser), timeout=10)
     assert "min_divergence=0" in browser.current_url
 
 
