@@ -282,6 +282,22 @@ def test_history_chart_draws_one_line_per_venue(stack, browser) -> None:
     shot(browser, "history")
 
 
+def test_keyboard_switches_views_and_the_view_is_in_the_url(stack, browser) -> None:
+    from selenium.webdriver.common.keys import Keys
+
+    _, base, _ = stack
+    browser.get(base + "/")
+    tab = browser.find_element("id", "tab-opps")
+    tab.send_keys(Keys.ARROW_RIGHT)           # tablist: arrows move between tabs
+    wait("the matrix tab", lambda: browser.find_element("id", "tab-matrix").get_attribute("aria-selected") == "true")
+    assert browser.find_element("id", "view-matrix").is_displayed()
+    assert not browser.find_element("id", "view-opps").is_displayed()
+    assert "view=matrix" in browser.current_url
+    browser.find_element("tag name", "body").send_keys("3")   # digits jump to a view
+    wait("the history view", lambda: browser.find_element("id", "view-history").is_displayed())
+    assert "view=history" in browser.current_url
+
+
 def test_phone_width_has_no_horizontal_page_scroll(stack, browser) -> None:
     _, base, _ = stack
     browser.set_window_size(390, 844)
