@@ -51,6 +51,8 @@ class Request:
     path: str                                  # appended verbatim to the base URL
     params: dict[str, str] = field(default_factory=dict)
     json: Any = None                           # POST body
+    cache_seconds: float = 0                   # > 0: the transport reuses a successful answer this long (per
+                                               # process, so a warm Lambda too); for payloads that change rarely
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,6 +336,14 @@ def unwrap(spec: VenueSpec, body: Any, where: str, kind: type, *, ok: str = "SUC
         msg = body.get("msg") if isinstance(body, dict) else None
         raise ParseError(f"{spec.id}: {where}: code is {code!r}, expected {ok!r} (msg {msg!r})")
     return need(body, "data", kind, spec, where)
+
+
+def envelope_rows(spec: VenueSpec, body: Any, where: str) -> list[dict[str, Any]]:
+    """The list of JSON objects in the `data` of a {"code": "SUCCESS", "data": [...]} envelope (EdgeX); a missing
+    body (the request failed) or another code is a ParseError naming it."""
+    if body is None:
+        raise ParseError(f"{spec.id}: {where} was not fetched")
+    return rows({"data": unwrap(spec, body, where, list)}, "data", spec, where)
 
 
 def history_id(spec: VenueSpec, dex_symbol: str, what: str) -> str:
