@@ -259,18 +259,18 @@ class Universe:
         return {"code": 200, "funding_rates": rows}
 
     def lighter_fundings(self, market_id: int, start_s: int, end_s: int, now_ms: int) -> dict[str, Any]:
-        """/fundings: percent per hour, unsigned, paying side in `direction`; max 750 per call."""
+        """/fundings: percent per hour, unsigned, paying side in `direction`; a window with more than 750 hours keeps
+        only the NEWEST 750 (what LDATA observed live: "silently truncates to the most-recent rows")."""
         names = {i: n for n, i in self._lighter_ids().items()}
         name = names.get(market_id)
         out: list[dict[str, Any]] = []
         if name in self.listings["lighter"]:
             first = -(-start_s * 1000 // HOUR_MS) * HOUR_MS
-            for t in range(first, min(end_s * 1000, now_ms) + 1, HOUR_MS):
+            last = min(end_s * 1000, now_ms) // HOUR_MS * HOUR_MS
+            for t in range(max(first, last - 749 * HOUR_MS), last + 1, HOUR_MS):
                 r = self.rate_1h("lighter", name, t)
                 out.append({"timestamp": t // 1000, "value": num(abs(r) * 1e5, 6), "rate": rate_str(abs(r) * 100),
                             "direction": "long" if r >= 0 else "short"})
-                if len(out) == 750:
-                    break
         return {"code": 200, "resolution": "1h", "fundings": out}
 
     # ------------------------------------------------------------------ paradex
@@ -357,7 +357,8 @@ class Universe:
         return f"{self.grvt_base(name)}_USDT_Perp"
 
     def grvt_base(self, name: str) -> str:
-        return f"1000{name}" if name in BUNDLED else name
+        """GRVT names its 1000-token bundles with an uppercase K (KPEPE, KBONK, KSHIB; currency enum)."""
+        return f"K{name}" if name in ("PEPE", "BONK", "SHIB") else f"1000{name}" if name in BUNDLED else name
 
     def grvt_instruments(self, now_ms: int) -> dict[str, Any]:
         rows: list[dict[str, Any]] = []
@@ -402,7 +403,8 @@ class Universe:
             "index_price": num(px * 1.0003, 14), "last_price": num(px * 0.9999), "last_size": "0.001",
             "mid_price": num(px), "best_bid_price": num(px * 0.99995), "best_bid_size": "5.332",
             "best_ask_price": num(px * 1.00005), "best_ask_size": "0.009",
-            "funding_rate_8h_curr": rate_str(pct * 8 / interval), "funding_rate_8h_avg": rate_str(pct * 8 / interval),
+            # live: funding_rate_8h_curr == funding_rate, both per interval despite the name (DEX_APIS_2026-12 §3.1)
+            "funding_rate_8h_curr": rate_str(pct), "funding_rate_8h_avg": rate_str(pct),
             "interest_rate": "0.0", "forward_price": "0.0",
             "buy_volume_24h_b": num(vol_q * 0.49 / px, 10), "sell_volume_24h_b": num(vol_q * 0.51 / px, 10),
             "buy_volume_24h_q": num(vol_q * 0.49, 14), "sell_volume_24h_q": num(vol_q * 0.51, 14),
@@ -427,7 +429,7 @@ class Universe:
             pct = self.rate_1h("grvt", name, t) * interval * 100
             out.append({"instrument": instrument, "funding_rate": rate_str(pct), "funding_time": str(t * 1_000_000),
                         "mark_price": num(self.price("grvt", name, t) * self.multiplier(name), 14),
-                        "funding_rate_8_h_avg": rate_str(pct * 8 / interval), "funding_interval_hours": str(interval)})
+                        "funding_rate_8_h_avg": rate_str(pct), "funding_interval_hours": interval})
             t += step
         return {"result": out, "next": str(t) if t <= end else ""}
 

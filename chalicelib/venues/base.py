@@ -77,6 +77,8 @@ class VenueSpec:
     rate_limit: RateLimit
     multiplier_prefixes: tuple[tuple[str, Decimal], ...] = (("1000000", Decimal(1000000)), ("1M", Decimal(1000000)), ("1000", Decimal(1000)), ("k", Decimal(1000)))
     symbol_suffixes: tuple[str, ...] = ()      # stripped to get the base asset, e.g. "-USD-PERP"
+    multiplier_names: tuple[tuple[str, str, Decimal], ...] = ()   # explicit (listed base, asset, multiplier) for names
+                                               # no generic prefix can catch: GRVT KPEPE = 1000 PEPE, but KAITO is KAITO
     max_concurrency: int = 8                   # parallel requests within one collection (follow-up stage)
     docs_url: str = ""
     notes: str = ""                            # unit/period assumptions with their source
@@ -164,6 +166,9 @@ def normalize_symbol(raw: str, spec: VenueSpec) -> tuple[str, Decimal]:
         if name.endswith(suffix) and len(name) > len(suffix):
             name = name[: -len(suffix)]
             break
+    for listed, asset, multiplier in spec.multiplier_names:
+        if name == listed:
+            return asset, multiplier
     for prefix, multiplier in spec.multiplier_prefixes:
         rest = name[len(prefix):]
         if name.startswith(prefix) and rest[:1].isalpha() and (prefix != "k" or rest[:1].isupper()):

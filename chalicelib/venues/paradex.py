@@ -31,7 +31,7 @@ HISTORY_PAGE = "5000"  # /funding/data page_size max (ccxt)
 
 
 def requests(spec: VenueSpec) -> list[Request]:
-    return [Request("markets", "GET", "/v1/markets"),
+    return [Request("markets", "GET", "/v1/markets", cache_seconds=3600),   # ~4 MB, changes rarely: once an hour
             Request("summary", "GET", "/v1/markets/summary", params={"market": "ALL"})]
 
 

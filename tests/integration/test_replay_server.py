@@ -56,7 +56,7 @@ def test_multiplier_listings_compare_per_token(server):
         for s in collect(module, server).snapshots:
             if s.symbol == "PEPE":
                 pepe[s.dex_symbol] = s
-    assert set(pepe) == {"kPEPE", "1000PEPE", "PEPE-USD-PERP", "1000PEPE_USDT_Perp", "1000PEPEUSDC"}
+    assert set(pepe) == {"kPEPE", "1000PEPE", "PEPE-USD-PERP", "KPEPE_USDT_Perp", "1000PEPEUSDC"}
     marks = [s.mark_price for s in pepe.values()]
     assert max(marks) / min(marks) < Decimal("1.01")    # same token price within 1 % after / 1000
 

@@ -54,3 +54,9 @@ def test_history_per_second_rows_are_downsampled_not_summed():
     assert cursor is None
     req = paradex.history_requests(paradex.SPEC, "BTC-USD-PERP", 0, 10, "abc")
     assert req.params == {"market": "BTC-USD-PERP", "start_at": "0", "end_at": "10", "page_size": "5000", "cursor": "abc"}
+
+
+def test_static_markets_list_is_cached_for_an_hour_the_summary_never():
+    markets, summary = paradex.requests(paradex.SPEC)
+    assert (markets.path, markets.cache_seconds) == ("/v1/markets", 3600)   # ~4 MB; honoured by transport/http.py
+    assert (summary.path, summary.cache_seconds) == ("/v1/markets/summary", 0)
