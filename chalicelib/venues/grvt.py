@@ -83,9 +83,9 @@ def history_requests(spec: VenueSpec, dex_symbol: str, start_ms: int, end_ms: in
 def parse_history(spec: VenueSpec, payload: Any, *, dex_symbol: str) -> tuple[list[vb.HistoryPoint], Any]:
     """Wire: {"result": [{"funding_rate" pct, "funding_time" ns, "mark_price", "funding_interval_hours"}], "next"}.
     Settlement rows (interval > 0) as they are; legacy per-minute rows (interval 0): last reading per clock hour, 1 h."""
-    items = vb.rows(payload, "result", spec, "funding")
-    multiplier = vb.normalize_symbol(dex_symbol, spec)[1]
-    settled, legacy = [], []
+    items, multiplier = vb.rows(payload, "result", spec, "funding"), vb.normalize_symbol(dex_symbol, spec)[1]
+    settled: list[tuple[int, vb.HistoryPoint]] = []
+    legacy: list[tuple[int, vb.HistoryPoint]] = []
     for r in items:
         time_ms, rate, mark = vb.ns_to_ms(r.get("funding_time")), vb.finite_or_none(r.get("funding_rate")), vb.finite_or_none(r.get("mark_price"))
         if time_ms is not None and rate is not None:
