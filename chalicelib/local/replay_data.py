@@ -324,23 +324,43 @@ class Universe:
                              "created_at": now_ms, "bid": "", "ask": ""})
         return {"results": rows}
 
+    def paradex_smooth_rate_1h(self, name: str, t_ms: int) -> float:
+        """Paradex history's hourly rate: the asset's drift without the per-minute noise, so that its
+        funding_index has a closed form (index = integral of rate x spot) and delta-index history is exact."""
+        a = self.assets[name]
+        extra = sum(x for asset, venue, x in DIVERGENT if asset == name and venue == "paradex")
+        skew = (_u(self.seed, "paradex", name, "skew") - 0.5) * 1e-5
+        return a.bias_1h + skew + extra + a.amp_1h * math.sin(2 * math.pi * (t_ms / 60_000) / a.period_min + a.phase)
+
+    def paradex_funding_index(self, name: str, t_ms: int) -> float:
+        """USDC per 1 base accrued since epoch: spot x integral of the hourly rate (spot held at the anchor price)."""
+        a = self.assets[name]
+        extra = sum(x for asset, venue, x in DIVERGENT if asset == name and venue == "paradex")
+        skew = (_u(self.seed, "paradex", name, "skew") - 0.5) * 1e-5
+        period_h = a.period_min / 60
+        phase = 2 * math.pi * (t_ms / 60_000) / a.period_min + a.phase
+        integral = (a.bias_1h + skew + extra) * t_ms / HOUR_MS - a.amp_1h * period_h / (2 * math.pi) * math.cos(phase)
+        return a.price * integral
+
     def paradex_funding_data(self, market: str, start_ms: int, end_ms: int, page_size: int, cursor: str | None,
                              now_ms: int) -> dict[str, Any]:
-        """Readings every 5 minutes (the real feed is per-second-ish), newest first, cursor-paged."""
+        """Readings every 5 s (as live), newest first, cursor-paged; funding_premium = rate x spot (USDC per base per
+        period) and funding_index its running integral, so delta index between instants is the accrued funding."""
         name = market.removesuffix("-USD-PERP")
         if name not in self.listings["paradex"]:
             return {"next": None, "prev": None, "results": []}
-        step = 300_000
+        step = 5_000
         end = min(end_ms, now_ms)
         offset = int(base64.urlsafe_b64decode(cursor.encode()).decode()) if cursor else 0
         period = self.paradex_period(name)
         results: list[dict[str, Any]] = []
         t = end // step * step - offset * step
         while t >= start_ms and len(results) < page_size:
-            rate = self.rate_1h("paradex", name, t) * period
-            results.append({"market": market, "funding_index": num(1000 + t / 1e9, 12), "funding_premium": rate_str(rate),
+            rate = self.paradex_smooth_rate_1h(name, t) * period
+            results.append({"market": market, "funding_index": repr(self.paradex_funding_index(name, t)),
+                            "funding_premium": repr(rate * self.assets[name].price),
                             "funding_rate": rate_str(rate), "funding_rate_8h": rate_str(rate * 8 / period),
-                            "funding_period_hours": period, "created_at": t + 123})
+                            "funding_period_hours": period, "created_at": t})
             t -= step
         more = t >= start_ms
         nxt = base64.urlsafe_b64encode(str(offset + len(results)).encode()).decode() if more else None

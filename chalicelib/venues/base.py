@@ -8,18 +8,20 @@ A venue module exposes:
                                                                           # (e.g. GRVT ticker per instrument); [] = done
     def parse(spec, payloads: dict[str, Any], *, now_ms: int) -> ParseResult   # pure; raises ParseError
     def history_requests(spec, dex_symbol, start_ms, end_ms, cursor) -> Request | None   # optional (backfill)
-    def parse_history(spec, payload, *, dex_symbol) -> tuple[list[HistoryPoint], cursor|None]  # optional
+    def parse_history(spec, payload, *, dex_symbol[, cursor]) -> tuple[list[HistoryPoint], cursor|None]  # optional;
+                                          # `cursor` (the one the page was requested with) if the history is stateful
 
 `payloads` maps Request.key -> decoded JSON body. Transport (chalicelib/transport) performs
 the requests; venues never do I/O, read the clock or the environment. A request that failed is simply
 absent from `payloads`: a missing first-stage payload is a ParseError, a missing follow-up payload
 (one GRVT ticker, one EdgeX contract) rejects only that market. follow_up() returns only requests whose
-keys are not in `payloads` yet; since a failed request stays absent, call it ONCE after the first stage
-(GRVT and EdgeX need exactly one follow-up stage) rather than looping until it returns [].
+keys are not in `payloads` yet. The collector calls it again after each stage until it returns nothing new
+(EdgeX: stage 2 getLatestFundingRate, stage 3 the tickers); a failed request stays absent and is not retried.
 
 History of venues keyed by a numeric id (Lighter market_id, EdgeX contractId) takes dex_symbol as
 "NAME#<id>" (e.g. "ETH#0"); see history_id(). Cursors are opaque to callers: pass None first, then
-whatever parse_history returned, until it returns None.
+whatever parse_history returned, until it returns None. A parse_history that accepts `cursor` is given the cursor
+its page was requested with (Paradex chains funding_index readings from one boundary to the next through it).
 
 Helpers below keep each venue module a SPEC plus a short parse(): to_decimal (raw text -> Decimal),
 normalize_symbol (kPEPE / 1000PEPE / 1MBABYDOGE / -USD-PERP ...), validate_record and build_snapshot

@@ -162,3 +162,28 @@ def test_edgex_v1_mode_points_the_collector_at_v1_and_it_fails_saying_why():
     assert r.status == "failed"
     assert r.error.startswith("parse error: edgex: getLatestFundingRate answered SUCCESS with no data for ")
     assert "deprecated V1 API" in r.error and r.requests_made == 2     # metadata + the one funding call, no tickers
+
+
+def test_paradex_backfill_chains_funding_index_over_hour_boundaries(server):
+    """frs backfill's paging (services/backfill.fetch_history) hands Paradex's parse_history the cursor of each
+    page, so each point is funding_index(B) - funding_index(B - 1 h) over the spot: the accrued funding."""
+    import httpx as _httpx
+
+    from chalicelib.services.backfill import fetch_history
+    from chalicelib.transport.http import Deadline, Fetcher
+    from chalicelib.venues import paradex
+
+    hour = 3_600_000
+    end = NOW_MS // hour * hour
+    fetcher = Fetcher(_httpx.Client(), server.base_url("paradex"), deadline=Deadline(30))
+    pages, points = fetch_history(paradex, "BTC-USD-PERP", end - 6 * hour, end, fetcher=fetcher)
+    assert pages == 7 and fetcher.requests_made == 7                  # one small request per boundary
+    assert [p.time_ms for p in points] == [end - h * hour for h in range(5, -1, -1)]
+    u = server.universe
+    for p in points:
+        # what the generator's index accrued in that hour, per 1 BTC, over its spot (the anchor price)
+        accrued = u.paradex_funding_index("BTC", p.time_ms) - u.paradex_funding_index("BTC", p.time_ms - hour)
+        assert p.funding_interval_hours == 1
+        # spot comes from the wire's premium / rate, and the rate is written with 10 decimals: 1e-5 relative
+        assert float(p.funding_rate) == pytest.approx(accrued / u.assets["BTC"].price, rel=1e-5)
+        assert 0 < float(p.funding_rate) < 0.0001                     # an hourly fraction near the baseline
