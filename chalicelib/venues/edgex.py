@@ -60,9 +60,8 @@ def follow_up(spec: VenueSpec, payloads: dict[str, Any]) -> list[Request]:
 
 
 def parse(spec: VenueSpec, payloads: dict[str, Any], *, now_ms: int) -> ParseResult:
-    """Wire (strings, in {"code": "SUCCESS", "data"}): getMetaData {"coinList": [{"coinId", "coinName"}], "contractList": [{"contractId",
-    "contractName", "baseCoinId", "enableTrade", "enableDisplay"}]}; getLatestFundingRate [{"contractId", "forecastFundingRate", "markPrice",
-    "indexPrice", "fundingTime", "fundingTimestamp", "fundingRateIntervalMin"}]; getTicker:<id> [{"openInterest" (base), "value"}]."""
+    """Wire (strings, in {"code": "SUCCESS", "data"}): getMetaData {"coinList", "contractList"}; getLatestFundingRate [{"contractId",
+    "forecastFundingRate", "markPrice", "indexPrice", "fundingTime", "fundingRateIntervalMin"}]; getTicker:<id> [{"openInterest", "value"}]."""
     coins, enabled, disabled = _contracts(spec, payloads)
     funding = _funding(spec, payloads, len(enabled))
     tickers = {r.get("contractId"): r for k, b in payloads.items() if k.startswith("getTicker:") and isinstance(b, dict)
@@ -73,7 +72,8 @@ def parse(spec: VenueSpec, payloads: dict[str, Any], *, now_ms: int) -> ParseRes
         if (f := funding.get(cid)) is None:
             results.append(Reject(spec.id, name, "no row in getLatestFundingRate for this contract"))
             continue
-        minutes, settled = vb.interval_hours(f.get("fundingRateIntervalMin"), spec.funding_interval_hours * 60), vb.ms(f.get("fundingTime"))
+        minutes = vb.interval_hours(f.get("fundingRateIntervalMin") or c.get("fundingRateIntervalMin"), spec.funding_interval_hours * 60)
+        settled = vb.ms(f.get("fundingTime"))
         results.append(vb.build_snapshot(
             spec, name, now_ms=now_ms, rate=f.get("forecastFundingRate"), mark=f.get("markPrice") or f.get("oraclePrice"),
             interval=minutes / 60, base=coins.get(c.get("baseCoinId")), index=f.get("indexPrice"),

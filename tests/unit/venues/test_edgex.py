@@ -129,3 +129,15 @@ def test_history_price_of_a_bundled_listing_is_per_token() -> None:
     (point,), cursor = edgex.parse_history(edgex.SPEC, payload, dex_symbol="1000PEPEUSDC#30000046")
     assert (point.mark_price, point.funding_rate, point.funding_interval_hours) == (D("0.0125"), D("0.0001"), D(4))
     assert cursor is None
+
+
+def test_interval_is_read_per_contract(recorded):
+    """fundingRateIntervalMin per contract: from the funding row, else the contract's metadata; 60 min -> 1 h, so
+    BTC's -0.00005592 is then already hourly (a fixed 4 h would understate it 4x)."""
+    payloads = recorded("edgex")
+    btc_row = next(r for r in payloads["getLatestFundingRate"]["data"] if r["contractId"] == "30000001")
+    del btc_row["fundingRateIntervalMin"]
+    payloads["getMetaData"]["data"]["contractList"][0]["fundingRateIntervalMin"] = "60"
+    btc = snaps(payloads)["BTCUSDC"]
+    assert (btc.funding_interval_hours, btc.rate_1h) == (1, D("-0.00005592"))
+    assert btc.next_funding_time_ms == 1789329600000 + 3_600_000      # fundingTime + 60 min
