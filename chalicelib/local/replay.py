@@ -351,7 +351,7 @@ class ReplayServer:
             self.requests[dex] += 1
 
     def health(self) -> dict[str, Any]:
-        return {"status": "ok", "source": "replay", "seed": self.seed, "now_ms": self.clock(),
+        return {"status": "ok", "source": "replay", "seed": self.seed, "now_ms": self.clock(), "edgex_api": self.edgex_api,
                 "venues": {d: len(self.universe.listings[d]) for d in DEXES},
                 "requests": dict(self.requests), **self.faults_view()}
 

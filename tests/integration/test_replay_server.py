@@ -38,6 +38,7 @@ def test_base_urls_and_health(server):
     assert set(urls) == {"HYPERLIQUID_API_URL", "LIGHTER_API_URL", "PARADEX_API_URL", "GRVT_API_URL", "EDGEX_API_URL"}
     health = httpx.get(f"{server.url}/_control/health").json()
     assert health["status"] == "ok" and health["source"] == "replay" and health["seed"] == 3
+    assert health["edgex_api"] == "v2"
     assert all(n >= 100 for n in health["venues"].values())
 
 
