@@ -188,3 +188,22 @@ def test_paradex_backfill_chains_funding_index_over_hour_boundaries(server):
         # spot comes from the wire's premium / rate, and the rate is written with 10 decimals: 1e-5 relative
         assert float(p.funding_rate) == pytest.approx(accrued / u.assets["BTC"].price, rel=1e-5)
         assert 0 < float(p.funding_rate) < 0.0001                     # an hourly fraction near the baseline
+
+
+def test_lighter_backfill_of_40_days_keeps_every_hour(server):
+    """The replay's /fundings keeps only the NEWEST 750 rows of a wider window (as observed live). 40 days = 960 h:
+    one wide request would return 750 and lose the 210 oldest hours; <= 720 h windows get all 961 (both ends)."""
+    import httpx as _httpx
+
+    from chalicelib.services.backfill import fetch_history
+    from chalicelib.transport.http import Deadline, Fetcher
+    from chalicelib.venues import lighter
+
+    hour = 3_600_000
+    end = NOW_MS // hour * hour
+    start = end - 960 * hour
+    btc_id = server.universe._lighter_ids()["BTC"]
+    fetcher = Fetcher(_httpx.Client(), server.base_url("lighter"), deadline=Deadline(30))
+    pages, points = fetch_history(lighter, f"BTC#{btc_id}", start, end, fetcher=fetcher)
+    assert [p.time_ms for p in points] == list(range(start, end + 1, hour))      # 961 hours, none missing
+    assert pages == 2                       # [end-720h, end], then [start, end-720h-1s] (240 h) which reached start
