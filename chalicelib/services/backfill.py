@@ -12,6 +12,7 @@ Without DATABASE_URL (or with --dry-run) the points are counted and the first/la
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -48,6 +49,8 @@ def fetch_history(module: ModuleType, dex_symbol: str, start_ms: int, end_ms: in
     if not (hasattr(module, "history_requests") and hasattr(module, "parse_history")):
         raise BackfillError(f"{spec.id} has no history API in its venue module (history_requests/parse_history)")
     by_time: dict[int, HistoryPoint] = {}
+    # stateful histories (Paradex: delta funding_index between boundaries) also get the cursor the page was asked with
+    takes_cursor = "cursor" in inspect.signature(module.parse_history).parameters
     cursor: Any = None
     seen_cursors: set[str] = set()
     pages = 0
@@ -64,7 +67,8 @@ def fetch_history(module: ModuleType, dex_symbol: str, start_ms: int, end_ms: in
             payload = fetcher.get_json(request)
         except FetchError as exc:
             raise BackfillError(f"page {pages + 1}: {exc.reason}") from None
-        points, cursor = module.parse_history(spec, payload, dex_symbol=dex_symbol)
+        points, cursor = module.parse_history(spec, payload, dex_symbol=dex_symbol,
+                                              **({"cursor": cursor} if takes_cursor else {}))
         pages += 1
         for p in points:
             if start_ms <= p.time_ms <= end_ms:
