@@ -31,7 +31,11 @@ def test_frames_reach_matching_connections_and_a_410_prunes_the_gone_one(redis_u
 
         counts = ws_registry.fan_out(kv, ApiGatewayPusher(None), UPDATE)   # endpoint from each connection record
 
-        assert counts == {"connections": 4, "recipients": 3, "frames_delivered": 3, "frames_failed": 0, "pruned": 1}
+        # btc-only: 1 frame (BTC) -> posted bare; everything: BTC + ETH -> 1 envelope; closed-socket: 410, pruned;
+        # opps-only: no opportunity events this run -> nothing. 2 messages carrying 1 + 2 = 3 frames.
+        assert counts == {"connections": 4, "recipients": 3, "messages": 2, "frames_delivered": 3,
+                          "frames_failed": 0, "pruned": 1}
+        assert endpoint.posts == {"btc-only": 1, "everything": 1}
         assert [f["data"]["symbol"] for f in endpoint.of("btc-only")] == ["BTC"]
         assert [f["data"]["symbol"] for f in endpoint.of("everything")] == ["BTC", "ETH"]
         assert endpoint.of("everything")[0] == {"type": "funding_rate_update", "timestamp": "2025-10-06T12:34:56Z",
@@ -46,5 +50,5 @@ def test_ws_management_url_overrides_the_recorded_endpoint(redis_url: str) -> No
     with ConnectionsEndpoint(live={"c1"}) as endpoint:
         subscribe(kv, "c1", "https://abc.execute-api.us-east-1.amazonaws.com/ws", '{"action":"subscribe"}')
         counts = ws_registry.fan_out(kv, ApiGatewayPusher(endpoint.url), UPDATE)
-        assert counts["frames_delivered"] == 2 and len(endpoint.of("c1")) == 2
+        assert counts["frames_delivered"] == 2 and len(endpoint.of("c1")) == 2 and endpoint.posts == {"c1": 1}
     kv.close()
