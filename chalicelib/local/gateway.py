@@ -67,6 +67,18 @@ _REASONS = {
 }
 
 
+_date_cache: tuple[int, str] = (0, "")
+
+
+def _http_date() -> str:
+    """The Date header, formatted once a second (email.utils is a tenth of the loop's time otherwise)."""
+    global _date_cache
+    now = int(time.time())
+    if _date_cache[0] != now:
+        _date_cache = (now, ev.http_date())
+    return _date_cache[1]
+
+
 class _BadRequest(Exception):
     pass
 
@@ -84,13 +96,10 @@ class HttpRequest:
     def header(self, name: str) -> str | None:
         return ev.header_value(self.headers, name)
 
-    @property
-    def path(self) -> str:
-        return urlsplit(self.target).path or "/"
-
-    @property
-    def query(self) -> str:
-        return urlsplit(self.target).query
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.target)   # once per request: path and query are read several times
+        self.path: str = parts.path or "/"
+        self.query: str = parts.query
 
     @property
     def keep_alive(self) -> bool:
@@ -538,11 +547,10 @@ class Gateway:
         lines = [f"HTTP/1.1 {resp.status} {_REASONS.get(resp.status, 'Status')}"]
         skip = {"content-length", "connection", "transfer-encoding", "date"}
         lines += [f"{k}: {v}" for k, v in resp.headers if k.lower() not in skip]
-        lines += [f"Content-Length: {len(resp.body)}", f"Date: {ev.http_date()}",
+        lines += [f"Content-Length: {len(resp.body)}", f"Date: {_http_date()}",
                   f"Connection: {'keep-alive' if keep_alive else 'close'}"]
-        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
-        if resp.body and not head:
-            writer.write(resp.body)
+        data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        writer.write(data + resp.body if resp.body and not head else data)   # one send per response
         await writer.drain()
 
     async def _run(self, fn: Callable[..., Any], *args: Any) -> Any:

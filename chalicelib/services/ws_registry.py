@@ -196,24 +196,52 @@ class Updates:
     opportunities: Sequence[tuple[str, Mapping[str, Any]]]   # (opened|updated|closed, data)
 
 
-def frames_for(record: Mapping[str, Any], updates: Updates, *, max_bytes: int | None = None) -> list[str]:
+class _Encoded:
+    """One run's frames encoded once, indexed by symbol and dex (a subscriber costs its matches, not the run)."""
+
+    def __init__(self, updates: Updates) -> None:
+        ts = updates.timestamp
+        self.rates = updates.rates
+        self.single = [dumps({"type": "funding_rate_update", "timestamp": ts, "data": d}) for d in updates.rates]
+        self.item = [dumps(d) for d in updates.rates]
+        self.rates_by_symbol: dict[Any, list[int]] = {}
+        for i, d in enumerate(updates.rates):
+            self.rates_by_symbol.setdefault(d["symbol"], []).append(i)
+        self.opps = updates.opportunities
+        self.opp_frames = [dumps({"type": "opportunity_update", "timestamp": ts, "event": event, "data": d})
+                           for event, d in updates.opportunities]
+        self.opps_by_symbol: dict[Any, list[int]] = {}
+        for i, (_, d) in enumerate(updates.opportunities):
+            self.opps_by_symbol.setdefault(d["symbol"], []).append(i)
+        self.batch_head = dumps({"type": "funding_rate_batch", "timestamp": ts})[:-1] + ',"data":['
+
+    @staticmethod
+    def _candidates(by_symbol: Mapping[Any, list[int]], total: int, symbols: list[str] | None) -> Iterable[int]:
+        if symbols is None:
+            return range(total)
+        return sorted(i for s in symbols for i in by_symbol.get(s, ()))
+
+
+def frames_for(record: Mapping[str, Any], updates: Updates | _Encoded, *, max_bytes: int | None = None) -> list[str]:
     """The encoded SPEC frames one connection gets, in order: rates then opportunity events.
 
     `batch` puts the rates in funding_rate_batch frames, each at most `max_bytes` when given."""
+    enc = updates if isinstance(updates, _Encoded) else _Encoded(updates)
     filters, channels = record.get("filters") or {}, record.get("channels") or []
+    symbols = filters.get("symbols")
     out: list[str] = []
     if "funding_rates" in channels:
-        rates = [d for d in updates.rates if rate_matches(filters, d)]
+        rates = [i for i in enc._candidates(enc.rates_by_symbol, len(enc.rates), symbols)
+                 if rate_matches(filters, enc.rates[i])]
         if record.get("format") == "batch" and rates:
-            head = dumps({"type": "funding_rate_batch", "timestamp": updates.timestamp})[:-1] + ',"data":['
-            out.extend(head + ",".join(part) + "]}" for part in _packed([dumps(d) for d in rates], len(head) + 2,
-                                                                         max_bytes))
+            head = enc.batch_head
+            out.extend(head + ",".join(part) + "]}"
+                       for part in _packed([enc.item[i] for i in rates], len(head) + 2, max_bytes))
         else:
-            out.extend(dumps({"type": "funding_rate_update", "timestamp": updates.timestamp, "data": d})
-                       for d in rates)
+            out.extend(enc.single[i] for i in rates)
     if "opportunities" in channels:
-        out.extend(dumps({"type": "opportunity_update", "timestamp": updates.timestamp, "event": event,
-                          "data": d}) for event, d in updates.opportunities if opportunity_matches(filters, d))
+        out.extend(enc.opp_frames[i] for i in enc._candidates(enc.opps_by_symbol, len(enc.opps), symbols)
+                   if opportunity_matches(filters, enc.opps[i][1]))
     return out
 
 
@@ -259,11 +287,12 @@ def fan_out(kv: Any, pusher: Any, updates: Updates, *, max_bytes: int | None = N
     by_endpoint: dict[str | None, dict[str, list[str]]] = {}
     frame_count: dict[str, int] = {}
     cache: dict[str, tuple[list[str], int]] = {}
+    encoded = _Encoded(updates)
     for record in records:
         signature = json.dumps([record.get("channels"), record.get("filters"), record.get("format")], sort_keys=True)
         cached = cache.get(signature)
         if cached is None:
-            frames = frames_for(record, updates, max_bytes=limit)
+            frames = frames_for(record, encoded, max_bytes=limit)
             cached = cache[signature] = (messages_for(frames, updates.timestamp, limit), len(frames))
         messages, count = cached
         if messages:
