@@ -2,8 +2,8 @@
 
 Part 1, real: the app's own $connect/$default handlers behind the local gateway (what `frs local`
 runs), a private redis-server for the registry, --clients REAL WebSocket clients in --procs child
-processes (websockets' asyncio client), each subscribing as a user would (10 % everything in
-`single`, 10 % everything in `batch`, the rest 3 symbols, both channels, alternating formats).
+processes (websockets' asyncio client), each subscribing as a user would (one in --all-every to
+every market, alternating `single`/`batch`; the rest to 3 symbols, both channels, alternating formats).
 Then one run's updates (5 venues x --symbols changed rates + --events opportunity events) go
 through `ws_registry.fan_out` with the app's pusher (boto3 post_to_connection to the gateway's
 @connections port). Latency = when a client holds ALL of its messages minus when fan_out started
@@ -55,12 +55,14 @@ def raise_fd_limit() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
+ALL_EVERY = int(os.environ.get("FRS_BENCH_ALL_EVERY", "5"))   # one client in N subscribes to everything
+
+
 def subscription(i: int, symbols: list[str]) -> dict[str, Any]:
-    """Client i's subscribe message (deterministic mix)."""
-    if i % 10 == 0:
-        return {"action": "subscribe", "channels": ["funding_rates", "opportunities"], "format": "single"}
-    if i % 10 == 1:
-        return {"action": "subscribe", "channels": ["funding_rates", "opportunities"], "format": "batch"}
+    """Client i's subscribe message (deterministic mix: one in ALL_EVERY takes every market)."""
+    if ALL_EVERY and i % ALL_EVERY == 0:
+        return {"action": "subscribe", "channels": ["funding_rates", "opportunities"],
+                "format": "single" if i % (2 * ALL_EVERY) else "batch"}
     rng = random.Random(i)
     return {"action": "subscribe", "channels": ["funding_rates", "opportunities"],
             "filters": {"symbols": rng.sample(symbols[:50], 3)}, "format": "single" if i % 2 else "batch"}
@@ -254,6 +256,8 @@ def main() -> None:
     ap.add_argument("--symbols", type=int, default=100, help="symbols per venue with a changed rate (5 venues)")
     ap.add_argument("--events", type=int, default=40, help="opportunity events in the run")
     ap.add_argument("--sizes", default="1000,3000,10000", help="simulated connection counts ('' to skip)")
+    ap.add_argument("--all-every", type=int, default=ALL_EVERY,
+                    help="one client in N subscribes to every market (0: none); the rest to 3 symbols")
     ap.add_argument("--child-clients", metavar="URL", help=argparse.SUPPRESS)
     ap.add_argument("--child-sink", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--first", type=int, default=0, help=argparse.SUPPRESS)
@@ -265,6 +269,9 @@ def main() -> None:
         return asyncio.run(sink_main())
 
     raise_fd_limit()
+    os.environ["FRS_BENCH_ALL_EVERY"] = str(args.all_every)     # the client processes use the same mix
+    global ALL_EVERY
+    ALL_EVERY = args.all_every
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     logging.basicConfig(level=logging.WARNING)
