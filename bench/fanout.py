@@ -250,6 +250,7 @@ def simulated(args: argparse.Namespace, kv: Any, size: int) -> dict[str, Any]:
 
 
 def main() -> None:
+    global ALL_EVERY
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clients", type=int, default=1000)
     ap.add_argument("--procs", type=int, default=2, help="client processes")
@@ -270,7 +271,6 @@ def main() -> None:
 
     raise_fd_limit()
     os.environ["FRS_BENCH_ALL_EVERY"] = str(args.all_every)     # the client processes use the same mix
-    global ALL_EVERY
     ALL_EVERY = args.all_every
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
