@@ -13,6 +13,8 @@ run in this process on their own event loop thread; the load comes from a separa
   paced:      --rate requests/s open loop for --paced-seconds (latency counted from the scheduled send
               time, so queueing shows), p50/p99 in ms
 
+A third column, the same REST event through app(event, context) in a loop (no sockets, one thread),
+interleaved with the rounds, is the app's own ceiling: the ratio gateway/app is the gateway's share.
 Prints the ratio gateway/reference (target >= 0.3x) and the gateway's paced p99 (target < 20 ms at
 200 req/s), with the load average before and after. Loopback only; bounded durations.
 
@@ -261,20 +263,23 @@ def main() -> None:
             servers = (("reference", reference.port), ("gateway", gw_port))
             for _, port in servers:
                 load(port, path, "closed", connections=args.connections, seconds=1)      # warm-up
-            rounds: dict[str, list[float]] = {"reference": [], "gateway": []}
-            for _ in range(args.rounds):     # alternate, so a load swing on the shared box hits both
+            rounds: dict[str, list[float]] = {"reference": [], "gateway": [], "app": []}
+            for _ in range(args.rounds):     # alternate, so a load swing on the shared box hits all three
                 for name, port in servers:
                     rounds[name].append(load(port, path, "closed", connections=args.connections,
                                              seconds=args.seconds)["rps"])
+                rounds["app"].append(app_alone(runner.gateway, path, args.seconds))
             ref_rps, gw_rps = statistics.median(rounds["reference"]), statistics.median(rounds["gateway"])
-            app_rps = app_alone(runner.gateway, path, args.seconds)
-            row["app_alone_rps"] = round(app_rps)
+            app_rps = statistics.median(rounds["app"])
+            row["app_alone_rps"] = [round(x) for x in rounds["app"]]
+            row["gateway_vs_app"] = round(gw_rps / app_rps, 3)
             ratio = gw_rps / ref_rps
             row.update(reference_rps=[round(x) for x in rounds["reference"]],
                        gateway_rps=[round(x) for x in rounds["gateway"]], ratio=round(ratio, 3))
             print(f"  {path:<24} {row['bytes']:>6} B  reference {ref_rps:6.0f} req/s  gateway {gw_rps:6.0f} req/s"
                   f"  (medians of {args.rounds} alternating rounds)  ratio {ratio:.2f}x (target >= 0.3x);"
-                  f"  the app alone (event -> app(), no HTTP, one thread) {app_rps:.0f} calls/s", flush=True)
+                  f"  the app alone (event -> app(), no HTTP, one thread) {app_rps:.0f} calls/s: the gateway"
+                  f" serves {gw_rps / app_rps:.2f}x of the app's own ceiling", flush=True)
             for name, port in (("reference", reference.port), ("gateway", gw_port)):
                 row[f"paced {name}"] = load(port, path, "paced", connections=16, rate=args.rate,
                                             **{"paced-seconds": args.paced_seconds})
