@@ -700,14 +700,18 @@
     try { ws = new WebSocket(WS_URL); } catch (e) { setLive('live updates off (' + e.message + '): polling', 'off'); return; }
     ws.onopen = function () { wsOk = true; wsRetry = 1000; setLive('live', 'live'); subscribe(); loadOpps();
       clearInterval(pingTimer); pingTimer = setInterval(function () { if (ws.readyState === 1) ws.send('{"action":"ping"}'); }, 5 * 60000); };
-    ws.onmessage = function (m) {
-      var f; try { f = JSON.parse(m.data); } catch (e) { return; }
+    function onFrame(f) {
       stats.wsFrames++;
+      if (f.type === 'updates') { (f.frames || []).forEach(onFrame); return; }   // one post per run: frames in order
       if (f.type === 'opportunity_update') onOppEvent(f.event, f.data || {});
       else if (f.type === 'funding_rate_update') onRate(f.data || {});
       else if (f.type === 'funding_rate_batch') (f.data || []).forEach(onRate);
       else if (f.type === 'error') setLive('live (server said: ' + f.detail + ')', 'off');
       if (f.timestamp && f.type !== 'pong' && f.type !== 'subscribed') setLive('live · ' + f.timestamp.slice(11, 19) + ' UTC · ' + stats.wsFrames + ' frames', 'live');
+    }
+    ws.onmessage = function (m) {
+      var f; try { f = JSON.parse(m.data); } catch (e) { return; }
+      onFrame(f);
       summary();
     };
     ws.onclose = function () {
