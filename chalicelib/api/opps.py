@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from decimal import Decimal
-from typing import Any
 
 from chalicelib import wiring
 from chalicelib.api import data
@@ -18,14 +17,14 @@ from chalicelib.api.cache import CACHE, Cached
 from chalicelib.api.errors import bad_parameter
 from chalicelib.api.params import CompareQuery, OpportunityQuery
 from chalicelib.api.rates import with_meta
-from chalicelib.api.system import STALE_AFTER_INTERVALS
+from chalicelib.core import units
+from chalicelib.core.codec import opportunity_to_dict
 from chalicelib.core.filters import FilterError, OpportunityFilter, apply_filter, filters_applied
 from chalicelib.core.filters import best as best_of
 from chalicelib.core.models import Opportunity
 from chalicelib.core.serialize import dumps, iso_ms
 
 PREFIX = "opportunities"
-_DROP = {"discovered_at_ms", "valid_until_ms", "metadata", "long_mark_price", "short_mark_price"}
 
 
 def computed(parent: Cached, hold_hours: Decimal, fee_type: str) -> Cached:
@@ -33,8 +32,8 @@ def computed(parent: Cached, hold_hours: Decimal, fee_type: str) -> Cached:
     from chalicelib.core.opportunities import find_opportunities
 
     fees = data.fee_schedules()
-    # a venue three collection intervals behind is left out, as the analysis and /health treat it
-    stale_ms = STALE_AFTER_INTERVALS * wiring.settings().collection_interval_seconds * 1000
+    # a stale venue is left out, as the analysis and /health treat it (core.units)
+    stale_ms = units.stale_after_ms(wiring.settings().collection_interval_seconds)
 
     def build() -> tuple[tuple[list[Opportunity], int], int]:
         now_ms = int(time.time() * 1000)
@@ -43,13 +42,6 @@ def computed(parent: Cached, hold_hours: Decimal, fee_type: str) -> Cached:
         return (list(opps), now_ms), 1500 * len(opps)
 
     return CACHE.derived(f"{PREFIX}:computed:{hold_hours}:{fee_type}", parent, build, data.ttl())
-
-
-def public(o: Opportunity) -> dict[str, Any]:
-    out = {name: getattr(o, name) for name in o.__dataclass_fields__ if name not in _DROP}
-    out["discovered_at"] = iso_ms(o.discovered_at_ms)
-    out["valid_until"] = iso_ms(o.valid_until_ms)
-    return out
 
 
 _QUERY_NAMES = {"min_profit_percent": "min_profit", "min_volume_24h": "min_volume", "max_volume_24h": "max_volume"}
@@ -90,7 +82,7 @@ def opportunities(q: OpportunityQuery) -> str:
     def build() -> tuple[str, int]:
         opps, generated_ms = parent.value
         chosen, total = apply_filter(opps, f)
-        text = dumps({"opportunities": [public(o) for o in chosen], "total_count": total,
+        text = dumps({"opportunities": [opportunity_to_dict(o) for o in chosen], "total_count": total,
                       "filters_applied": filters_applied(f), "generated_at": iso_ms(generated_ms)})
         return text, len(text)
 
@@ -104,7 +96,7 @@ def best(q: OpportunityQuery) -> str:
     def build() -> tuple[str, int]:
         opps, generated_ms = parent.value
         top, rank, total = best_of(opps, f)
-        text = dumps({"opportunity": public(top) if top else None, "rank": rank,
+        text = dumps({"opportunity": opportunity_to_dict(top) if top else None, "rank": rank,
                       "total_opportunities": total, "generated_at": iso_ms(generated_ms)})
         return text, len(text)
 

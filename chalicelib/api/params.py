@@ -23,10 +23,11 @@ from pydantic import (
 )
 
 from chalicelib.api.errors import ApiError, bad_parameter, from_validation
+from chalicelib.core import units
 from chalicelib.core.fees import MAX_FEE, MIN_FEE
 from chalicelib.core.filters import SORTABLE_FIELDS
 
-Basis = Literal["native", "1h", "8h", "apr"]
+Basis = units.Basis
 FeeType = Literal["maker", "taker"]
 Period = Literal["24h", "7d", "30d", "90d"]
 Interval = Literal["raw", "1h", "4h", "1d"]

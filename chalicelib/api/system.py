@@ -16,10 +16,10 @@ from chalicelib.api.errors import ApiError, not_found
 from chalicelib.api.metrics import METRICS
 from chalicelib.api.params import FeeStructureBody
 from chalicelib.cache import keys
-from chalicelib.core.models import FeeSchedule, FeeTier
+from chalicelib.core import units
+from chalicelib.core.codec import fee_from_dict, fee_to_dict
+from chalicelib.core.models import FeeSchedule
 from chalicelib.core.serialize import iso_ms
-
-STALE_AFTER_INTERVALS = 3   # a venue whose newest data is older than 3 collection intervals is unhealthy
 
 
 def _now_ms() -> int:
@@ -33,13 +33,8 @@ def _meta(cached: Any, now_ms: int) -> dict[str, Any]:
 
 
 def fee_structure(row: dict[str, Any]) -> dict[str, Any]:
-    fs = row.get("fee_structure")
-    if isinstance(fs, dict):
-        return fs
-    tiers = row.get("fee_tiers") or (row.get("fee_metadata") or {}).get("tiers")
-    return {"maker_fee_percent": row.get("maker_fee_percent", row.get("maker_fee")),
-            "taker_fee_percent": row.get("taker_fee_percent", row.get("taker_fee")),
-            "has_fee_tiers": bool(row.get("has_fee_tiers", bool(tiers))), "fee_tiers": tiers or None}
+    """A `dexes` row's fees in the one public fee shape (core.codec)."""
+    return fee_to_dict(fee_from_dict(row))
 
 
 def public_dex(row: dict[str, Any]) -> dict[str, Any]:
@@ -131,7 +126,6 @@ def health() -> tuple[dict[str, Any], int]:
     except Exception as exc:
         return {"status": "unhealthy", **base, "dex_health": [], "oldest_data_age_seconds": None,
                 "last_collection_time": None, "detail": f"database unavailable: {type(exc).__name__}"}, 503
-    stale_ms = STALE_AFTER_INTERVALS * settings.collection_interval_seconds * 1000
     dex_health, ages, last_fetches = [], [], []
     for name in sorted(set(active) | set(rows)):
         row = rows.get(name, {})
@@ -144,7 +138,7 @@ def health() -> tuple[dict[str, Any], int]:
             ("circuit breaker open", breaker == "open"),
             (f"{errors} consecutive errors", errors >= settings.circuit_failure_threshold),
             ("no data", newest is None),
-            ("stale data", age_ms is not None and age_ms > stale_ms)) if bad]
+            ("stale data", units.is_stale(age_ms, settings.collection_interval_seconds))) if bad]
         if age_ms is not None:
             ages.append(age_ms)
         if last_ok is not None:
@@ -222,9 +216,7 @@ def check_admin(headers: Any) -> None:
 
 
 def to_schedule(body: FeeStructureBody) -> FeeSchedule:
-    tiers = tuple(FeeTier(t.min_volume_30d, t.max_volume_30d, t.maker_fee, t.taker_fee)
-                  for t in (body.fee_tiers or ()) if body.has_fee_tiers)
-    return FeeSchedule(maker=body.maker_fee_percent, taker=body.taker_fee_percent, tiers=tiers)
+    return fee_from_dict(body.model_dump())
 
 
 def update_fees(dex: str, body: FeeStructureBody) -> dict[str, Any]:
@@ -243,16 +235,11 @@ def update_fees(dex: str, body: FeeStructureBody) -> dict[str, Any]:
                 client.set(keys.fees_version(), str(version))
     invalidate_fees(dex, client)
     return {"status": "success", "message": f"Fees updated for {dex}", "dex_name": dex,
-            "fee_structure": {"maker_fee_percent": schedule.maker, "taker_fee_percent": schedule.taker,
-                              "has_fee_tiers": schedule.has_fee_tiers,
-                              "fee_tiers": [{"min_volume_30d": t.min_volume_30d, "max_volume_30d": t.max_volume_30d,
-                                             "maker_fee": t.maker_fee, "taker_fee": t.taker_fee}
-                                            for t in schedule.tiers] or None},
+            "fee_structure": fee_to_dict(schedule),
             "fees_version": version}
 
 
 def invalidate_fees(dex: str, client: Any) -> None:
-    """Fee change: dex_metadata:{dex} (+ the list) and every opportunities* entry, both tiers."""
+    """Fee change: the dex_metadata list (Redis and memory) and every opportunities* / rates* memory entry."""
     CACHE.invalidate(data.DEXES, data.FEES, "opportunities", "rates", kv=client,
-                     redis_keys=(keys.dex_metadata(dex), keys.dex_metadata("all"), keys.opportunities_all()),
-                     redis_patterns=(keys.opportunities_symbol("*"),))
+                     redis_keys=(keys.dex_metadata("all"),))

@@ -1,7 +1,7 @@
 """`frs collect`: fetch, normalize and print venue snapshots; store them when DATABASE_URL is set.
 
     frs collect --once                      aligned table on stdout, one outcome line per venue on stderr
-    frs collect --once --json               one JSON record per market (chalicelib.core.serialize.snapshot_record)
+    frs collect --once --json               one JSON record per market (chalicelib.core.codec.rate_record)
     frs collect --once --dex grvt --dex edgex
     frs collect                             loop: a cycle every COLLECTION_INTERVAL_SECONDS until Ctrl-C
 
@@ -17,8 +17,9 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import TextIO
 
+from chalicelib.core.codec import rate_record
 from chalicelib.core.models import MarketSnapshot
-from chalicelib.core.serialize import dumps, snapshot_record
+from chalicelib.core.serialize import dumps
 from chalicelib.services.collect import FAILED, VenueResult, collect_all
 from chalicelib.settings import Settings, SettingsError
 
@@ -97,7 +98,7 @@ def cycle(args: argparse.Namespace, settings: Settings, storage: object | None, 
     snapshots = [s for r in results for s in r.snapshots]
     if args.json:
         for s in sorted(snapshots, key=lambda s: (s.dex, s.symbol, s.dex_symbol)):
-            out.write(dumps(snapshot_record(s)) + "\n")
+            out.write(dumps(rate_record(s)) + "\n")
     else:
         print_table(snapshots, out)
     out.flush()

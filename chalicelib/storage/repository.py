@@ -23,7 +23,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from chalicelib.core.models import FeeSchedule, FeeTier, MarketSnapshot, Opportunity
+from chalicelib.core.models import FeeSchedule, MarketSnapshot, Opportunity
 from chalicelib.services.ports import CollectionOutcome, HistoryPage
 from chalicelib.storage.db import Database
 from chalicelib.storage.queries import q
@@ -221,15 +221,9 @@ class PgStorage:
         return [MarketSnapshot(**row) for row in self._rows("latest_snapshots", {"dex": dex, "symbol": symbol})]
 
     def fee_schedules(self) -> dict[str, FeeSchedule]:
-        out = {}
-        for row in self._rows("fee_schedules"):
-            tiers = tuple(
-                FeeTier(min_volume_30d=Decimal(t["min_volume_30d"]),
-                        max_volume_30d=None if t.get("max_volume_30d") is None else Decimal(t["max_volume_30d"]),
-                        maker_fee=Decimal(t["maker_fee"]), taker_fee=Decimal(t["taker_fee"]))
-                for t in (row["tiers"] or ()))
-            out[row["name"]] = FeeSchedule(maker=row["maker_fee_percent"], taker=row["taker_fee_percent"], tiers=tiers)
-        return out
+        from chalicelib.core.codec import fee_from_dict
+
+        return {row["name"]: fee_from_dict({**row, "fee_tiers": row["tiers"]}) for row in self._rows("fee_schedules")}
 
     def update_fees(self, dex: str, fees: FeeSchedule) -> bool:
         params = {"dex": dex, "maker": fees.maker, "taker": fees.taker,
