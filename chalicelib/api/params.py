@@ -81,7 +81,7 @@ def _fraction(v: Any) -> Any:
             d = Decimal(str(v).strip())
         except ArithmeticError:
             return v   # pydantic reports the parse error
-        if d.is_finite() and abs(d) >= PERCENT_LOOKALIKE:
+        if d.is_finite() and d >= PERCENT_LOOKALIKE:   # negatives (e.g. -1: include losses) are not misread
             raise ValueError(f"is a fraction of notional (0.002 = 0.2 %); {v} would mean {d * 100} %. "
                              f"Write {d / 100} for {v} %, or add the percent sign: {v}%")
     return v

@@ -198,7 +198,7 @@ def test_best_symbol_and_compare(api: Api) -> None:
     status, best = api.get("/api/v1/opportunities/best?min_volume=0&min_divergence=0&min_profit=-1")
     assert status == 200 and best["rank"] == 1 and best["total_opportunities"] == 2
     assert best["opportunity"]["symbol"] == "ETH"
-    _, none = api.get("/api/v1/opportunities/best?min_profit=1")
+    _, none = api.get("/api/v1/opportunities/best?min_profit=0.05")   # 5 % over 8 h: none
     assert none["opportunity"] is None and none["total_opportunities"] == 0
     _, by_symbol = api.get("/api/v1/opportunities/symbol/btc?min_divergence=0&min_profit=-1")
     assert [o["symbol"] for o in by_symbol["opportunities"]] == ["BTC"]
