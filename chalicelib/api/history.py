@@ -80,8 +80,15 @@ def opportunity_history(q: OpportunityHistoryQuery) -> dict[str, Any]:
         symbol=q.symbol, start=start, end=end, min_profit=q.min_profit, limit=q.limit,
         offset=(q.page - 1) * q.limit)
     newest = max((r["discovered_at"] for r in rows if isinstance(r.get("discovered_at"), datetime)), default=None)
-    return {**_fresh(newest), "opportunities": rows, "total_count": total, "period_start": start,
+    return {**_fresh(newest), "opportunities": [_stored_opportunity(r) for r in rows], "total_count": total, "period_start": start,
             "period_end": end, "pagination": _pagination(q.page, q.limit, total)}
+
+
+def _stored_opportunity(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored row in the one public opportunity shape (core.codec.opportunity_to_dict): the stable
+    id as `id` (not the table's serial), the 8 h basis stated, no internal metadata."""
+    out = {k: v for k, v in row.items() if k not in ("id", "opportunity_id", "metadata")}
+    return {"id": row.get("opportunity_id"), "basis": "8h", **out}
 
 
 def rate_stats(symbol: str, q: StatsQuery) -> dict[str, Any]:

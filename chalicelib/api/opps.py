@@ -9,6 +9,7 @@ the snapshot entry (so they refresh with it, at most every min(5 s, CACHE_TTL_SE
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from decimal import Decimal
 
 from chalicelib import wiring
@@ -60,6 +61,28 @@ def to_filter(q: OpportunityQuery) -> OpportunityFilter:
         raise bad_parameter(_QUERY_NAMES.get(err.parameter, err.parameter), err.detail) from None
 
 
+# the thresholds a client may not know it is applying (defaults), as the query names them, with units
+_THRESHOLDS = (("min_divergence", "min_divergence", "fraction per 8 h"),
+               ("min_volume_24h", "min_volume", "USD, both legs"),
+               ("min_profit_percent", "min_profit", "fraction of notional over hold_hours"))
+
+
+def hidden_hint(opps: list[Opportunity], f: OpportunityFilter) -> str | None:
+    """Why an empty result is empty: how many rows the numeric thresholds hid, and which ones did."""
+    active = [(field, name, unit) for field, name, unit in _THRESHOLDS if getattr(f, field) is not None]
+    if not active:
+        return None
+    relaxed = replace(f, min_divergence=None, min_volume_24h=None, min_profit_percent=None)
+    _, hidden = apply_filter(opps, relaxed)
+    if not hidden:
+        return None
+    by = [f"{name}={getattr(f, field)} ({unit})" for field, name, unit in active
+          if apply_filter(opps, replace(relaxed, **{field: getattr(f, field)}))[1] < hidden]
+    return (f"{hidden} opportunit{'y' if hidden == 1 else 'ies'} matched everything but "
+            f"{' and '.join(by) or 'the thresholds together'}; lower them (e.g. min_divergence=0&min_volume=0"
+            f"&min_profit=-1) to see {'it' if hidden == 1 else 'them'}")
+
+
 def _validate(q: OpportunityQuery) -> Cached:
     """Check names, then return the snapshot entry this request works on."""
     snaps = data.snapshots()
@@ -82,8 +105,13 @@ def opportunities(q: OpportunityQuery) -> str:
     def build() -> tuple[str, int]:
         opps, generated_ms = parent.value
         chosen, total = apply_filter(opps, f)
-        text = dumps({"opportunities": [opportunity_to_dict(o) for o in chosen], "total_count": total,
-                      "filters_applied": filters_applied(f), "generated_at": iso_ms(generated_ms)})
+        body = {"opportunities": [opportunity_to_dict(o) for o in chosen], "total_count": total,
+                "filters_applied": filters_applied(f), "generated_at": iso_ms(generated_ms)}
+        if not total:
+            hint = hidden_hint(opps, f)
+            if hint:
+                body["hint"] = hint
+        text = dumps(body)
         return text, len(text)
 
     return with_meta(CACHE.derived(_key(q, "list"), parent, build, data.ttl()))

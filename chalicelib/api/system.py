@@ -48,7 +48,8 @@ def public_dex(row: dict[str, Any]) -> dict[str, Any]:
         "supports_websocket": bool(row.get("supports_websocket", False)),
         "fee_structure": fee_structure(row),
         "supported_symbols": sorted(row.get("supported_symbols") or []),
-        "collection_interval_seconds": row.get("collection_interval_seconds"),
+        # the interval in force (settings), not the seeded column, which nothing updates
+        "collection_interval_seconds": wiring.settings().collection_interval_seconds,
         "rate_limit_per_minute": row.get("rate_limit_per_minute"),
         "last_successful_fetch": row.get("last_successful_fetch"),
         "last_error": row.get("last_error"),
@@ -78,7 +79,8 @@ def dex_symbols(dex: str) -> dict[str, Any]:
         "is_active": bool(r.get("is_active", True)),
         "min_order_size": r.get("min_order_size"),
         "volume_24h": r.get("volume_24h", r.get("volume_24h_usd")),
-        "open_interest": r.get("open_interest", r.get("open_interest_usd")),
+        "open_interest": r.get("open_interest", r.get("open_interest_usd")),   # SPEC's name, USD
+        "open_interest_usd": r.get("open_interest_usd", r.get("open_interest")),
         "multiplier": r.get("multiplier"),
         "last_updated": r.get("last_updated"),
     } for r in rows]
@@ -207,11 +209,16 @@ def _admin_key() -> str | None:
 
 
 def check_admin(headers: Any) -> None:
+    """503 when no admin key is configured (admin is off: no key could be right), 401 without a key,
+    403 for a wrong one."""
+    expected = _admin_key()
+    if not expected:
+        raise ApiError(503, "admin is off: no admin key is configured (set ADMIN_API_KEY or "
+                            "ADMIN_API_KEY_SSM_PARAM)", "X-API-Key", "admin_disabled")
     given = (headers or {}).get("x-api-key")
     if not given:
         raise ApiError(401, "missing X-API-Key header", "X-API-Key", "unauthorized")
-    expected = _admin_key()
-    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+    if not hmac.compare_digest(given.encode(), expected.encode()):
         raise ApiError(403, "invalid API key", "X-API-Key", "forbidden")
 
 
