@@ -37,6 +37,7 @@ from chalicelib.core.codec import (
     snapshot_to_dict,
 )
 from chalicelib.core.models import FeeSchedule, MarketSnapshot, Opportunity
+from chalicelib.core.ports import AnalysisStore, Pusher
 from chalicelib.core.serialize import dumps, iso_ms
 
 log = logging.getLogger(__name__)
@@ -139,7 +140,7 @@ LOCK_MS = 55_000      # under the analysis Lambda's 60 s timeout: a crashed hold
 MAX_RERUNS = 2
 
 
-def run(event: Mapping[str, Any], *, settings: Any, storage: Any, kv: Any, pusher: Any,
+def run(event: Mapping[str, Any], *, settings: Any, storage: AnalysisStore, kv: Any, pusher: Pusher,
         now_ms: int | None = None) -> dict[str, Any]:
     """One analysis at a time across all containers; the five collectors' chained runs coalesce.
 
@@ -211,7 +212,7 @@ def metrics(summary: Mapping[str, Any]) -> dict[str, float]:
     return {"Opportunities": summary["open"], "WsPushes": summary["ws"]["frames_delivered"]}
 
 
-def run_once(event: Mapping[str, Any], *, settings: Any, storage: Any, kv: Any, pusher: Any,
+def run_once(event: Mapping[str, Any], *, settings: Any, storage: AnalysisStore, kv: Any, pusher: Pusher,
              now_ms: int | None = None) -> dict[str, Any]:
     from chalicelib.core.opportunities import Prune, latest_snapshots, opportunity_rows, to_opportunity
     from chalicelib.services.ws_registry import Updates, fan_out

@@ -109,9 +109,10 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     storage = None
     if settings.database_url and not args.no_store:
-        from chalicelib.storage.repository import PgStorage
+        from chalicelib import wiring  # the composition root builds the adapter
 
-        storage = PgStorage(settings.database_url)
+        wiring.override(settings=settings)
+        storage = wiring.storage()
     try:
         if args.once:
             return 0 if cycle(args, settings, storage, sys.stdout, sys.stderr) else 1
@@ -122,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
             cycle(args, settings, storage, sys.stdout, sys.stderr)
             time.sleep(max(0.0, settings.collection_interval_seconds - (time.monotonic() - started)))
     finally:
-        close = getattr(storage, "close", None)
-        if callable(close):
-            close()
+        if storage is not None:
+            from chalicelib import wiring
+
+            wiring.reset()   # closes what it built

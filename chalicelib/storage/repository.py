@@ -24,7 +24,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from chalicelib.core.models import FeeSchedule, MarketSnapshot, Opportunity
-from chalicelib.services.ports import CollectionOutcome, HistoryPage
+from chalicelib.core.ports import CollectionOutcome, HistoryPage
 from chalicelib.storage.db import Database
 from chalicelib.storage.queries import q
 
