@@ -36,6 +36,7 @@ class MarketSnapshot:
     multiplier: Decimal = Decimal(1)             # 1000 for kPEPE / 1000PEPE listings
     quote: str = "USD"                           # USDC / USDT / USD as the venue quotes
     collection_latency_ms: int | None = None
+    min_order_size: Decimal | None = None        # smallest order in base-asset units, where the venue publishes it
 
     @property
     def rate_1h(self) -> Decimal:

@@ -31,7 +31,7 @@ from chalicelib.storage.queries import q
 log = logging.getLogger(__name__)
 
 _STAGE_TYPES = ["int4", "int4", "int8", "numeric", "numeric", "int8", "int8", "numeric", "numeric", "numeric",
-                "numeric", "numeric", "numeric", "numeric", "int4", "text", "numeric", "text", "bool"]
+                "numeric", "numeric", "numeric", "numeric", "int4", "text", "numeric", "text", "numeric", "bool"]
 
 
 _FR_TYPES = ["timestamptz", "int4", "int4", "numeric", "numeric", "timestamptz", "numeric", "numeric", "numeric",
@@ -168,7 +168,7 @@ class PgStorage:
                        s.funding_interval_hours, s.next_funding_time_ms, s.venue_ts_ms, s.mark_price,
                        s.index_price, s.open_interest_usd, s.open_interest_base, s.volume_24h_usd,
                        s.best_bid, s.best_ask, s.collection_latency_ms, s.dex_symbol, s.multiplier,
-                       s.quote, is_latest))
+                       s.quote, s.min_order_size, is_latest))
 
     def _write(self, work: Any) -> Any:
         try:
