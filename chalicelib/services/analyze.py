@@ -27,15 +27,7 @@ from typing import Any
 
 from chalicelib.cache import keys
 from chalicelib.cache.store import is_outage
-from chalicelib.core import units
-from chalicelib.core.codec import (
-    fees_from_json,
-    fees_to_json,
-    opportunity_to_dict,
-    rate_record,
-    snapshot_from_dict,
-    snapshot_to_dict,
-)
+from chalicelib.core import codec, units
 from chalicelib.core.models import FeeSchedule, MarketSnapshot, Opportunity
 from chalicelib.core.ports import AnalysisStore, Pusher
 from chalicelib.core.serialize import dumps, iso_ms
@@ -59,10 +51,10 @@ def venue_ids(settings: Any) -> list[str]:
 # ---- records ----------------------------------------------------------------------------------
 def rate_update(s: MarketSnapshot) -> dict[str, Any]:
     """`data` of SPEC's funding_rate_update: the public rate record on the 8 h basis (core.codec)."""
-    return rate_record(s)
+    return codec.rate_record(s)
 
 
-opportunity_record = opportunity_to_dict
+opportunity_record = codec.opportunity_to_dict
 
 
 def _fingerprint(o: Opportunity) -> str:
@@ -77,15 +69,15 @@ def load_fees(kv: Any, storage: Any, ttl: int) -> tuple[dict[str, FeeSchedule], 
     key = f"{keys.dex_metadata('fees')}:v{version}"
     cached = kv.get(key)
     if cached:
-        return fees_from_json(cached), "redis"
+        return codec.fees_from_json(cached), "redis"
     fees = storage.fee_schedules()
-    kv.set(key, fees_to_json(fees), ex=ttl)
+    kv.set(key, codec.fees_to_json(fees), ex=ttl)
     return fees, "database"
 
 
 # ---- rates ------------------------------------------------------------------------------------
 def _decode(raw: bytes | str | None) -> list[MarketSnapshot]:
-    return [snapshot_from_dict(d) for d in json.loads(raw)] if raw else []
+    return [codec.snapshot_from_dict(d) for d in json.loads(raw)] if raw else []
 
 
 def load_latest(kv: Any, storage: Any, dexes: Sequence[str]) -> tuple[list[MarketSnapshot], dict[str, str]]:
@@ -310,7 +302,7 @@ def _write_hot_keys(kv: Any, snapshots: Sequence[MarketSnapshot], sources: Mappi
     by_dex: dict[str, list[dict[str, Any]]] = {}
     pipe = kv.pipeline(transaction=False)
     for s in snapshots:
-        by_dex.setdefault(s.dex, []).append(snapshot_to_dict(s))
+        by_dex.setdefault(s.dex, []).append(codec.snapshot_to_dict(s))
     pipe.set(keys.latest_rates(), dumps([r for records in by_dex.values() for r in records]), ex=ttl)
     for dex, records in by_dex.items():
         if sources.get(dex) == "database":
