@@ -8,7 +8,7 @@ Everything else derives from it here, and nowhere else:
     annualized (APR) = rate_1h * 8760 * 100                           percent per year, simple
 
 SQL mirrors `rate_1h` / `rate_8h` in the generated columns of sql/0001 and sql/0002; a test
-(tests/integration/test_units_sql.py) pins those columns to these functions. `BASES` names every
+(tests/integration/test_units.py) pins those columns to these functions. `BASES` names every
 basis a rate field may be expressed in; a response carries the basis by its field name (`rate_1h`,
 `rate_8h`) or by a `basis` field beside the value.
 """
