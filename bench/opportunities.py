@@ -18,7 +18,6 @@ from decimal import Decimal
 from chalicelib.core.filters import OpportunityFilter, apply_filter
 from chalicelib.core.models import FeeSchedule, MarketSnapshot
 from chalicelib.core.opportunities import find_opportunities
-from chalicelib.core.select import select_opportunities
 
 NOW_MS = 1_790_000_000_000
 
@@ -61,7 +60,7 @@ def main() -> None:
     args = ap.parse_args()
     snaps, fees = synthetic(args.venues, args.symbols, correlated=args.correlated)
     default = OpportunityFilter()
-    find_ms, filter_ms, total_ms, select_ms = [], [], [], []
+    find_ms, filter_ms, total_ms = [], [], []
     for _ in range(args.runs):
         t0 = time.perf_counter()
         opps = find_opportunities(snaps, fees, now_ms=NOW_MS)
@@ -71,10 +70,6 @@ def main() -> None:
         find_ms.append((t1 - t0) * 1000)
         filter_ms.append((t2 - t1) * 1000)
         total_ms.append((t2 - t0) * 1000)
-        t3 = time.perf_counter()
-        fast, fast_matching = select_opportunities(snaps, fees, default, now_ms=NOW_MS)
-        select_ms.append((time.perf_counter() - t3) * 1000)
-        assert (fast, fast_matching) == (selected, matching), "fast path must equal the full path"
     data = "correlated" if args.correlated else "dispersed"
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"venues={args.venues} symbols={args.symbols} snapshots={len(snaps)} runs={args.runs} rates={data}"
@@ -83,8 +78,6 @@ def main() -> None:
     print(f"find_opportunities  median {statistics.median(find_ms):8.2f} ms  min {min(find_ms):8.2f} ms")
     print(f"apply_filter        median {statistics.median(filter_ms):8.2f} ms  min {min(filter_ms):8.2f} ms")
     print(f"total (full list)   median {statistics.median(total_ms):8.2f} ms  min {min(total_ms):8.2f} ms")
-    print(f"select_opportunities median {statistics.median(select_ms):7.2f} ms  min {min(select_ms):8.2f} ms"
-          "  (same result; pruned pairs never built)")
 
 
 if __name__ == "__main__":

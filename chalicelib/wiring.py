@@ -7,9 +7,12 @@ at import time, so a Lambda pays only for what its function touches. Tests call 
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from chalicelib.settings import Settings, get_settings
+
+if TYPE_CHECKING:  # the ports are types only here
+    from chalicelib.core.ports import Pusher, Storage
 
 _overrides: dict[str, Any] = {}
 _built: dict[str, Any] = {}
@@ -19,10 +22,10 @@ def settings() -> Settings:
     return _overrides.get("settings") or get_settings()
 
 
-def storage() -> Any:
+def storage() -> Storage:
     """chalicelib.storage.repository.PgStorage on $DATABASE_URL (one reused connection, reconnects)."""
     if "storage" in _overrides:
-        return _overrides["storage"]
+        return cast("Storage", _overrides["storage"])
     if "storage" not in _built:
         from chalicelib.storage.repository import PgStorage
 
@@ -31,8 +34,9 @@ def storage() -> Any:
             from chalicelib.settings import SettingsError
 
             raise SettingsError("DATABASE_URL is not set: expected postgresql://user@host:port/dbname")
-        _built["storage"] = PgStorage(url)
-    return _built["storage"]
+        built: Storage = PgStorage(url)   # mypy: PgStorage implements every storage port
+        _built["storage"] = built
+    return cast("Storage", _built["storage"])
 
 
 def kv() -> Any:
@@ -46,15 +50,30 @@ def kv() -> Any:
     return _built["kv"]
 
 
-def pusher() -> Any:
+def kv_for(given: Settings) -> Any:
+    """The key-value client for settings a caller was handed (a CLI's own): kv() when they name the
+    same Redis, else one client per URL, built here once per process."""
+    if given.redis_url == settings().redis_url:
+        return kv()
+
+    def build() -> Any:
+        from chalicelib.cache.store import make_kv
+
+        return make_kv(given)
+
+    return get(f"kv:{given.redis_url}", build)
+
+
+def pusher() -> Pusher:
     """WebSocket pusher over apigatewaymanagementapi (endpoint from WS_MANAGEMENT_URL)."""
     if "pusher" in _overrides:
-        return _overrides["pusher"]
+        return cast("Pusher", _overrides["pusher"])
     if "pusher" not in _built:
         from chalicelib.transport.push import make_pusher
 
-        _built["pusher"] = make_pusher(settings())
-    return _built["pusher"]
+        built: Pusher = make_pusher(settings())   # mypy: ApiGatewayPusher implements Pusher
+        _built["pusher"] = built
+    return cast("Pusher", _built["pusher"])
 
 
 def override(**components: Any) -> None:

@@ -16,8 +16,9 @@ from chalicelib import wiring
 from chalicelib.api.cache import CACHE, Cached
 from chalicelib.api.errors import not_found
 from chalicelib.cache import keys
+from chalicelib.core.codec import snapshot_from_dict, snapshot_to_dict
 from chalicelib.core.models import FeeSchedule, MarketSnapshot
-from chalicelib.core.serialize import dumps, snapshot_from_dict, snapshot_to_dict
+from chalicelib.core.serialize import dumps
 
 SNAPSHOTS = "snapshots"
 DEXES = "dex_metadata"
@@ -103,8 +104,6 @@ def dex_rows() -> Cached:
     def write_redis(client: Any, rows: dict[str, Any]) -> None:
         if ttl() > 0:
             client.set(redis_key, dumps(rows), ex=ttl())
-            for name, row in rows.items():
-                client.set(keys.dex_metadata(name), dumps(row), ex=ttl())
 
     return CACHE.fetch(DEXES, ttl=ttl(), kv=kv(), read_redis=read_redis, load_db=load_db, write_redis=write_redis)
 

@@ -7,6 +7,7 @@ from functools import lru_cache
 from html import escape
 from typing import Any
 
+from chalicelib.api.asyncapi import document as asyncapi
 from chalicelib.api.openapi import document
 
 _CSS = """body{font:14px/1.45 system-ui,sans-serif;margin:0;color:#1d2330;background:#f7f8fa}
@@ -92,9 +93,20 @@ def page() -> str:
                 f"<p class=desc>{escape(op.get('description', ''))}</p>{_params(op)}"
                 f"<p><b>Responses:</b> {escape(responses)}</p>{_try_form(path, method, op)}</section>")
     schemas = "".join(_schema_table(n, s) for n, s in doc["components"]["schemas"].items())
+    ws = asyncapi()
+    frames = "".join(f"<li><code>{escape(name)}</code></li>" for name in ws["components"]["messages"])
+    channels = "".join(f"<li><code>{escape(c['address'])}</code>: {escape(c['description'])}</li>"
+                       for c in ws["channels"].values())
+    ws_schemas = "".join(_schema_table(n, s) for n, s in ws["components"]["schemas"].items()
+                         if n not in doc["components"]["schemas"])
+    unit_rows = "".join(f"<tr><td><code>{escape(k)}</code></td><td>{escape(v)}</td></tr>" for k, v in doc["x-units"].items())
     info = doc["info"]
     return (f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{escape(info['title'])} API</title>"
             f"<style>{_CSS}</style></head><body><header><h1>{escape(info['title'])} <small>v{info['version']}</small>"
-            f"</h1><nav><a style='color:#fff' href='/api/v1/openapi.json'>openapi.json</a></nav></header><main>"
-            f"<p class=desc>{escape(info['description'])}</p><h2>Endpoints</h2>{''.join(ops)}<h2>Schemas</h2>{schemas}"
+            f"</h1><nav><a style='color:#fff' href='/api/v1/openapi.json'>openapi.json</a>"
+            f"<a style='color:#fff' href='/api/v1/asyncapi.json'>asyncapi.json (WebSocket)</a></nav></header><main>"
+            f"<p class=desc>{escape(info['description'])}</p><h2>Units</h2><table><tr><th>x-unit</th><th>meaning</th>"
+            f"</tr>{unit_rows}</table><h2>Endpoints</h2>{''.join(ops)}"
+            f"<h2 id=websocket>WebSocket</h2><p class=desc>{escape(ws['info']['description'])}</p><ul>{channels}</ul>"
+            f"<p>Messages and frames:</p><ul>{frames}</ul>{ws_schemas}<h2>Schemas</h2>{schemas}"
             f"</main><script>{_JS}</script></body></html>")

@@ -49,6 +49,8 @@ def from_validation(exc: ValidationError, *, status: int = 400, prefix: str = ""
         return ApiError(status, f"unknown {where} {name!r}", prefix + (name or ""),
                         "unknown_parameter" if status == 400 else "unprocessable_entity")
     msg = first.get("msg", "invalid value")
+    if first.get("type") == "value_error":   # our own validators: "<name> <their sentence>"
+        msg = f"{name} {msg.removeprefix('Value error, ')}" if name else msg.removeprefix("Value error, ")
     value = first.get("input")
     shown = f" (got {value!r})" if isinstance(value, str | int | float) and len(repr(value)) < 80 else ""
     error = "invalid_parameter" if status == 400 else "unprocessable_entity"

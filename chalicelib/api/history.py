@@ -1,7 +1,8 @@
 """Queries behind /history/* and /stats/*: straight from PostgreSQL (date_bin buckets, percentiles).
 
 Storage returns normalized rates (rate_1h, rate_8h per point; statistics of rate_8h); this
-module converts them to the requested basis. A market's native rate = rate_8h * interval / 8.
+module converts them to the requested basis with core.units. In a data point `rate` (SPEC's name)
+and `funding_rate` are both in `basis`; `native_rate` is one funding interval of the market.
 """
 
 from __future__ import annotations
@@ -15,27 +16,13 @@ from typing import Any
 from chalicelib import wiring
 from chalicelib.api import data
 from chalicelib.api.params import INTERVAL_SECONDS, PERIODS, HistoryQuery, OpportunityHistoryQuery, StatsQuery
+from chalicelib.core import units
 from chalicelib.core.serialize import iso_ms
 from chalicelib.core.stats import funding_rate_stats
-
-EIGHT = Decimal(8)
-APR_PER_1H = Decimal(8760) * Decimal(100)           # percent per year from a 1 h rate
-APR_PER_8H = APR_PER_1H / EIGHT                     # ... from an 8 h rate
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _factor(basis: str, interval_hours: Decimal | None) -> Decimal:
-    """Multiply an 8 h rate by this to express it in `basis`."""
-    if basis == "1h":
-        return 1 / EIGHT
-    if basis == "apr":
-        return APR_PER_8H
-    if basis == "native":
-        return (interval_hours or EIGHT) / EIGHT
-    return Decimal(1)
 
 
 def _dec(v: Any) -> Decimal | None:
@@ -72,13 +59,12 @@ def rate_history(dex: str, symbol: str, q: HistoryQuery) -> dict[str, Any]:
             interval_h = _dec(pt["funding_interval_hours"])
         r8, r1 = _dec(pt.get("rate_8h")), _dec(pt.get("rate_1h"))
         native = _dec(pt.get("funding_rate"))
-        rate = {"8h": r8, "1h": r1, "native": native, "apr": None if r1 is None else r1 * APR_PER_1H}[q.basis]
-        if rate is None and r8 is not None:
-            rate = r8 * _factor(q.basis, interval_h)
-        points.append({"time": pt["time"], "rate": rate, "rate_1h": r1, "rate_8h": r8,
-                       "funding_rate": native, "funding_interval_hours": interval_h, "samples": pt.get("samples")})
-    factor = _factor(q.basis, interval_h)
-    stats = {k: None if (v := _dec(page.statistics.get(k))) is None else v * factor
+        rate = native if q.basis == "native" else None if r8 is None else units.from_8h(r8, q.basis, interval_h)
+        # the same rate members a REST record and a WebSocket frame carry (core.codec.rate_fields)
+        points.append({"time": pt["time"], "rate": rate, "funding_rate": rate, "native_rate": native,
+                       "rate_1h": r1, "rate_8h": r8, "annualized_rate": None if r1 is None else units.apr_from_1h(r1),
+                       "funding_interval_hours": interval_h, "samples": pt.get("samples")})
+    stats = {k: None if (v := _dec(page.statistics.get(k))) is None else units.from_8h(v, q.basis, interval_h)
              for k in ("avg_rate", "median_rate", "std_dev", "min_rate", "max_rate")}
     # a bucket's `time` is its start: the newest sample in it is `last_time`
     newest = max((pt.get("last_time") or pt["time"] for pt in page.points), default=None)
@@ -94,8 +80,15 @@ def opportunity_history(q: OpportunityHistoryQuery) -> dict[str, Any]:
         symbol=q.symbol, start=start, end=end, min_profit=q.min_profit, limit=q.limit,
         offset=(q.page - 1) * q.limit)
     newest = max((r["discovered_at"] for r in rows if isinstance(r.get("discovered_at"), datetime)), default=None)
-    return {**_fresh(newest), "opportunities": rows, "total_count": total, "period_start": start,
+    return {**_fresh(newest), "opportunities": [_stored_opportunity(r) for r in rows], "total_count": total, "period_start": start,
             "period_end": end, "pagination": _pagination(q.page, q.limit, total)}
+
+
+def _stored_opportunity(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored row in the one public opportunity shape (core.codec.opportunity_to_dict): the stable
+    id as `id` (not the table's serial), the 8 h basis stated, no internal metadata."""
+    out = {k: v for k, v in row.items() if k not in ("id", "opportunity_id", "metadata")}
+    return {"id": row.get("opportunity_id"), "basis": "8h", **out}
 
 
 def rate_stats(symbol: str, q: StatsQuery) -> dict[str, Any]:

@@ -7,8 +7,10 @@ from typing import Any
 
 from pydantic import AliasChoices, BaseModel
 
-from chalicelib.api.routes import ROUTES, Route
+from chalicelib.api import schemas
+from chalicelib.api.routes import DOCUMENTED, Route
 from chalicelib.api.schemas import ErrorBody
+from chalicelib.core import units
 
 REF = "#/components/schemas/{model}"
 DESCRIPTION = """Cross-DEX perpetual funding rates, arbitrage opportunities, history and statistics.
@@ -20,7 +22,11 @@ DESCRIPTION = """Cross-DEX perpetual funding rates, arbitrage opportunities, his
   `data_age_seconds`.
 * **Errors** share one body: `{"error", "detail", "parameter"}`. 400 = malformed or **unknown** query
   parameter (typos are rejected, not ignored), 404 = unknown dex/symbol (named in `parameter`),
-  422 = JSON body failing validation, 401/403 = admin key missing/wrong.
+  422 = JSON body failing validation, 401/403 = admin key missing/wrong, 503 on the admin route = admin
+  is off (no key configured).
+* **Units**: every numeric field names its unit in `x-unit` (see `x-units` at the top level);
+  `*_percent` fields are fractions as SPEC.md defines them (0.0002 = 0.02 %), `annualized_*` and
+  `*_apr` / `*_apy` are percent. The WebSocket API is described by `/api/v1/asyncapi.json`.
 """
 
 
@@ -73,11 +79,10 @@ def _operation(route: Route, components: dict[str, Any]) -> dict[str, Any]:
     params = _parameters(route.path_model, "path", components) if route.path_model else []
     params += _parameters(route.query, "query", components)
     op: dict[str, Any] = {
-        "operationId": route.method.lower() + route.path.replace("/api/v1", "").replace("/", "_")
-        .replace("{", "").replace("}", "").replace("-", "_"),
+        "operationId": route.name,
         "summary": route.summary, "tags": [route.tag], "parameters": params,
         "responses": {"200": {"description": "OK", "content": {"application/json": {
-            "schema": _schema(route.response, components)}}}},
+            "schema": _schema(getattr(schemas, route.response), components)}}}},
     }
     if route.description:
         op["description"] = route.description
@@ -92,7 +97,20 @@ def _operation(route: Route, components: dict[str, Any]) -> dict[str, Any]:
 
 
 _ERRORS = {400: "Malformed or unknown parameter", 401: "Missing X-API-Key", 403: "Wrong X-API-Key",
-           404: "Unknown dex or symbol", 422: "Body failed validation", 503: "Database unavailable"}
+           404: "Unknown dex or symbol", 422: "Body failed validation",
+           503: "Database unavailable (health), or admin off: no admin key configured (admin route)"}
+
+
+def annotate_units(components: dict[str, Any]) -> dict[str, Any]:
+    """Every property with a known unit gets `x-unit` (a key of `x-units`), and its description says it."""
+    for model, schema in components.items():
+        for name, prop in schema.get("properties", {}).items():
+            unit = schemas.MODEL_UNITS.get((model, name)) or schemas.FIELD_UNITS.get(name)
+            if unit is None:
+                continue
+            prop["x-unit"] = unit
+            prop["description"] = (prop.get("description", "") + f" [unit: {units.UNITS[unit]}]").strip()
+    return components
 
 
 @lru_cache(maxsize=1)
@@ -100,13 +118,16 @@ def document() -> dict[str, Any]:
     components: dict[str, Any] = {}
     _schema(ErrorBody, components)
     paths: dict[str, Any] = {}
-    for route in ROUTES:
+    for route in DOCUMENTED:
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, components)
+    annotate_units(components)
     return {
         "openapi": "3.1.0",
+        "x-units": units.UNITS,
+        "externalDocs": {"description": "WebSocket API (AsyncAPI 3.0)", "url": "/api/v1/asyncapi.json"},
         "info": {"title": "Funding Rate Service", "version": "1.0.0", "description": DESCRIPTION},
         "servers": [{"url": "/"}],
-        "tags": [{"name": t} for t in dict.fromkeys(r.tag for r in ROUTES)],
+        "tags": [{"name": t} for t in dict.fromkeys(r.tag for r in DOCUMENTED)],
         "paths": paths,
         "components": {"schemas": dict(sorted(components.items())),
                        "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"}}},

@@ -9,8 +9,8 @@ the snapshot entry (so they refresh with it, at most every min(5 s, CACHE_TTL_SE
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from decimal import Decimal
-from typing import Any
 
 from chalicelib import wiring
 from chalicelib.api import data
@@ -18,14 +18,14 @@ from chalicelib.api.cache import CACHE, Cached
 from chalicelib.api.errors import bad_parameter
 from chalicelib.api.params import CompareQuery, OpportunityQuery
 from chalicelib.api.rates import with_meta
-from chalicelib.api.system import STALE_AFTER_INTERVALS
+from chalicelib.core import units
+from chalicelib.core.codec import opportunity_to_dict
 from chalicelib.core.filters import FilterError, OpportunityFilter, apply_filter, filters_applied
 from chalicelib.core.filters import best as best_of
 from chalicelib.core.models import Opportunity
 from chalicelib.core.serialize import dumps, iso_ms
 
 PREFIX = "opportunities"
-_DROP = {"discovered_at_ms", "valid_until_ms", "metadata", "long_mark_price", "short_mark_price"}
 
 
 def computed(parent: Cached, hold_hours: Decimal, fee_type: str) -> Cached:
@@ -33,8 +33,8 @@ def computed(parent: Cached, hold_hours: Decimal, fee_type: str) -> Cached:
     from chalicelib.core.opportunities import find_opportunities
 
     fees = data.fee_schedules()
-    # a venue three collection intervals behind is left out, as the analysis and /health treat it
-    stale_ms = STALE_AFTER_INTERVALS * wiring.settings().collection_interval_seconds * 1000
+    # a stale venue is left out, as the analysis and /health treat it (core.units)
+    stale_ms = units.stale_after_ms(wiring.settings().collection_interval_seconds)
 
     def build() -> tuple[tuple[list[Opportunity], int], int]:
         now_ms = int(time.time() * 1000)
@@ -43,13 +43,6 @@ def computed(parent: Cached, hold_hours: Decimal, fee_type: str) -> Cached:
         return (list(opps), now_ms), 1500 * len(opps)
 
     return CACHE.derived(f"{PREFIX}:computed:{hold_hours}:{fee_type}", parent, build, data.ttl())
-
-
-def public(o: Opportunity) -> dict[str, Any]:
-    out = {name: getattr(o, name) for name in o.__dataclass_fields__ if name not in _DROP}
-    out["discovered_at"] = iso_ms(o.discovered_at_ms)
-    out["valid_until"] = iso_ms(o.valid_until_ms)
-    return out
 
 
 _QUERY_NAMES = {"min_profit_percent": "min_profit", "min_volume_24h": "min_volume", "max_volume_24h": "max_volume"}
@@ -66,6 +59,28 @@ def to_filter(q: OpportunityQuery) -> OpportunityFilter:
         return OpportunityFilter(**kw)
     except FilterError as err:   # cross-field checks (min > max, long_dex == short_dex)
         raise bad_parameter(_QUERY_NAMES.get(err.parameter, err.parameter), err.detail) from None
+
+
+# the thresholds a client may not know it is applying (defaults), as the query names them, with units
+_THRESHOLDS = (("min_divergence", "min_divergence", "fraction per 8 h"),
+               ("min_volume_24h", "min_volume", "USD, both legs"),
+               ("min_profit_percent", "min_profit", "fraction of notional over hold_hours"))
+
+
+def hidden_hint(opps: list[Opportunity], f: OpportunityFilter) -> str | None:
+    """Why an empty result is empty: how many rows the numeric thresholds hid, and which ones did."""
+    active = [(field, name, unit) for field, name, unit in _THRESHOLDS if getattr(f, field) is not None]
+    if not active:
+        return None
+    relaxed = replace(f, min_divergence=None, min_volume_24h=None, min_profit_percent=None)
+    _, hidden = apply_filter(opps, relaxed)
+    if not hidden:
+        return None
+    by = [f"{name}={getattr(f, field)} ({unit})" for field, name, unit in active
+          if apply_filter(opps, replace(relaxed, **{field: getattr(f, field)}))[1] < hidden]
+    return (f"{hidden} opportunit{'y' if hidden == 1 else 'ies'} matched everything but "
+            f"{' and '.join(by) or 'the thresholds together'}; lower them (e.g. min_divergence=0&min_volume=0"
+            f"&min_profit=-1) to see {'it' if hidden == 1 else 'them'}")
 
 
 def _validate(q: OpportunityQuery) -> Cached:
@@ -90,8 +105,13 @@ def opportunities(q: OpportunityQuery) -> str:
     def build() -> tuple[str, int]:
         opps, generated_ms = parent.value
         chosen, total = apply_filter(opps, f)
-        text = dumps({"opportunities": [public(o) for o in chosen], "total_count": total,
-                      "filters_applied": filters_applied(f), "generated_at": iso_ms(generated_ms)})
+        body = {"opportunities": [opportunity_to_dict(o) for o in chosen], "total_count": total,
+                "filters_applied": filters_applied(f), "generated_at": iso_ms(generated_ms)}
+        if not total:
+            hint = hidden_hint(opps, f)
+            if hint:
+                body["hint"] = hint
+        text = dumps(body)
         return text, len(text)
 
     return with_meta(CACHE.derived(_key(q, "list"), parent, build, data.ttl()))
@@ -104,7 +124,7 @@ def best(q: OpportunityQuery) -> str:
     def build() -> tuple[str, int]:
         opps, generated_ms = parent.value
         top, rank, total = best_of(opps, f)
-        text = dumps({"opportunity": public(top) if top else None, "rank": rank,
+        text = dumps({"opportunity": opportunity_to_dict(top) if top else None, "rank": rank,
                       "total_opportunities": total, "generated_at": iso_ms(generated_ms)})
         return text, len(text)
 

@@ -23,10 +23,11 @@ from pydantic import (
 )
 
 from chalicelib.api.errors import ApiError, bad_parameter, from_validation
+from chalicelib.core import units
 from chalicelib.core.fees import MAX_FEE, MIN_FEE
 from chalicelib.core.filters import SORTABLE_FIELDS
 
-Basis = Literal["native", "1h", "8h", "apr"]
+Basis = units.Basis
 FeeType = Literal["maker", "taker"]
 Period = Literal["24h", "7d", "30d", "90d"]
 Interval = Literal["raw", "1h", "4h", "1d"]
@@ -61,6 +62,32 @@ SymbolName = Annotated[str, StringConstraints(pattern=SYMBOL_PATTERN), BeforeVal
                        Field(description="Normalized base asset, e.g. BTC (case-insensitive)", examples=["BTC"])]
 DexList = Annotated[list[Annotated[str, Field(pattern=DEX_PATTERN)]], BeforeValidator(_csv),
                     Field(min_length=1, max_length=20, description="Comma-separated DEX names, e.g. lighter,edgex")]
+
+
+# A bare number above this is almost surely a percent typed where a fraction is expected
+# (min_profit=0.2 meaning 0.2 %): refused with the unit spelled out rather than silently matching nothing.
+PERCENT_LOOKALIKE = Decimal("0.1")
+
+
+def _fraction(v: Any) -> Any:
+    """`0.002` (fraction) or `0.2%` (percent, converted): the unit is never guessed."""
+    if isinstance(v, str) and v.strip().endswith("%"):
+        try:
+            return Decimal(v.strip()[:-1].strip()) / 100
+        except ArithmeticError:
+            raise ValueError(f"not a percentage: {v!r}") from None
+    if isinstance(v, str | int | float | Decimal) and not isinstance(v, bool):
+        try:
+            d = Decimal(str(v).strip())
+        except ArithmeticError:
+            return v   # pydantic reports the parse error
+        if d.is_finite() and d >= PERCENT_LOOKALIKE:   # negatives (e.g. -1: include losses) are not misread
+            raise ValueError(f"is a fraction of notional (0.002 = 0.2 %); {v} would mean {d * 100} %. "
+                             f"Write {d / 100} for {v} %, or add the percent sign: {v}%")
+    return v
+
+
+FractionIn = Annotated[Decimal, BeforeValidator(_fraction)]
 
 
 def _decimal(lo: str, hi: str, default: Any = None, description: str = "") -> Any:
@@ -98,9 +125,12 @@ class OpportunityQuery(Query):
     include_dexes: DexList | None = None
     exclude_dexes: DexList | None = None
     min_divergence: Decimal = _decimal("0", "1", Decimal("0.0001"), "Minimum divergence (8 h fraction)")
-    min_profit: Decimal = Field(Decimal(0), ge=Decimal(-100), le=Decimal(100), allow_inf_nan=False,
-                                validation_alias=AliasChoices("min_profit", "min_profit_percent"),
-                                description="Minimum net profit (fraction over hold_hours); alias min_profit_percent")
+    min_profit: FractionIn = Field(Decimal(0), ge=Decimal(-1), le=Decimal(1), allow_inf_nan=False,
+                                   validation_alias=AliasChoices("min_profit", "min_profit_percent"),
+                                   description="Minimum net profit as a FRACTION of notional over hold_hours "
+                                               "(0.002 = 0.2 %; or write 0.2% with the sign). A bare number "
+                                               ">= 0.1 is refused as a likely percent. Alias min_profit_percent "
+                                               "(SPEC's name; a fraction too)")
     min_volume: Decimal = Field(Decimal(100000), ge=0, le=Decimal("1e15"), allow_inf_nan=False,
                                 validation_alias=AliasChoices("min_volume", "min_volume_24h"),
                                 description="Minimum 24 h USD volume of both legs; alias min_volume_24h")
@@ -161,7 +191,9 @@ class HistoryQuery(TimeRange, BasisQuery):
 
 class OpportunityHistoryQuery(TimeRange):
     symbol: SymbolName | None = None
-    min_profit: Decimal | None = Field(None, ge=Decimal(-100), le=Decimal(100), allow_inf_nan=False)
+    min_profit: FractionIn | None = Field(None, ge=Decimal(-1), le=Decimal(1), allow_inf_nan=False,
+                                          description="Minimum net_profit_percent as a FRACTION (0.002 = 0.2 %), "
+                                                      "or with the sign: 0.2%")
     limit: int = Field(100, ge=1, le=1000)
     page: int = Field(1, ge=1, le=1_000_000)
 

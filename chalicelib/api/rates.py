@@ -1,7 +1,9 @@
 """Queries behind /funding-rates*: latest rates normalized to the requested basis.
 
-basis: native = one funding interval of that market (`funding_rate`), 1h = rate_1h,
-8h = rate_8h (default; what SPEC's examples compare), apr = annualized percent (rate_1h * 8760 * 100).
+`funding_rate` is in the requested `basis` (core.units: native = one funding interval of that
+market, 1h, 8h = default, apr = percent per year); every record also names native_rate, rate_1h,
+rate_8h and annualized_rate by their unit. Records come from core.codec.rate_record, the same shape
+WebSocket frames and `frs collect --json` carry.
 Responses are rendered once per (query, snapshot generation) and kept in the memory tier.
 """
 
@@ -16,20 +18,10 @@ from chalicelib.api.cache import CACHE, Cached
 from chalicelib.api.errors import ApiError
 from chalicelib.api.params import RatesQuery
 from chalicelib.api.system import fee_structure
-from chalicelib.core.models import MarketSnapshot
+from chalicelib.core.codec import rate_record
 from chalicelib.core.serialize import dumps, iso_ms
 
 RATES = "rates"
-
-
-def basis_rate(s: MarketSnapshot, basis: str) -> Decimal:
-    if basis == "native":
-        return s.funding_rate
-    if basis == "1h":
-        return s.rate_1h
-    if basis == "apr":
-        return s.annualized_rate
-    return s.rate_8h
 
 
 def meta_prefix(cached: Cached, source: str | None = None) -> str:
@@ -58,25 +50,6 @@ def _sized(obj: Any) -> tuple[str, int]:
     return text, len(text)
 
 
-def record(s: MarketSnapshot, basis: str) -> dict[str, Any]:
-    return {
-        "funding_rate": basis_rate(s, basis),
-        "native_rate": s.funding_rate,
-        "rate_1h": s.rate_1h,
-        "rate_8h": s.rate_8h,
-        "annualized_rate": s.annualized_rate,
-        "funding_interval_hours": s.funding_interval_hours,
-        "next_funding_time": iso_ms(s.next_funding_time_ms),
-        "timestamp": iso_ms(s.venue_ts_ms or s.fetched_at_ms),
-        "fetched_at": iso_ms(s.fetched_at_ms),
-        "mark_price": s.mark_price,
-        "index_price": s.index_price,
-        "open_interest_usd": s.open_interest_usd,
-        "volume_24h_usd": s.volume_24h_usd,
-        "dex_symbol": s.dex_symbol,
-    }
-
-
 def all_rates(q: RatesQuery) -> str:
     data.require_dex(q.dex)
     parent = data.snapshots()
@@ -87,7 +60,7 @@ def all_rates(q: RatesQuery) -> str:
         out: dict[str, dict[str, Decimal]] = {}
         symbols = [q.symbol] if q.symbol else list(index.by_symbol)
         for symbol in symbols:
-            row = {dex: basis_rate(s, q.basis) for dex, s in index.by_symbol.get(symbol, {}).items()
+            row = {dex: s.rate_in(q.basis) for dex, s in index.by_symbol.get(symbol, {}).items()
                    if q.dex is None or dex == q.dex}
             if row:
                 out[symbol] = row
@@ -113,7 +86,7 @@ def dex_rates(dex: str, basis: str) -> str:
     data.require_dex(dex)
 
     def build(index: data.RatesIndex) -> dict[str, Any]:
-        rates = {sym: record(s, basis) for sym, s in sorted(index.by_dex.get(dex, {}).items())}
+        rates = {sym: rate_record(s, basis) for sym, s in sorted(index.by_dex.get(dex, {}).items())}
         return {"dex_name": dex, "basis": basis, "rates": rates}
 
     return _rendered(f"{RATES}:dex:{dex}:{basis}", build)
@@ -126,5 +99,5 @@ def dex_symbol_rate(dex: str, symbol: str, basis: str) -> str:
     snap = parent.value.by_dex.get(dex, {}).get(symbol)
     if snap is None:
         raise ApiError(404, f"no current funding rate for {symbol!r} on {dex!r}", "symbol", "unknown_symbol")
-    body = {"dex_name": dex, "symbol": symbol, "basis": basis, **record(snap, basis)}
+    body = rate_record(snap, basis)
     return meta_prefix(parent) + dumps(body)[1:]

@@ -1,15 +1,33 @@
-"""The route table: one row per endpoint (path, models, summary). OpenAPI and docs are built from it."""
+"""The route table: one row per endpoint (method, path, models, the call it makes). Nothing else lists routes.
+
+handlers/rest.py registers every row on the `rest` blueprint; api/openapi.py documents every row
+with `documented=True` (the docs pages and the two API documents themselves are served, not
+documented). Response models are named, not imported, so serving a request never builds the
+pydantic response schemas (cold start): api/openapi.py resolves them from api/schemas.py.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import BaseModel
 
+from chalicelib.api import history, opps, rates, system
 from chalicelib.api import params as p
-from chalicelib.api import schemas as s
 
 V1 = "/api/v1"
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request, validated: the path model, the query model, the body model (or None) and headers."""
+
+    path: Any
+    query: Any
+    body: Any
+    headers: Any
 
 
 @dataclass(frozen=True)
@@ -19,48 +37,108 @@ class Route:
     tag: str
     summary: str
     query: type[p.Query]
-    response: type[BaseModel]
+    response: str                                   # a model name in chalicelib.api.schemas
+    call: Callable[[Call], Any]
     path_model: type[BaseModel] | None = None
     body: type[BaseModel] | None = None
     errors: tuple[int, ...] = (400,)
     description: str = ""
+    admin: bool = False                             # X-API-Key checked before anything else
+    documented: bool = True
+
+    @property
+    def name(self) -> str:
+        """Unique view name (Chalice) and OpenAPI operationId."""
+        return self.method.lower() + self.path.replace(V1, "").replace("/", "_").replace("{", "").replace(
+            "}", "").replace("-", "_").replace(".", "_")
+
+
+def _health(c: Call) -> Any:
+    from chalicelib.api.http import json_response
+
+    body, status = system.health()
+    return json_response(body, status)
+
+
+def _html(page: str) -> Callable[[Call], Any]:
+    def call(c: Call) -> Any:
+        from chalice import Response
+
+        from chalicelib.api import docs
+
+        return Response(body=getattr(docs, page)(), status_code=200,
+                        headers={"Content-Type": "text/html; charset=utf-8"})
+
+    return call
+
+
+def _openapi(c: Call) -> Any:
+    from chalicelib.api.openapi import document
+
+    return document()
+
+
+def _asyncapi(c: Call) -> Any:
+    from chalicelib.api.asyncapi import document
+
+    return document()
 
 
 _R = Route
 ROUTES: tuple[Route, ...] = (
     _R("GET", f"{V1}/funding-rates", "Funding rates", "Latest rates, all venues and symbols", p.RatesQuery,
-       s.AllRates, errors=(400, 404),
+       "AllRates", lambda c: rates.all_rates(c.query), errors=(400, 404),
        description="`data` maps symbol -> dex -> rate in `basis` (default 8h, comparable across venues)."),
     _R("GET", f"{V1}/funding-rates/{{dex}}", "Funding rates", "Latest rates of one venue", p.BasisQuery,
-       s.DexRates, p.DexPath, errors=(400, 404),
-       description="`funding_rate` is expressed in `basis`; native_rate, rate_1h, rate_8h, annualized_rate are always given."),
+       "DexRates", lambda c: rates.dex_rates(c.path.dex, c.query.basis), p.DexPath, errors=(400, 404),
+       description="`funding_rate` is expressed in `basis`; native_rate, rate_1h, rate_8h, annualized_rate are "
+                   "always given."),
     _R("GET", f"{V1}/funding-rates/{{dex}}/{{symbol}}", "Funding rates", "Latest rate of one market",
-       p.BasisQuery, s.DexSymbolRate, p.DexSymbolPath, errors=(400, 404)),
+       p.BasisQuery, "DexSymbolRate", lambda c: rates.dex_symbol_rate(c.path.dex, c.path.symbol, c.query.basis),
+       p.DexSymbolPath, errors=(400, 404)),
     _R("GET", f"{V1}/opportunities", "Opportunities", "Arbitrage opportunities (filtered, sorted)",
-       p.OpportunityQuery, s.Opportunities, errors=(400, 404),
-       description="Computed from the latest snapshots and the current fees for the requested hold_hours and fee_type."),
+       p.OpportunityQuery, "Opportunities", lambda c: opps.opportunities(c.query), errors=(400, 404),
+       description="Computed from the latest snapshots and the current fees for the requested hold_hours and "
+                   "fee_type. An empty list carries `hint` when the filters hid rows."),
     _R("GET", f"{V1}/opportunities/best", "Opportunities", "The single best opportunity under the filters",
-       p.OpportunityQuery, s.BestOpportunity, errors=(400, 404)),
+       p.OpportunityQuery, "BestOpportunity", lambda c: opps.best(c.query), errors=(400, 404)),
     _R("GET", f"{V1}/opportunities/symbol/{{symbol}}", "Opportunities", "Opportunities for one symbol",
-       p.SymbolOpportunityQuery, s.Opportunities, p.SymbolPath, errors=(400, 404)),
+       p.SymbolOpportunityQuery, "Opportunities",
+       lambda c: opps.opportunities(c.query.model_copy(update={"symbol": c.path.symbol})), p.SymbolPath,
+       errors=(400, 404)),
     _R("GET", f"{V1}/opportunities/compare", "Opportunities", "Compare two venues symbol by symbol",
-       p.CompareQuery, s.Compare, errors=(400, 404)),
+       p.CompareQuery, "Compare", lambda c: opps.compare(c.query), errors=(400, 404)),
     _R("GET", f"{V1}/history/funding-rates/{{dex}}/{{symbol}}", "History", "Funding-rate history of one market",
-       p.HistoryQuery, s.RateHistory, p.DexSymbolPath, errors=(400, 404),
+       p.HistoryQuery, "RateHistory", lambda c: history.rate_history(c.path.dex, c.path.symbol, c.query),
+       p.DexSymbolPath, errors=(400, 404),
        description="Bucketed averages (interval) or raw points, paginated; statistics over the whole range."),
     _R("GET", f"{V1}/history/opportunities", "History", "Stored opportunities over time",
-       p.OpportunityHistoryQuery, s.OpportunityHistory, errors=(400, 404)),
-    _R("GET", f"{V1}/stats/funding-rates/{{symbol}}", "History", "Statistics of 8 h rates over a period",
-       p.StatsQuery, s.FundingRateStats, p.SymbolPath, errors=(400, 404)),
-    _R("GET", f"{V1}/dexes", "DEX metadata", "All venues with fees and health columns", p.NoQuery, s.DexList),
-    _R("GET", f"{V1}/dexes/{{dex}}", "DEX metadata", "One venue", p.NoQuery, s.DexMetadata, p.DexPath,
+       p.OpportunityHistoryQuery, "OpportunityHistory", lambda c: history.opportunity_history(c.query),
        errors=(400, 404)),
+    _R("GET", f"{V1}/stats/funding-rates/{{symbol}}", "History", "Statistics of 8 h rates over a period",
+       p.StatsQuery, "FundingRateStats", lambda c: history.rate_stats(c.path.symbol, c.query), p.SymbolPath,
+       errors=(400, 404)),
+    _R("GET", f"{V1}/dexes", "DEX metadata", "All venues with fees and health columns", p.NoQuery, "DexList",
+       lambda c: system.list_dexes()),
+    _R("GET", f"{V1}/dexes/{{dex}}", "DEX metadata", "One venue", p.NoQuery, "DexMetadata",
+       lambda c: system.get_dex(c.path.dex), p.DexPath, errors=(400, 404)),
     _R("GET", f"{V1}/dexes/{{dex}}/symbols", "DEX metadata", "Markets listed on one venue", p.NoQuery,
-       s.DexSymbols, p.DexPath, errors=(400, 404)),
+       "DexSymbols", lambda c: system.dex_symbols(c.path.dex), p.DexPath, errors=(400, 404)),
     _R("GET", f"{V1}/health", "System", "Service health (per-venue collection, breaker, freshness)", p.NoQuery,
-       s.ServiceHealth, errors=(400, 503)),
-    _R("GET", f"{V1}/metrics", "System", "Request, cache, database and WebSocket metrics", p.NoQuery, s.Metrics),
+       "ServiceHealth", _health, errors=(400, 503)),
+    _R("GET", f"{V1}/metrics", "System", "Request, cache, database and WebSocket metrics", p.NoQuery, "Metrics",
+       lambda c: system.metrics()),
     _R("PUT", f"{V1}/admin/dexes/{{dex}}/fees", "Admin", "Replace a venue's fee structure", p.NoQuery,
-       s.FeeUpdated, p.DexPath, body=p.FeeStructureBody, errors=(400, 401, 403, 404, 422),
-       description="Requires the X-API-Key header. Invalidates dex_metadata and opportunities caches."),
+       "FeeUpdated", lambda c: system.update_fees(c.path.dex, c.body), p.DexPath, body=p.FeeStructureBody,
+       errors=(400, 401, 403, 404, 422, 503), admin=True,
+       description="Requires the X-API-Key header. 503 when no admin key is configured (admin is off). "
+                   "Invalidates dex_metadata and opportunities caches."),
+    # served, not documented in the OpenAPI paths:
+    _R("GET", f"{V1}/openapi.json", "Docs", "This OpenAPI document", p.NoQuery, "", _openapi, documented=False),
+    _R("GET", f"{V1}/asyncapi.json", "Docs", "The AsyncAPI document of the WebSocket channels", p.NoQuery, "",
+       _asyncapi, documented=False),
+    _R("GET", "/docs", "Docs", "HTML docs", p.NoQuery, "", _html("page"), documented=False),
+    _R("GET", f"{V1}/docs", "Docs", "HTML docs", p.NoQuery, "", _html("page"), documented=False),
 )
+
+DOCUMENTED: tuple[Route, ...] = tuple(r for r in ROUTES if r.documented)

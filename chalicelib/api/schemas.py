@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chalicelib.api.params import Basis, FeeStructureBody
+from chalicelib.api.params import Basis
 
 
 class Out(BaseModel):
@@ -46,7 +46,12 @@ class AllRates(Fresh):
 
 
 class RateRecord(Out):
-    funding_rate: float = Field(description="Rate in the requested basis (default 8h)")
+    """core.codec.rate_record: REST rate records, WebSocket funding_rate_update data, `frs collect --json`."""
+
+    dex_name: str
+    symbol: str
+    basis: Basis = Field(description="The unit of `funding_rate`")
+    funding_rate: float = Field(description="Rate in `basis` (REST: the requested one, default 8h; WebSocket: 8h)")
     native_rate: float = Field(description="Rate for one funding interval of this market")
     rate_1h: float
     rate_8h: float
@@ -59,6 +64,9 @@ class RateRecord(Out):
     index_price: float | None
     open_interest_usd: float | None
     volume_24h_usd: float | None
+    best_bid: float | None = None
+    best_ask: float | None = None
+    multiplier: float = Field(1, description="Listed units per base unit (1000 for kPEPE); prices are per base unit")
     dex_symbol: str
 
 
@@ -69,13 +77,14 @@ class DexRates(Fresh):
 
 
 class DexSymbolRate(Fresh, RateRecord):
-    dex_name: str
-    symbol: str
-    basis: Basis
+    pass
 
 
 class Opportunity(Out):
+    """core.codec.opportunity_to_dict: REST, WebSocket opportunity_update data, pub/sub and history rows."""
+
     id: str = Field(description="Stable id symbol:long_dex:short_dex")
+    basis: Literal["8h"] = Field("8h", description="The unit of long_rate, short_rate and divergence")
     symbol: str
     long_dex: str
     short_dex: str
@@ -103,15 +112,46 @@ class Opportunity(Out):
     short_spread_bps: float | None = None
     avg_spread_bps: float | None = None
     mark_spread_bps: float | None = None
+    long_mark_price: float | None = None
+    short_mark_price: float | None = None
+    long_interval_hours: float | None = None
+    short_interval_hours: float | None = None
     discovered_at: datetime
     valid_until: datetime | None = None
+
+
+class FiltersApplied(Out):
+    """The filter in force (core.filters.OpportunityFilter), defaults included, under its model names."""
+
+    symbol: str | None = None
+    long_dex: str | None = None
+    short_dex: str | None = None
+    include_dexes: list[str] | None = None
+    exclude_dexes: list[str] | None = None
+    min_divergence: float | None = None
+    min_profit_percent: float | None = None
+    min_volume_24h: float | None = None
+    max_volume_24h: float | None = None
+    min_oi_usd: float | None = None
+    max_oi_usd: float | None = None
+    oi_ratio_min: float | None = None
+    oi_ratio_max: float | None = None
+    oi_imbalance: str | None = None
+    max_spread_bps: float | None = None
+    limit: int
+    sort_by: str
+    sort_desc: bool
+    hold_hours: float
+    fee_type: Literal["maker", "taker"]
 
 
 class Opportunities(Fresh):
     opportunities: list[Opportunity]
     total_count: int = Field(description="Opportunities matching the filters before `limit`")
-    filters_applied: dict[str, Any]
+    filters_applied: FiltersApplied
     generated_at: datetime
+    hint: str | None = Field(None, description="Only on an empty result: how many rows the thresholds "
+                                               "(min_divergence, min_volume, min_profit) hid, and which ones")
 
 
 class BestOpportunity(Fresh):
@@ -130,11 +170,16 @@ class Comparison(Out):
     annualized_apy: float
     dex1_rate: float
     dex2_rate: float
+    divergence: float
+    estimated_fees: float
 
 
 class Compare(Fresh):
     dex1: str
     dex2: str
+    basis: Literal["8h"] = "8h"
+    hold_hours: float
+    fee_type: Literal["maker", "taker"]
     opportunities: list[Comparison]
     generated_at: datetime
 
@@ -149,8 +194,12 @@ class Pagination(Out):
 class HistoryPoint(Out):
     time: datetime
     rate: float = Field(description="Rate in `basis` (bucket average when interval != raw)")
+    funding_rate: float | None = Field(None, description="Same as `rate` (the name REST and WebSocket records use)")
+    native_rate: float | None = None
     rate_1h: float | None = None
     rate_8h: float | None = None
+    annualized_rate: float | None = None
+    funding_interval_hours: float | None = None
     samples: int | None = None
 
 
@@ -175,7 +224,7 @@ class RateHistory(Fresh):
 
 
 class OpportunityHistory(Fresh):
-    opportunities: list[dict[str, Any]]
+    opportunities: list[Opportunity]
     total_count: int
     period_start: datetime
     period_end: datetime
@@ -202,17 +251,36 @@ class FundingRateStats(Fresh):
     positive_rate_frequency: float | None = Field(description="Fraction (0..1) of samples with a positive rate")
 
 
-class FeeStructure(FeeStructureBody):
-    model_config = ConfigDict(extra="allow")
+class FeeTier(Out):
+    min_volume_30d: float
+    max_volume_30d: float | None = Field(description="null: unbounded")
+    maker_fee: float
+    taker_fee: float
+
+
+class FeeStructure(Out):
+    """core.codec.fee_to_dict: SPEC DEXFeeStructure; fees are fractions despite the *_percent names."""
+
+    maker_fee_percent: float
+    taker_fee_percent: float
+    has_fee_tiers: bool
+    fee_tiers: list[FeeTier] | None
 
 
 class DexEntry(Out):
     name: str
     display_name: str
     is_active: bool
-    fee_structure: dict[str, Any]
+    api_base_url: str | None = None
+    websocket_url: str | None = None
+    supports_websocket: bool = False
+    fee_structure: FeeStructure
     supported_symbols: list[str]
+    collection_interval_seconds: int | None = Field(
+        None, description="The collection interval in force (settings), not a stored default")
+    rate_limit_per_minute: int | None = None
     last_successful_fetch: datetime | None
+    last_error: Any = None
     consecutive_errors: int
 
 
@@ -228,9 +296,13 @@ class DexSymbol(Out):
     symbol: str
     dex_symbol_format: str | None
     is_active: bool
-    min_order_size: float | None
-    volume_24h: float | None
-    open_interest: float | None
+    min_order_size: float | None = Field(description="Smallest order, in base-asset units; null where the venue "
+                                                      "does not publish one")
+    volume_24h: float | None = Field(description="24 h volume, USD notional (SPEC's name; = volume_24h_usd)")
+    open_interest: float | None = Field(description="Open interest, USD (SPEC's name; = open_interest_usd)")
+    open_interest_usd: float | None = None
+    multiplier: float | None = None
+    last_updated: datetime | None = None
 
 
 class DexSymbols(Fresh):
@@ -276,5 +348,144 @@ class FeeUpdated(Out):
     status: Literal["success"]
     message: str
     dex_name: str
-    fee_structure: dict[str, Any]
+    fee_structure: FeeStructure
     fees_version: int | None
+
+
+DexEntry.model_rebuild()
+DexMetadata.model_rebuild()
+DexList.model_rebuild()
+FeeUpdated.model_rebuild()
+
+
+# ---- units -------------------------------------------------------------------------------------
+# The unit of every numeric response field (a key of core.units.UNITS), by field name; MODEL_UNITS
+# overrides a name inside one model. api/openapi.py and api/asyncapi.py copy these into `x-unit`, and
+# tests/integration/test_units_declared.py fails on any numeric field a response carries without one.
+FIELD_UNITS: dict[str, str] = {
+    # rates
+    "funding_rate": "basis", "rate": "basis", "data": "basis", "native_rate": "fraction/interval",
+    "rate_1h": "fraction/1h", "rate_8h": "fraction/8h", "annualized_rate": "percent/year",
+    "funding_interval_hours": "hours", "long_interval_hours": "hours", "short_interval_hours": "hours",
+    "avg_rate": "basis", "median_rate": "basis", "std_dev": "basis", "min_rate": "basis", "max_rate": "basis",
+    # prices, sizes, money
+    "mark_price": "USD/base", "index_price": "USD/base", "best_bid": "USD/base", "best_ask": "USD/base",
+    "long_mark_price": "USD/base", "short_mark_price": "USD/base", "min_order_size": "base",
+    "open_interest_usd": "USD", "open_interest": "USD", "volume_24h_usd": "USD", "volume_24h": "USD",
+    "long_volume_24h": "USD", "short_volume_24h": "USD", "min_volume_24h": "USD", "long_oi_usd": "USD",
+    "short_oi_usd": "USD", "min_oi_usd": "USD", "max_oi_usd": "USD", "min_volume_30d": "USD",
+    "max_volume_30d": "USD", "multiplier": "multiplier",
+    # opportunities
+    "long_rate": "fraction/8h", "short_rate": "fraction/8h", "divergence": "fraction/8h",
+    "dex1_rate": "fraction/8h", "dex2_rate": "fraction/8h", "rate_diff": "fraction/8h",
+    "divergence_1h": "fraction/1h", "estimated_fees": "fraction", "net_profit_percent": "fraction/hold",
+    "annualized_apy": "percent/year", "gross_apr": "percent/year", "breakeven_hours": "hours",
+    "hold_hours": "hours", "oi_ratio": "ratio", "oi_ratio_min": "ratio", "oi_ratio_max": "ratio",
+    "min_divergence": "fraction/8h", "min_profit_percent": "fraction/hold", "max_volume_24h": "USD",
+    "max_spread_bps": "bps", "limit": "count", "long_spread_bps": "bps", "short_spread_bps": "bps",
+    "avg_spread_bps": "bps", "mark_spread_bps": "bps",
+    # fees
+    "maker_fee_percent": "fraction", "taker_fee_percent": "fraction", "maker_fee": "fraction",
+    "taker_fee": "fraction",
+    # statistics
+    "avg_funding_rate": "fraction/8h", "median_funding_rate": "fraction/8h", "percentile_25": "fraction/8h",
+    "percentile_75": "fraction/8h", "avg_annualized_apy": "percent/year", "volatility": "ratio",
+    "positive_rate_frequency": "fraction", "samples": "count", "period_days": "days",
+    # freshness, paging, system
+    "data_age_seconds": "seconds", "oldest_data_age_seconds": "seconds", "uptime_seconds": "seconds",
+    "collection_interval_seconds": "seconds", "rate_limit_per_minute": "count/minute",
+    "requests_per_minute": "count/minute", "avg_response_time_ms": "ms", "avg_collection_latency_ms": "ms",
+    "cache_hit_rate": "fraction", "error_rate_percent": "percent", "cache_size_mb": "MB",
+    "total_count": "count", "total_opportunities": "count", "rank": "count", "page": "count",
+    "page_size": "count", "total": "count", "total_pages": "count", "consecutive_errors": "count",
+    "total_requests": "count", "cache_entries": "count", "database_connections": "count",
+    "active_websockets": "count", "fees_version": "count",
+}
+MODEL_UNITS: dict[tuple[str, str], str] = {
+    ("FundingRateStats", "std_dev"): "fraction/8h",     # /stats is always on the 8 h basis
+    ("FundingRateStats", "min_rate"): "fraction/8h",
+    ("FundingRateStats", "max_rate"): "fraction/8h",
+}
+
+
+# ---- WebSocket frames (the AsyncAPI document, api/asyncapi.py, is generated from these) ------------
+Channel = Literal["funding_rates", "opportunities"]
+
+
+class WsFilters(Out):
+    symbols: list[str] | None = Field(None, description="Only these symbols (upper-cased)")
+    dexes: list[str] | None = Field(None, description="Rates: only these venues; opportunities: both legs in it")
+
+
+class Subscribe(Out):
+    action: Literal["subscribe"]
+    channels: list[Channel] | None = Field(None, description="Default: the connection's channel (from "
+                                                             "/ws/funding-rates or /ws/opportunities), else both")
+    filters: WsFilters | None = None
+    format: Literal["single", "batch"] = "single"
+
+
+class Unsubscribe(Out):
+    action: Literal["unsubscribe"]
+    channels: list[Channel] | None = Field(None, description="Default: all")
+
+
+class Ping(Out):
+    action: Literal["ping"]
+
+
+class Subscribed(Out):
+    type: Literal["subscribed"]
+    timestamp: datetime
+    channels: list[Channel]
+    filters: dict[str, list[str]]
+    format: Literal["single", "batch"]
+
+
+class Unsubscribed(Out):
+    type: Literal["unsubscribed"]
+    timestamp: datetime
+    channels: list[Channel]
+
+
+class Pong(Out):
+    type: Literal["pong"]
+    timestamp: datetime
+
+
+class WsError(Out):
+    type: Literal["error"]
+    timestamp: datetime
+    error: str
+    detail: str
+
+
+class FundingRateUpdate(Out):
+    type: Literal["funding_rate_update"]
+    timestamp: datetime
+    data: RateRecord = Field(description="One market whose rate or next funding time changed (8 h basis)")
+
+
+class FundingRateBatch(Out):
+    type: Literal["funding_rate_batch"]
+    timestamp: datetime
+    data: list[RateRecord] = Field(description="Every changed market of one cycle (format=batch)")
+
+
+class ClosedOpportunity(Out):
+    id: str
+    symbol: str
+    long_dex: str
+    short_dex: str
+
+
+class OpportunityUpdate(Out):
+    type: Literal["opportunity_update"]
+    timestamp: datetime
+    event: Literal["opened", "updated", "closed"]
+    data: Opportunity | ClosedOpportunity = Field(description="The opportunity; only its id and legs when closed")
+
+
+WS_CLIENT_MESSAGES: tuple[type[BaseModel], ...] = (Subscribe, Unsubscribe, Ping)
+WS_SERVER_FRAMES: tuple[type[BaseModel], ...] = (Subscribed, Unsubscribed, Pong, WsError, FundingRateUpdate,
+                                                 FundingRateBatch, OpportunityUpdate)

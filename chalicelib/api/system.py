@@ -16,10 +16,10 @@ from chalicelib.api.errors import ApiError, not_found
 from chalicelib.api.metrics import METRICS
 from chalicelib.api.params import FeeStructureBody
 from chalicelib.cache import keys
-from chalicelib.core.models import FeeSchedule, FeeTier
+from chalicelib.core import units
+from chalicelib.core.codec import fee_from_dict, fee_to_dict
+from chalicelib.core.models import FeeSchedule
 from chalicelib.core.serialize import iso_ms
-
-STALE_AFTER_INTERVALS = 3   # a venue whose newest data is older than 3 collection intervals is unhealthy
 
 
 def _now_ms() -> int:
@@ -33,13 +33,8 @@ def _meta(cached: Any, now_ms: int) -> dict[str, Any]:
 
 
 def fee_structure(row: dict[str, Any]) -> dict[str, Any]:
-    fs = row.get("fee_structure")
-    if isinstance(fs, dict):
-        return fs
-    tiers = row.get("fee_tiers") or (row.get("fee_metadata") or {}).get("tiers")
-    return {"maker_fee_percent": row.get("maker_fee_percent", row.get("maker_fee")),
-            "taker_fee_percent": row.get("taker_fee_percent", row.get("taker_fee")),
-            "has_fee_tiers": bool(row.get("has_fee_tiers", bool(tiers))), "fee_tiers": tiers or None}
+    """A `dexes` row's fees in the one public fee shape (core.codec)."""
+    return fee_to_dict(fee_from_dict(row))
 
 
 def public_dex(row: dict[str, Any]) -> dict[str, Any]:
@@ -53,7 +48,8 @@ def public_dex(row: dict[str, Any]) -> dict[str, Any]:
         "supports_websocket": bool(row.get("supports_websocket", False)),
         "fee_structure": fee_structure(row),
         "supported_symbols": sorted(row.get("supported_symbols") or []),
-        "collection_interval_seconds": row.get("collection_interval_seconds"),
+        # the interval in force (settings), not the seeded column, which nothing updates
+        "collection_interval_seconds": wiring.settings().collection_interval_seconds,
         "rate_limit_per_minute": row.get("rate_limit_per_minute"),
         "last_successful_fetch": row.get("last_successful_fetch"),
         "last_error": row.get("last_error"),
@@ -83,7 +79,8 @@ def dex_symbols(dex: str) -> dict[str, Any]:
         "is_active": bool(r.get("is_active", True)),
         "min_order_size": r.get("min_order_size"),
         "volume_24h": r.get("volume_24h", r.get("volume_24h_usd")),
-        "open_interest": r.get("open_interest", r.get("open_interest_usd")),
+        "open_interest": r.get("open_interest", r.get("open_interest_usd")),   # SPEC's name, USD
+        "open_interest_usd": r.get("open_interest_usd", r.get("open_interest")),
         "multiplier": r.get("multiplier"),
         "last_updated": r.get("last_updated"),
     } for r in rows]
@@ -131,7 +128,6 @@ def health() -> tuple[dict[str, Any], int]:
     except Exception as exc:
         return {"status": "unhealthy", **base, "dex_health": [], "oldest_data_age_seconds": None,
                 "last_collection_time": None, "detail": f"database unavailable: {type(exc).__name__}"}, 503
-    stale_ms = STALE_AFTER_INTERVALS * settings.collection_interval_seconds * 1000
     dex_health, ages, last_fetches = [], [], []
     for name in sorted(set(active) | set(rows)):
         row = rows.get(name, {})
@@ -144,7 +140,7 @@ def health() -> tuple[dict[str, Any], int]:
             ("circuit breaker open", breaker == "open"),
             (f"{errors} consecutive errors", errors >= settings.circuit_failure_threshold),
             ("no data", newest is None),
-            ("stale data", age_ms is not None and age_ms > stale_ms)) if bad]
+            ("stale data", units.is_stale(age_ms, settings.collection_interval_seconds))) if bad]
         if age_ms is not None:
             ages.append(age_ms)
         if last_ok is not None:
@@ -213,18 +209,21 @@ def _admin_key() -> str | None:
 
 
 def check_admin(headers: Any) -> None:
+    """503 when no admin key is configured (admin is off: no key could be right), 401 without a key,
+    403 for a wrong one."""
+    expected = _admin_key()
+    if not expected:
+        raise ApiError(503, "admin is off: no admin key is configured (set ADMIN_API_KEY or "
+                            "ADMIN_API_KEY_SSM_PARAM)", "X-API-Key", "admin_disabled")
     given = (headers or {}).get("x-api-key")
     if not given:
         raise ApiError(401, "missing X-API-Key header", "X-API-Key", "unauthorized")
-    expected = _admin_key()
-    if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+    if not hmac.compare_digest(given.encode(), expected.encode()):
         raise ApiError(403, "invalid API key", "X-API-Key", "forbidden")
 
 
 def to_schedule(body: FeeStructureBody) -> FeeSchedule:
-    tiers = tuple(FeeTier(t.min_volume_30d, t.max_volume_30d, t.maker_fee, t.taker_fee)
-                  for t in (body.fee_tiers or ()) if body.has_fee_tiers)
-    return FeeSchedule(maker=body.maker_fee_percent, taker=body.taker_fee_percent, tiers=tiers)
+    return fee_from_dict(body.model_dump())
 
 
 def update_fees(dex: str, body: FeeStructureBody) -> dict[str, Any]:
@@ -243,16 +242,11 @@ def update_fees(dex: str, body: FeeStructureBody) -> dict[str, Any]:
                 client.set(keys.fees_version(), str(version))
     invalidate_fees(dex, client)
     return {"status": "success", "message": f"Fees updated for {dex}", "dex_name": dex,
-            "fee_structure": {"maker_fee_percent": schedule.maker, "taker_fee_percent": schedule.taker,
-                              "has_fee_tiers": schedule.has_fee_tiers,
-                              "fee_tiers": [{"min_volume_30d": t.min_volume_30d, "max_volume_30d": t.max_volume_30d,
-                                             "maker_fee": t.maker_fee, "taker_fee": t.taker_fee}
-                                            for t in schedule.tiers] or None},
+            "fee_structure": fee_to_dict(schedule),
             "fees_version": version}
 
 
 def invalidate_fees(dex: str, client: Any) -> None:
-    """Fee change: dex_metadata:{dex} (+ the list) and every opportunities* entry, both tiers."""
+    """Fee change: the dex_metadata list (Redis and memory) and every opportunities* / rates* memory entry."""
     CACHE.invalidate(data.DEXES, data.FEES, "opportunities", "rates", kv=client,
-                     redis_keys=(keys.dex_metadata(dex), keys.dex_metadata("all"), keys.opportunities_all()),
-                     redis_patterns=(keys.opportunities_symbol("*"),))
+                     redis_keys=(keys.dex_metadata("all"),))

@@ -13,18 +13,6 @@ def latest_rates_dex(dex: str) -> str:
     return f"{PREFIX}:latest_funding_rates:{dex}"
 
 
-def latest_rate(dex: str, symbol: str) -> str:
-    return f"{PREFIX}:latest_funding_rates:{dex}:{symbol}"
-
-
-def opportunities_all() -> str:
-    return f"{PREFIX}:opportunities:all"
-
-
-def opportunities_symbol(symbol: str) -> str:
-    return f"{PREFIX}:opportunities:symbol:{symbol}"
-
-
 def opportunity_state() -> str:
     """Ids of the opportunities open after the last analysis (to emit opened/updated/closed)."""
     return f"{PREFIX}:opportunities:state"

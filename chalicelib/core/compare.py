@@ -8,12 +8,8 @@ venue to short: the higher rate) and `recommendation`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from decimal import Decimal
+from collections.abc import Iterable
 from typing import Any
-
-from chalicelib.core.models import FeeSchedule, MarketSnapshot
-from chalicelib.core.opportunities import DEFAULT_HOLD_HOURS, Prune, opportunity_rows
 
 
 def compare_rows(opps: Iterable[Any], dex1: str, dex2: str, *, symbol: str | None = None) -> list[dict[str, Any]]:
@@ -45,15 +41,3 @@ def compare_rows(opps: Iterable[Any], dex1: str, dex2: str, *, symbol: str | Non
     out.sort(key=lambda r: r["net_profit_percent"], reverse=True)
     return out
 
-
-def compare(snapshots: Iterable[MarketSnapshot], fees: Mapping[str, FeeSchedule], dex1: str, dex2: str, *,
-            symbol: str | None = None, hold_hours: Decimal = DEFAULT_HOLD_HOURS, fee_type: str = "maker",
-            volume_30d: Mapping[str, Decimal] | None = None, now_ms: int = 0,
-            max_age_ms: int | None = None) -> list[dict[str, Any]]:
-    """Every symbol listed on both venues (with a fee schedule each), computed from snapshots."""
-    if dex1 == dex2:
-        raise ValueError("dex2: must differ from dex1")
-    prune = Prune(symbols=None if symbol is None else frozenset((symbol,)), dexes=frozenset((dex1, dex2)))
-    rows = opportunity_rows(snapshots, fees, now_ms=now_ms, hold_hours=hold_hours, fee_type=fee_type,
-                            volume_30d=volume_30d, max_age_ms=max_age_ms, prune=prune)
-    return compare_rows(rows, dex1, dex2, symbol=symbol)

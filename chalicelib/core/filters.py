@@ -13,7 +13,7 @@ Semantics where SPEC.md is loose (each documented on its field below):
 from __future__ import annotations
 
 import heapq
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields, replace
 from decimal import Decimal
 from operator import attrgetter
@@ -173,79 +173,3 @@ def filters_applied(f: OpportunityFilter) -> dict[str, object]:
     """SPEC `filters_applied`: the non-None fields under their model names."""
     return {x.name: getattr(f, x.name) for x in fields(f) if getattr(f, x.name) is not None}
 
-
-# ---- query string -> OpportunityFilter -----------------------------------------------------
-_ALIASES = {"min_profit": "min_profit_percent", "min_volume": "min_volume_24h", "max_volume": "max_volume_24h"}
-_DECIMALS = {  # field -> lowest allowed value (None = any finite number)
-    "min_divergence": Decimal(0), "min_profit_percent": None, "min_volume_24h": Decimal(0),
-    "max_volume_24h": Decimal(0), "min_oi_usd": Decimal(0), "max_oi_usd": Decimal(0),
-    "oi_ratio_min": Decimal(0), "oi_ratio_max": Decimal(0), "max_spread_bps": Decimal(0),
-}
-_BOOLS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
-
-
-def _decimal(raw: str, parameter: str, lowest: Decimal | None) -> Decimal:
-    try:
-        value = Decimal(raw)
-    except ArithmeticError:
-        raise FilterError(parameter, f"not a number: {raw!r}") from None
-    if not value.is_finite():
-        raise FilterError(parameter, f"must be a finite number, got {raw!r}")
-    if lowest is not None and value < lowest:
-        raise FilterError(parameter, f"must be >= {lowest}, got {raw}")
-    return value
-
-
-def _dexes(raw: str, parameter: str) -> tuple[str, ...]:
-    items = [part.strip().lower() for part in raw.split(",")]
-    if any(not item for item in items):
-        raise FilterError(parameter, "comma-separated DEX names; an item is empty")
-    return tuple(dict.fromkeys(items))
-
-
-def parse_filter(params: Mapping[str, str]) -> OpportunityFilter:
-    """Validate raw query-string values (SPEC names and model names both accepted).
-
-    Raises FilterError(parameter, detail) naming the parameter as the client spelled it. Unknown
-    parameters are errors (a typo such as `min_profit_pct` must not silently mean "no filter").
-    Symbols are upper-cased and DEX names lower-cased, as everywhere else in the service.
-    """
-    kw: dict[str, object] = {}
-    seen: dict[str, str] = {}
-    for parameter, raw_value in params.items():
-        name = _ALIASES.get(parameter, parameter)
-        if name in seen:
-            raise FilterError(parameter, f"given twice (also as {seen[name]})")
-        seen[name] = parameter
-        raw = raw_value.strip()
-        if not raw:
-            raise FilterError(parameter, "empty value")
-        if name in _DECIMALS:
-            kw[name] = _decimal(raw, parameter, _DECIMALS[name])
-        elif name == "symbol":
-            kw[name] = raw.upper()
-        elif name in ("long_dex", "short_dex"):
-            kw[name] = raw.lower()
-        elif name in ("include_dexes", "exclude_dexes"):
-            kw[name] = _dexes(raw, parameter)
-        elif name == "limit":
-            if not (raw.isascii() and raw.isdigit()):
-                raise FilterError(parameter, f"must be an integer between 1 and {MAX_LIMIT}, got {raw!r}")
-            kw[name] = int(raw)
-        elif name == "sort_desc":
-            if raw.lower() not in _BOOLS:
-                raise FilterError(parameter, f"must be true or false, got {raw!r}")
-            kw[name] = _BOOLS[raw.lower()]
-        elif name == "hold_hours":
-            hours = _decimal(raw, parameter, None)
-            if not Decimal(0) < hours <= Decimal(8760):
-                raise FilterError(parameter, f"must be > 0 and <= 8760, got {raw}")
-            kw[name] = hours
-        elif name in ("sort_by", "oi_imbalance", "fee_type"):
-            kw[name] = raw if name == "sort_by" else raw.lower()
-        else:
-            raise FilterError(parameter, "unknown parameter")
-    try:
-        return OpportunityFilter(**kw)  # type: ignore[arg-type]
-    except FilterError as err:  # cross-field checks: report the name the client used
-        raise FilterError(seen.get(err.parameter, err.parameter), err.detail) from None

@@ -11,9 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-HOURS_PER_YEAR = Decimal(8760)
-EIGHT = Decimal(8)
-HUNDRED = Decimal(100)
+from chalicelib.core import units
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,19 +36,23 @@ class MarketSnapshot:
     multiplier: Decimal = Decimal(1)             # 1000 for kPEPE / 1000PEPE listings
     quote: str = "USD"                           # USDC / USDT / USD as the venue quotes
     collection_latency_ms: int | None = None
+    min_order_size: Decimal | None = None        # smallest order in base-asset units, where the venue publishes it
 
     @property
     def rate_1h(self) -> Decimal:
-        return self.funding_rate / self.funding_interval_hours
+        return units.rate_1h(self.funding_rate, self.funding_interval_hours)
 
     @property
     def rate_8h(self) -> Decimal:
-        return self.rate_1h * EIGHT
+        return units.rate_8h(self.funding_rate, self.funding_interval_hours)
 
     @property
     def annualized_rate(self) -> Decimal:
         """Percent per year at the current rate (simple, not compounded)."""
-        return self.rate_1h * HOURS_PER_YEAR * HUNDRED
+        return units.apr_from_1h(self.rate_1h)
+
+    def rate_in(self, basis: str) -> Decimal:
+        return units.in_basis(self.funding_rate, self.funding_interval_hours, basis)
 
     @property
     def spread_bps(self) -> Decimal | None:

@@ -7,7 +7,7 @@ normalized rates are compared (`rate_8h`, `rate_1h`), never a venue's raw per-in
 Hot loop notes (bench/opportunities.py): everything that depends on one snapshot (rates, 2 × fee,
 spread) is computed once per snapshot, not once per pair; the pair loop only does the pair math and
 yields plain rows; records are built from rows afterwards (`to_opportunity`), and a filtered query
-can skip most of both (`Prune`, core/select.py).
+can skip most of both (`Prune`).
 """
 
 from __future__ import annotations
@@ -18,13 +18,8 @@ from dataclasses import dataclass, fields
 from decimal import Decimal
 
 from chalicelib.core.fees import FEE_TYPES, fee_for
-from chalicelib.core.models import (
-    HOURS_PER_YEAR,
-    HUNDRED,
-    FeeSchedule,
-    MarketSnapshot,
-    Opportunity,
-)
+from chalicelib.core.models import FeeSchedule, MarketSnapshot, Opportunity
+from chalicelib.core.units import APR_PER_1H, EIGHT, HOURS_PER_YEAR, HUNDRED
 
 DEFAULT_HOLD_HOURS = Decimal(8)
 DEFAULT_VALID_FOR_MS = 60_000
@@ -151,8 +146,8 @@ def opportunity_rows(snapshots: Iterable[MarketSnapshot], fees: Mapping[str, Fee
 
 def _pairs(grouped: dict[str, dict[str, MarketSnapshot]], fee2: dict[str, Decimal], pr: Prune, hold: Decimal,
            fee_type: str, now_ms: int, valid_until: int) -> Iterator[tuple]:
-    apy_factor = HOURS_PER_YEAR / hold * HUNDRED
-    gross_factor = HOURS_PER_YEAR * HUNDRED
+    apy_factor = HOURS_PER_YEAR / hold * HUNDRED   # net over `hold` hours -> percent per year
+    gross_factor = APR_PER_1H                      # units.apr_from_1h(divergence_1h)
     min_div, min_net, leg = pr.min_divergence, pr.min_net, pr.leg
     new_row = tuple.__new__
     breakeven: Decimal | None
@@ -166,7 +161,8 @@ def _pairs(grouped: dict[str, dict[str, MarketSnapshot]], fee2: dict[str, Decima
             if f2 is None or (leg is not None and not leg(s)):
                 continue
             r1 = s.rate_1h
-            rows.append((r1 * 8, dex, r1, f2, s.volume_24h_usd, s.open_interest_usd, s.spread_bps,
+            # r1 * EIGHT is s.rate_8h (units.rate_8h) without computing rate_1h twice
+            rows.append((r1 * EIGHT, dex, r1, f2, s.volume_24h_usd, s.open_interest_usd, s.spread_bps,
                          s.mark_price, s.funding_interval_hours))
         n = len(rows)
         if n < 2:

@@ -12,8 +12,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-# rate_8h -> percent per year: three 8 h periods a day, 365 days (= rate_1h * 8760 * 100).
-APY_PER_RATE_8H = Decimal(365) * 3 * 100
+from chalicelib.core import units
 
 AGG_KEYS = ("avg", "median", "stddev", "min", "max", "p25", "p75", "positive_frequency", "samples")
 
@@ -60,7 +59,7 @@ def funding_rate_stats(symbol: str, dex: str | None, period_days: int, start: An
         "max_rate": _dec(agg["max"]),
         "percentile_25": _dec(agg["p25"]),
         "percentile_75": _dec(agg["p75"]),
-        "avg_annualized_apy": None if mean is None else mean * APY_PER_RATE_8H,
+        "avg_annualized_apy": None if mean is None else units.apr_from_8h(mean),
         "positive_rate_frequency": None if freq is None else float(freq),
     }
 

@@ -516,8 +516,8 @@
   function onRate(r) {
     stats.wsRateUpdates++;
     var m = (RATES[r.dex_name] = RATES[r.dex_name] || {})[r.symbol] || {};
-    ['rate_1h', 'rate_8h', 'annualized_rate', 'funding_interval_hours', 'next_funding_time', 'mark_price'].forEach(function (k) { if (k in r) m[k] = r[k]; });
-    if ('funding_rate' in r) m.native_rate = r.funding_rate;   // the WS frame's funding_rate is the per-interval rate
+    // frames carry funding_rate in their `basis` (8h); native_rate is the per-interval rate
+    ['rate_1h', 'rate_8h', 'annualized_rate', 'native_rate', 'funding_interval_hours', 'next_funding_time', 'mark_price'].forEach(function (k) { if (k in r) m[k] = r[k]; });
     RATES[r.dex_name][r.symbol] = m;
     renderMatrixSoon();
   }

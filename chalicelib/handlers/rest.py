@@ -1,91 +1,53 @@
-"""REST blueprint `rest`: every SPEC "API Design" route under /api/v1 (full paths, no url_prefix).
+"""REST blueprint `rest`: every row of the route table (chalicelib/api/routes.py) registered as one view.
 
-Each view: translate the request (pydantic models in chalicelib.api.params), call a query in
-chalicelib.api, return JSON. `endpoint` turns ApiError into the `{"error","detail","parameter"}`
-body and anything unexpected into a logged 500 of the same shape. OpenAPI/docs: handlers/docs.py.
+Each view validates the request (path, query, body models of its row; the admin key first where the
+row says so), makes the row's call into chalicelib.api and returns JSON. `endpoint` turns ApiError
+into the `{"error","detail","parameter"}` body and anything unexpected into a logged 500 of the
+same shape. No route is listed anywhere else.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from chalice import Blueprint
 
-from chalicelib.api import history, opps, rates
 from chalicelib.api import params as p
-from chalicelib.api.http import endpoint, json_response
+from chalicelib.api.http import endpoint
+from chalicelib.api.routes import ROUTES, Call, Route
 
 rest = Blueprint(__name__)
-V1 = "/api/v1"
 
 
-def _query(model: type[p.Q]) -> p.Q:
-    return p.parse_query(model, rest.current_request.query_params)
+def _view(route: Route) -> Any:
+    def view(**path: str) -> Any:
+        request = rest.current_request
+        if route.admin:
+            from chalicelib.api.system import check_admin
+
+            check_admin(request.headers)
+        path_values = p.parse_path(route.path_model, **path) if route.path_model else None
+        query = p.parse_query(route.query, request.query_params)
+        body = p.parse_body(request.raw_body, route.body) if route.body else None
+        return route.call(Call(path_values, query, body, request.headers))
+
+    view.__name__ = view.__qualname__ = route.name
+    return endpoint(view)
 
 
-@rest.route(f"{V1}/funding-rates", methods=["GET"])
-@endpoint
-def funding_rates():
-    return json_response(rates.all_rates(_query(p.RatesQuery)))
+for _route in ROUTES:
+    rest.route(_route.path, methods=[_route.method], name=_route.name)(_view(_route))
 
 
-@rest.route(f"{V1}/funding-rates/{{dex}}", methods=["GET"])
-@endpoint
-def dex_funding_rates(dex):
-    path = p.parse_path(p.DexPath, dex=dex)
-    return json_response(rates.dex_rates(path.dex, _query(p.BasisQuery).basis))
+# The dashboard page (HTML, not part of the JSON API or its documents): `/` and `/dashboard`.
+def _dashboard() -> Any:
+    from chalice import Response
+
+    from chalicelib.dashboard import page
+
+    return Response(body=page(), status_code=200, headers={"Content-Type": "text/html; charset=utf-8",
+                                                            "Cache-Control": "no-cache"})
 
 
-@rest.route(f"{V1}/funding-rates/{{dex}}/{{symbol}}", methods=["GET"])
-@endpoint
-def market_funding_rate(dex, symbol):
-    path = p.parse_path(p.DexSymbolPath, dex=dex, symbol=symbol)
-    return json_response(rates.dex_symbol_rate(path.dex, path.symbol, _query(p.BasisQuery).basis))
-
-
-@rest.route(f"{V1}/opportunities", methods=["GET"])
-@endpoint
-def opportunities():
-    return json_response(opps.opportunities(_query(p.OpportunityQuery)))
-
-
-@rest.route(f"{V1}/opportunities/best", methods=["GET"])
-@endpoint
-def best_opportunity():
-    return json_response(opps.best(_query(p.OpportunityQuery)))
-
-
-@rest.route(f"{V1}/opportunities/compare", methods=["GET"])
-@endpoint
-def compare_opportunities():
-    return json_response(opps.compare(_query(p.CompareQuery)))
-
-
-@rest.route(f"{V1}/opportunities/symbol/{{symbol}}", methods=["GET"])
-@endpoint
-def symbol_opportunities(symbol):
-    path = p.parse_path(p.SymbolPath, symbol=symbol)
-    q = _query(p.SymbolOpportunityQuery)
-    return json_response(opps.opportunities(q.model_copy(update={"symbol": path.symbol})))
-
-
-@rest.route(f"{V1}/history/funding-rates/{{dex}}/{{symbol}}", methods=["GET"])
-@endpoint
-def rate_history(dex, symbol):
-    path = p.parse_path(p.DexSymbolPath, dex=dex, symbol=symbol)
-    return history.rate_history(path.dex, path.symbol, _query(p.HistoryQuery))
-
-
-@rest.route(f"{V1}/history/opportunities", methods=["GET"])
-@endpoint
-def opportunity_history():
-    return history.opportunity_history(_query(p.OpportunityHistoryQuery))
-
-
-@rest.route(f"{V1}/stats/funding-rates/{{symbol}}", methods=["GET"])
-@endpoint
-def rate_stats(symbol):
-    path = p.parse_path(p.SymbolPath, symbol=symbol)
-    return history.rate_stats(path.symbol, _query(p.StatsQuery))
-
-
-# System, DEX metadata, admin and docs routes register on the same blueprint:
-from chalicelib.handlers import rest_system  # noqa: E402, F401
+rest.route("/", methods=["GET"], name="dashboard_root")(endpoint(_dashboard))
+rest.route("/dashboard", methods=["GET"], name="dashboard")(endpoint(_dashboard))

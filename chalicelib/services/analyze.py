@@ -22,18 +22,18 @@ import logging
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import fields
 from decimal import Decimal
 from typing import Any
 
 from chalicelib.cache import keys
 from chalicelib.cache.store import is_outage
-from chalicelib.core.models import FeeSchedule, FeeTier, MarketSnapshot, Opportunity
-from chalicelib.core.serialize import dumps, iso_ms, snapshot_from_dict, snapshot_to_dict
+from chalicelib.core import codec, units
+from chalicelib.core.models import FeeSchedule, MarketSnapshot, Opportunity
+from chalicelib.core.ports import AnalysisStore, Pusher
+from chalicelib.core.serialize import dumps, iso_ms
 
 log = logging.getLogger(__name__)
 STATE_TTL_S = 3600            # forgetting the state re-announces every open opportunity as "opened"
-_OPP_FIELDS = tuple(f.name for f in fields(Opportunity) if f.name != "metadata")
 
 
 def hot_ttl(settings: Any) -> int:
@@ -50,18 +50,11 @@ def venue_ids(settings: Any) -> list[str]:
 
 # ---- records ----------------------------------------------------------------------------------
 def rate_update(s: MarketSnapshot) -> dict[str, Any]:
-    """`data` of SPEC's funding_rate_update, plus the normalized rates (DESIGN.md §3)."""
-    return {"dex_name": s.dex, "symbol": s.symbol, "funding_rate": s.funding_rate,
-            "next_funding_time": iso_ms(s.next_funding_time_ms), "rate_1h": s.rate_1h, "rate_8h": s.rate_8h,
-            "annualized_rate": s.annualized_rate, "funding_interval_hours": s.funding_interval_hours,
-            "mark_price": s.mark_price}
+    """`data` of SPEC's funding_rate_update: the public rate record on the 8 h basis (core.codec)."""
+    return codec.rate_record(s)
 
 
-def opportunity_record(o: Opportunity) -> dict[str, Any]:
-    out = {name: getattr(o, name) for name in _OPP_FIELDS}
-    out["discovered_at"] = iso_ms(o.discovered_at_ms)
-    out["valid_until"] = iso_ms(o.valid_until_ms)
-    return out
+opportunity_record = codec.opportunity_to_dict
 
 
 def _fingerprint(o: Opportunity) -> str:
@@ -69,20 +62,6 @@ def _fingerprint(o: Opportunity) -> str:
 
 
 # ---- fees -------------------------------------------------------------------------------------
-def _fees_to_json(fees: Mapping[str, FeeSchedule]) -> str:
-    return json.dumps({dex: {"maker": str(f.maker), "taker": str(f.taker), "tiers": [
-        [str(t.min_volume_30d), None if t.max_volume_30d is None else str(t.max_volume_30d),
-         str(t.maker_fee), str(t.taker_fee)] for t in f.tiers]} for dex, f in fees.items()})
-
-
-def _fees_from_json(raw: bytes | str) -> dict[str, FeeSchedule]:
-    def tier(t: list[Any]) -> FeeTier:
-        return FeeTier(Decimal(t[0]), None if t[1] is None else Decimal(t[1]), Decimal(t[2]), Decimal(t[3]))
-
-    return {dex: FeeSchedule(Decimal(f["maker"]), Decimal(f["taker"]), tuple(tier(t) for t in f["tiers"]))
-            for dex, f in json.loads(raw).items()}
-
-
 def load_fees(kv: Any, storage: Any, ttl: int) -> tuple[dict[str, FeeSchedule], str]:
     """Fee schedules under the current fees_version: Redis when this version is cached, else the database."""
     raw_version = kv.get(keys.fees_version())
@@ -90,15 +69,15 @@ def load_fees(kv: Any, storage: Any, ttl: int) -> tuple[dict[str, FeeSchedule], 
     key = f"{keys.dex_metadata('fees')}:v{version}"
     cached = kv.get(key)
     if cached:
-        return _fees_from_json(cached), "redis"
+        return codec.fees_from_json(cached), "redis"
     fees = storage.fee_schedules()
-    kv.set(key, _fees_to_json(fees), ex=ttl)
+    kv.set(key, codec.fees_to_json(fees), ex=ttl)
     return fees, "database"
 
 
 # ---- rates ------------------------------------------------------------------------------------
 def _decode(raw: bytes | str | None) -> list[MarketSnapshot]:
-    return [snapshot_from_dict(d) for d in json.loads(raw)] if raw else []
+    return [codec.snapshot_from_dict(d) for d in json.loads(raw)] if raw else []
 
 
 def load_latest(kv: Any, storage: Any, dexes: Sequence[str]) -> tuple[list[MarketSnapshot], dict[str, str]]:
@@ -153,7 +132,7 @@ LOCK_MS = 55_000      # under the analysis Lambda's 60 s timeout: a crashed hold
 MAX_RERUNS = 2
 
 
-def run(event: Mapping[str, Any], *, settings: Any, storage: Any, kv: Any, pusher: Any,
+def run(event: Mapping[str, Any], *, settings: Any, storage: AnalysisStore, kv: Any, pusher: Pusher,
         now_ms: int | None = None) -> dict[str, Any]:
     """One analysis at a time across all containers; the five collectors' chained runs coalesce.
 
@@ -225,7 +204,7 @@ def metrics(summary: Mapping[str, Any]) -> dict[str, float]:
     return {"Opportunities": summary["open"], "WsPushes": summary["ws"]["frames_delivered"]}
 
 
-def run_once(event: Mapping[str, Any], *, settings: Any, storage: Any, kv: Any, pusher: Any,
+def run_once(event: Mapping[str, Any], *, settings: Any, storage: AnalysisStore, kv: Any, pusher: Pusher,
              now_ms: int | None = None) -> dict[str, Any]:
     from chalicelib.core.opportunities import Prune, latest_snapshots, opportunity_rows, to_opportunity
     from chalicelib.services.ws_registry import Updates, fan_out
@@ -254,7 +233,7 @@ def run_once(event: Mapping[str, Any], *, settings: Any, storage: Any, kv: Any, 
         fees, fees_source = load_fees(_NO_CACHE, storage, ttl)
     lap("load")
 
-    stale_ms = 3 * settings.collection_interval_seconds * 1000   # a venue three cycles behind is left out
+    stale_ms = units.stale_after_ms(settings.collection_interval_seconds)   # a venue that far behind is left out
     # only pairs that pay after fees are kept: prune the rest before their records are built
     # OpportunityRow namedtuples, typed `tuple` by the core
     rows: Iterable[Any] = opportunity_rows(snapshots, fees, now_ms=now_ms, max_age_ms=stale_ms,
@@ -280,7 +259,7 @@ def run_once(event: Mapping[str, Any], *, settings: Any, storage: Any, kv: Any, 
             previous_state = json.loads(kv.get(keys.opportunity_state()) or "{}")
             changed = changed_rates(previous_rates, snapshots)
             events, state = diff_state(previous_state, open_now)
-            _write_hot_keys(kv, snapshots, sources, open_now, previous_state, state, ttl)
+            _write_hot_keys(kv, snapshots, sources, state, ttl)
             lap("cache")
 
             updates = Updates(timestamp, [rate_update(s) for s in changed], events)
@@ -312,30 +291,21 @@ def run_once(event: Mapping[str, Any], *, settings: Any, storage: Any, kv: Any, 
 
 
 def _write_hot_keys(kv: Any, snapshots: Sequence[MarketSnapshot], sources: Mapping[str, str],
-                    open_now: Sequence[Opportunity], previous_state: Mapping[str, Mapping[str, str]],
                     state: Mapping[str, Any], ttl: int) -> None:
-    """SPEC "Cache Keys" in one pipeline round trip.
+    """The keys something reads, in one pipeline round trip: the latest rates (REST and the next
+    run's change detection) and the opportunity state (the next run's opened/updated/closed).
 
     A venue's own list (latest_rates:{dex}) is its collector's to write: rewritten here only when
     it came from the database, so a run never overwrites a fresher list a collector just stored.
+    REST computes opportunities itself, so no opportunity list is cached here.
     """
     by_dex: dict[str, list[dict[str, Any]]] = {}
     pipe = kv.pipeline(transaction=False)
     for s in snapshots:
-        record = snapshot_to_dict(s)
-        by_dex.setdefault(s.dex, []).append(record)
-        pipe.set(keys.latest_rate(s.dex, s.symbol), dumps(record), ex=ttl)
+        by_dex.setdefault(s.dex, []).append(codec.snapshot_to_dict(s))
     pipe.set(keys.latest_rates(), dumps([r for records in by_dex.values() for r in records]), ex=ttl)
     for dex, records in by_dex.items():
         if sources.get(dex) == "database":
             pipe.set(keys.latest_rates_dex(dex), dumps(records), ex=ttl)
-    by_symbol: dict[str, list[dict[str, Any]]] = {}
-    for o in open_now:
-        by_symbol.setdefault(o.symbol, []).append(opportunity_record(o))
-    pipe.set(keys.opportunities_all(), dumps([opportunity_record(o) for o in open_now]), ex=ttl)  # net desc
-    for symbol, records in by_symbol.items():
-        pipe.set(keys.opportunities_symbol(symbol), dumps(records), ex=ttl)
-    for symbol in {str(p.get("symbol")) for p in previous_state.values()} - set(by_symbol):
-        pipe.delete(keys.opportunities_symbol(symbol))
     pipe.set(keys.opportunity_state(), json.dumps(state), ex=STATE_TTL_S)
     pipe.execute()

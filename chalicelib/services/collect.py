@@ -23,7 +23,7 @@ from types import ModuleType
 from typing import Any
 
 from chalicelib.core.models import MarketSnapshot, Reject
-from chalicelib.services.ports import CollectionOutcome
+from chalicelib.core.ports import CollectionOutcome
 from chalicelib.settings import Settings
 from chalicelib.transport.breaker import CircuitBreaker, breaker_for
 from chalicelib.transport.budget import TokenBucket, bucket_for

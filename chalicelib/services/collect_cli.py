@@ -1,7 +1,7 @@
 """`frs collect`: fetch, normalize and print venue snapshots; store them when DATABASE_URL is set.
 
     frs collect --once                      aligned table on stdout, one outcome line per venue on stderr
-    frs collect --once --json               one JSON record per market (chalicelib.core.serialize.snapshot_record)
+    frs collect --once --json               one JSON record per market (chalicelib.core.codec.rate_record)
     frs collect --once --dex grvt --dex edgex
     frs collect                             loop: a cycle every COLLECTION_INTERVAL_SECONDS until Ctrl-C
 
@@ -17,8 +17,9 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import TextIO
 
+from chalicelib.core.codec import rate_record
 from chalicelib.core.models import MarketSnapshot
-from chalicelib.core.serialize import dumps, snapshot_record
+from chalicelib.core.serialize import dumps
 from chalicelib.services.collect import FAILED, VenueResult, collect_all
 from chalicelib.settings import Settings, SettingsError
 
@@ -97,7 +98,7 @@ def cycle(args: argparse.Namespace, settings: Settings, storage: object | None, 
     snapshots = [s for r in results for s in r.snapshots]
     if args.json:
         for s in sorted(snapshots, key=lambda s: (s.dex, s.symbol, s.dex_symbol)):
-            out.write(dumps(snapshot_record(s)) + "\n")
+            out.write(dumps(rate_record(s)) + "\n")
     else:
         print_table(snapshots, out)
     out.flush()
@@ -108,9 +109,10 @@ def run(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
     storage = None
     if settings.database_url and not args.no_store:
-        from chalicelib.storage.repository import PgStorage
+        from chalicelib import wiring  # the composition root builds the adapter
 
-        storage = PgStorage(settings.database_url)
+        wiring.override(settings=settings)
+        storage = wiring.storage()
     try:
         if args.once:
             return 0 if cycle(args, settings, storage, sys.stdout, sys.stderr) else 1
@@ -121,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
             cycle(args, settings, storage, sys.stdout, sys.stderr)
             time.sleep(max(0.0, settings.collection_interval_seconds - (time.monotonic() - started)))
     finally:
-        close = getattr(storage, "close", None)
-        if callable(close):
-            close()
+        if storage is not None:
+            from chalicelib import wiring
+
+            wiring.reset()   # closes what it built

@@ -17,11 +17,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chalicelib.cache import keys
-from chalicelib.core.serialize import dumps, iso_ms, snapshot_to_dict
+from chalicelib.core import units
+from chalicelib.core.codec import snapshot_to_dict
+from chalicelib.core.serialize import dumps, iso_ms
 
 log = logging.getLogger(__name__)
 CHAIN_MODES = ("inprocess", "lambda", "off")
-HEALTH_TTL_S = 15 * 60
 
 
 def collect(dex: str, *, settings: Any, storage: Any, kv: Any, collect_kwargs: Any = None) -> dict[str, Any]:
@@ -93,12 +94,11 @@ def _lambda_client() -> Any:
 
 
 def health_check(*, settings: Any, storage: Any, kv: Any, now_ms: int | None = None) -> dict[str, Any]:
-    """Per venue: breaker state + the last hour of collection logs -> healthy | degraded | down, into Redis."""
+    """Per venue: breaker state + the last hour of collection logs -> healthy | degraded | down (returned, logged)."""
     from chalicelib.services.analyze import venue_ids
 
     now_ms = int(time.time() * 1000) if now_ms is None else now_ms
     rows = {(r.get("dex_name") or r.get("dex")): r for r in storage.collection_health(60)}
-    stale_after_ms = 3 * settings.collection_interval_seconds * 1000
     report = {}
     dexes = venue_ids(settings)
     breakers = kv.mget([keys.breaker(dex) for dex in dexes]) if dexes else []   # one round trip
@@ -109,7 +109,7 @@ def health_check(*, settings: Any, storage: Any, kv: Any, now_ms: int | None = N
         errors = int(row.get("consecutive_errors") or 0)
         if breaker == "open" or errors >= settings.circuit_failure_threshold or last is None:
             status = "down"
-        elif float(row.get("error_rate_percent") or 0) > 0 or now_ms - last > stale_after_ms:
+        elif float(row.get("error_rate_percent") or 0) > 0 or units.is_stale(now_ms - last, settings.collection_interval_seconds):
             status = "degraded"
         else:
             status = "healthy"
@@ -117,7 +117,6 @@ def health_check(*, settings: Any, storage: Any, kv: Any, now_ms: int | None = N
                        "error_rate_percent": row.get("error_rate_percent"),
                        "avg_collection_latency_ms": row.get("avg_collection_latency_ms"),
                        "last_successful_fetch": iso_ms(last)}
-    kv.set(keys.metrics("dex_health"), dumps({"checked_at": iso_ms(now_ms), "dexes": report}), ex=HEALTH_TTL_S)
     return {"checked_at": iso_ms(now_ms), "dexes": report}
 
 

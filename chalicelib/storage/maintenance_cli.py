@@ -24,12 +24,12 @@ def run(args: argparse.Namespace) -> int:
     if retention < 1:
         raise SettingsError(f"--retention-days={retention}: expected an integer >= 1")
 
-    from chalicelib.storage.repository import PgStorage
+    from chalicelib import wiring  # the composition root builds the adapter
 
-    storage = PgStorage(settings.database_url)
+    wiring.override(settings=settings)
     try:
-        result = storage.maintain(ahead_days=args.ahead_days, retention_days=retention)
+        result = wiring.storage().maintain(ahead_days=args.ahead_days, retention_days=retention)
     finally:
-        storage.close()
+        wiring.reset()   # closes what it built
     print(json.dumps(result, indent=2))
     return 0

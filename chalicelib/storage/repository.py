@@ -23,15 +23,15 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from chalicelib.core.models import FeeSchedule, FeeTier, MarketSnapshot, Opportunity
-from chalicelib.services.ports import CollectionOutcome, HistoryPage
+from chalicelib.core.models import FeeSchedule, MarketSnapshot, Opportunity
+from chalicelib.core.ports import CollectionOutcome, HistoryPage
 from chalicelib.storage.db import Database
 from chalicelib.storage.queries import q
 
 log = logging.getLogger(__name__)
 
 _STAGE_TYPES = ["int4", "int4", "int8", "numeric", "numeric", "int8", "int8", "numeric", "numeric", "numeric",
-                "numeric", "numeric", "numeric", "numeric", "int4", "text", "numeric", "text", "bool"]
+                "numeric", "numeric", "numeric", "numeric", "int4", "text", "numeric", "text", "numeric", "bool"]
 
 
 _FR_TYPES = ["timestamptz", "int4", "int4", "numeric", "numeric", "timestamptz", "numeric", "numeric", "numeric",
@@ -168,7 +168,7 @@ class PgStorage:
                        s.funding_interval_hours, s.next_funding_time_ms, s.venue_ts_ms, s.mark_price,
                        s.index_price, s.open_interest_usd, s.open_interest_base, s.volume_24h_usd,
                        s.best_bid, s.best_ask, s.collection_latency_ms, s.dex_symbol, s.multiplier,
-                       s.quote, is_latest))
+                       s.quote, s.min_order_size, is_latest))
 
     def _write(self, work: Any) -> Any:
         try:
@@ -221,15 +221,9 @@ class PgStorage:
         return [MarketSnapshot(**row) for row in self._rows("latest_snapshots", {"dex": dex, "symbol": symbol})]
 
     def fee_schedules(self) -> dict[str, FeeSchedule]:
-        out = {}
-        for row in self._rows("fee_schedules"):
-            tiers = tuple(
-                FeeTier(min_volume_30d=Decimal(t["min_volume_30d"]),
-                        max_volume_30d=None if t.get("max_volume_30d") is None else Decimal(t["max_volume_30d"]),
-                        maker_fee=Decimal(t["maker_fee"]), taker_fee=Decimal(t["taker_fee"]))
-                for t in (row["tiers"] or ()))
-            out[row["name"]] = FeeSchedule(maker=row["maker_fee_percent"], taker=row["taker_fee_percent"], tiers=tiers)
-        return out
+        from chalicelib.core.codec import fee_from_dict
+
+        return {row["name"]: fee_from_dict({**row, "fee_tiers": row["tiers"]}) for row in self._rows("fee_schedules")}
 
     def update_fees(self, dex: str, fees: FeeSchedule) -> bool:
         params = {"dex": dex, "maker": fees.maker, "taker": fees.taker,

@@ -158,22 +158,19 @@ class CircuitBreaker:
 
 
 _MEMORY = DictStore()
-_REDIS: dict[str, Any] = {}   # one client per URL per process (warm Lambdas reuse it)
 
 
 def default_store(settings: Any, *, storage: Any = None, kv: Any = None) -> StateStore:
     """Redis when configured, else the database (storage with breaker_get/set), else process memory.
 
     `kv` is the caller's Redis client (the Lambda's wiring.kv()): reused, so a container keeps one
-    connection; without it (CLI) a client per URL is built once per process.
+    connection; without it (CLI) the composition root's client (wiring.kv()), built once per process.
     """
     if settings.redis_enabled:
         if kv is None:
-            if settings.redis_url not in _REDIS:
-                import redis
+            from chalicelib import wiring  # only the composition root builds adapters
 
-                _REDIS[settings.redis_url] = redis.Redis.from_url(settings.redis_url, socket_timeout=2)
-            kv = _REDIS[settings.redis_url]
+            kv = wiring.kv_for(settings)
         return FallbackStore(RedisStore(kv), _MEMORY)
     if storage is not None and hasattr(storage, "breaker_get") and hasattr(storage, "breaker_set"):
         return FallbackStore(StorageStore(storage), _MEMORY)

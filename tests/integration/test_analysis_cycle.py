@@ -96,7 +96,7 @@ def test_schedule_to_websocket_frame(stack: ConnectionsEndpoint, db_url: str, re
     rates = json.loads(kv.get(keys.latest_rates()))
     assert {r["dex"] for r in rates} == {"hyperliquid", "paradex"}
     assert kv.get(keys.latest_rates_dex("hyperliquid")) and kv.get(keys.latest_rates_dex("paradex"))
-    opportunities = json.loads(kv.get(keys.opportunities_all()))
+    opportunities = json.loads(kv.get(keys.opportunity_state()))
     trace.append((time.time(), f"Redis: {len(rates)} rates, {len(opportunities)} open opportunities, "
                                f"TTL {kv.ttl(keys.latest_rates())} s"))
     # PostgreSQL
@@ -120,10 +120,10 @@ def test_schedule_to_websocket_frame(stack: ConnectionsEndpoint, db_url: str, re
     assert {(f["data"]["dex_name"], f["data"]["symbol"]) for f in rate_frames} == {
         (r["dex"], r["symbol"]) for r in rates if r["symbol"] in ("BTC", "ETH")}
     opp_frames = endpoint.of("match", "opportunity_update")
-    expected_opps = [o["id"] for o in opportunities if o["symbol"] in ("BTC", "ETH")]
+    expected_opps = [oid for oid, o in opportunities.items() if o["symbol"] in ("BTC", "ETH")]
     assert sorted(f["data"]["id"] for f in opp_frames) == sorted(expected_opps)
     assert opportunities, "seed 1 of the replay universe has open hyperliquid/paradex opportunities"
-    assert [(f["event"], f["data"]["id"]) for f in endpoint.of("opps")[1:]] == [("opened", o["id"]) for o in opportunities]
+    assert [(f["event"], f["data"]["id"]) for f in endpoint.of("opps")[1:]] == [("opened", oid) for oid in opportunities]   # state keeps net-desc order
     assert endpoint.of("opps", "funding_rate_update") == []
     assert [f["type"] for f in endpoint.of("no-match")] == ["subscribed"]      # lighter was never collected
     first = min(t for t, f in endpoint.frames["match"] if f["type"] == "funding_rate_update")

@@ -19,9 +19,9 @@ from chalicelib.transport.budget import reset_buckets
 from chalicelib.venues import edgex, grvt
 
 DEXES = {"hyperliquid", "lighter", "paradex", "grvt", "edgex"}
-RECORD_FIELDS = {"dex", "symbol", "dex_symbol", "funding_rate", "funding_interval_hours", "rate_1h", "rate_8h",
-                 "annualized_rate", "mark_price", "index_price", "open_interest_usd", "volume_24h_usd", "best_bid",
-                 "best_ask", "next_funding_time", "fetched_at", "multiplier"}
+RECORD_FIELDS = {"dex_name", "symbol", "dex_symbol", "basis", "funding_rate", "native_rate", "funding_interval_hours",
+                 "rate_1h", "rate_8h", "annualized_rate", "mark_price", "index_price", "open_interest_usd",
+                 "volume_24h_usd", "best_bid", "best_ask", "next_funding_time", "timestamp", "fetched_at", "multiplier"}
 
 
 @pytest.fixture
@@ -50,13 +50,13 @@ def run(capsys, *argv: str) -> tuple[int, list[dict], str]:
 def test_json_lines_for_all_five_venues(replay, capsys):
     rc, records, err = run(capsys, "--json")
     assert rc == 0
-    assert {r["dex"] for r in records} == DEXES
+    assert {r["dex_name"] for r in records} == DEXES
     assert all(set(r) == RECORD_FIELDS for r in records)
     for dex in DEXES:
-        assert sum(r["dex"] == dex for r in records) >= 100
+        assert sum(r["dex_name"] == dex for r in records) >= 100
         assert f"{dex}" in err
     assert "FAILED" not in err
-    keys = [(r["dex"], r["symbol"], r["dex_symbol"]) for r in records]
+    keys = [(r["dex_name"], r["symbol"], r["dex_symbol"]) for r in records]
     assert keys == sorted(keys)
 
 
@@ -77,7 +77,7 @@ def test_two_failing_venues_do_not_stop_the_others_from_printing_and_storing(rep
     replay.set_fault("edgex", "garbage")
     rc, records, err = run(capsys, "--json")
     assert rc == 0
-    assert {r["dex"] for r in records} == {"hyperliquid", "lighter", "paradex"}
+    assert {r["dex_name"] for r in records} == {"hyperliquid", "lighter", "paradex"}
     lines = {line.split()[0]: line for line in err.splitlines() if line.strip()}
     assert lines["grvt"].split()[1] == "FAILED"
     assert f"HTTP 500 from {replay.url}/grvt/full/v1/all_instruments after 3 attempts" in lines["grvt"]
@@ -90,7 +90,7 @@ def test_two_failing_venues_do_not_stop_the_others_from_printing_and_storing(rep
         ).fetchall())
         logs = dict(conn.execute(
             "SELECT d.name, c.status FROM collection_logs c JOIN dexes d ON d.id = c.dex_id").fetchall())
-    per_dex = {d: sum(r["dex"] == d for r in records) for d in ("hyperliquid", "lighter", "paradex")}
+    per_dex = {d: sum(r["dex_name"] == d for r in records) for d in ("hyperliquid", "lighter", "paradex")}
     assert stored == per_dex
     assert logs == {"hyperliquid": "success", "lighter": "success", "paradex": "success", "grvt": "failed",
                     "edgex": "failed"}
@@ -118,14 +118,15 @@ def test_normalized_numbers_match_the_generator_inputs(replay, capsys):
     u.pin("hyperliquid", "kPEPE", "markPx", "0.019")                  # per 1000 PEPE
     rc, records, _ = run(capsys, "--json")
     assert rc == 0
-    got = {(r["dex"], r["dex_symbol"]): r for r in records}
+    got = {(r["dex_name"], r["dex_symbol"]): r for r in records}
     g = got[("grvt", one_hour)]
-    assert (g["funding_rate"], g["funding_interval_hours"], g["rate_8h"]) == (0.0001, 1, 0.0008)
+    assert (g["native_rate"], g["funding_interval_hours"], g["rate_8h"]) == (0.0001, 1, 0.0008)
+    assert (g["basis"], g["funding_rate"]) == ("8h", 0.0008)          # funding_rate is in the stated basis
     assert g["annualized_rate"] == 87.6
     lt = got[("lighter", "ETH")]
-    assert (lt["funding_rate"], lt["rate_1h"], lt["rate_8h"]) == (0.000012, 0.000012, 0.000096)
+    assert (lt["native_rate"], lt["rate_1h"], lt["rate_8h"]) == (0.000012, 0.000012, 0.000096)
     p = got[("paradex", "TAO-USD-PERP")]
-    assert (p["funding_rate"], p["funding_interval_hours"], p["rate_1h"], p["rate_8h"]) == (0.0024, 24, 0.0001, 0.0008)
+    assert (p["native_rate"], p["funding_interval_hours"], p["rate_1h"], p["rate_8h"]) == (0.0024, 24, 0.0001, 0.0008)
     e = got[("edgex", "BTCUSDC")]
     assert (e["funding_interval_hours"], e["rate_1h"], e["rate_8h"]) == (4, -0.00003059, -0.00024472)  # /4, x8
     assert (e["symbol"], e["mark_price"], e["volume_24h_usd"]) == ("BTC", 76767.5, 210414016.4312)

@@ -27,8 +27,9 @@ from chalice.test import Client
 from chalicelib import wiring
 from chalicelib.api.cache import CACHE
 from chalicelib.cache import keys
+from chalicelib.core.codec import snapshot_to_dict
 from chalicelib.core.models import FeeSchedule, MarketSnapshot
-from chalicelib.core.serialize import iso_ms, snapshot_to_dict
+from chalicelib.core.serialize import iso_ms
 from chalicelib.settings import Settings
 
 ADMIN_KEY = "test-admin-key-123"
@@ -197,7 +198,7 @@ def test_best_symbol_and_compare(api: Api) -> None:
     status, best = api.get("/api/v1/opportunities/best?min_volume=0&min_divergence=0&min_profit=-1")
     assert status == 200 and best["rank"] == 1 and best["total_opportunities"] == 2
     assert best["opportunity"]["symbol"] == "ETH"
-    _, none = api.get("/api/v1/opportunities/best?min_profit=1")
+    _, none = api.get("/api/v1/opportunities/best?min_profit=0.05")   # 5 % over 8 h: none
     assert none["opportunity"] is None and none["total_opportunities"] == 0
     _, by_symbol = api.get("/api/v1/opportunities/symbol/btc?min_divergence=0&min_profit=-1")
     assert [o["symbol"] for o in by_symbol["opportunities"]] == ["BTC"]
@@ -284,13 +285,12 @@ def test_admin_requires_a_key(api: Api) -> None:
 def test_fee_update_shows_in_next_opportunities_and_metadata(api: Api) -> None:
     _, before = api.get("/api/v1/opportunities?symbol=ETH")
     assert before["opportunities"][0]["estimated_fees"] == approx(0.00036)
-    api.kv.set(keys.opportunities_all(), "[]")
-    api.kv.set(keys.opportunities_symbol("ETH"), "[]")
+    api.get("/api/v1/dexes")                       # the dex_metadata list is now cached in Redis
+    assert api.kv.get(keys.dex_metadata("all")) is not None
     status, body = api.put("/api/v1/admin/dexes/paradex/fees", FEES, **{"X-API-Key": ADMIN_KEY})
     assert status == 200 and body["status"] == "success" and body["fees_version"] == 1
     assert int(api.kv.get(keys.fees_version())) == 1
-    assert api.kv.get(keys.opportunities_all()) is None and api.kv.get(keys.opportunities_symbol("ETH")) is None
-    assert api.kv.get(keys.dex_metadata("paradex")) is None
+    assert api.kv.get(keys.dex_metadata("all")) is None
     # fees now 2 * (0.0001 + 0.00015) = 0.0005; net 0.0006 - 0.0005 = 0.0001
     _, after = api.get("/api/v1/opportunities?symbol=ETH")
     (eth,) = after["opportunities"]

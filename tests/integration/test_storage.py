@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from chalicelib.core.models import FeeSchedule, FeeTier, MarketSnapshot, Opportunity, opportunity_id
-from chalicelib.services.ports import CollectionOutcome
+from chalicelib.core.ports import CollectionOutcome
 from chalicelib.storage.repository import PgStorage
 
 T0 = datetime(2026, 1, 5, 0, 0, tzinfo=UTC)   # an old day: its rows land in the DEFAULT partition

@@ -40,13 +40,14 @@ CREATE TEMP TABLE IF NOT EXISTS frs_stage (
     dex_symbol              text NOT NULL,
     multiplier              numeric NOT NULL,
     quote                   text NOT NULL,
+    min_order_size          numeric,
     is_latest               boolean NOT NULL    -- newest row of its market in this batch (set by Python)
 ) ON COMMIT DELETE ROWS
 
 -- name: copy_stage
 COPY frs_stage (dex_id, symbol_id, fetched_ms, funding_rate, funding_interval_hours, next_funding_ms, venue_ms,
                 mark_price, index_price, open_interest_usd, open_interest_base, volume_24h, best_bid, best_ask,
-                collection_latency_ms, dex_symbol, multiplier, quote, is_latest)
+                collection_latency_ms, dex_symbol, multiplier, quote, min_order_size, is_latest)
 FROM STDIN (FORMAT BINARY)
 
 -- name: copy_funding_rates
@@ -118,12 +119,12 @@ WHERE l.time <= EXCLUDED.time
 -- Market listing + latest market context; (re)activates a market seen again.
 INSERT INTO dex_symbols AS ds (dex_id, symbol_id, dex_symbol_format, is_active, funding_interval_hours, multiplier,
                                quote, mark_price, index_price, volume_24h, open_interest_usd, open_interest_base,
-                               best_bid, best_ask, spread_bps, last_updated)
+                               best_bid, best_ask, spread_bps, min_order_size, last_updated)
 SELECT dex_id, symbol_id, dex_symbol, TRUE, funding_interval_hours, multiplier, quote, mark_price, index_price,
        volume_24h, open_interest_usd, open_interest_base, best_bid, best_ask,
        CASE WHEN best_bid > 0 AND best_ask > 0
             THEN (best_ask - best_bid) / ((best_ask + best_bid) / 2) * 10000 END,
-       TIMESTAMPTZ 'epoch' + fetched_ms * INTERVAL '1 millisecond'
+       min_order_size, TIMESTAMPTZ 'epoch' + fetched_ms * INTERVAL '1 millisecond'
 FROM frs_stage
 WHERE is_latest
 ON CONFLICT (dex_id, symbol_id) DO UPDATE SET
@@ -140,6 +141,7 @@ ON CONFLICT (dex_id, symbol_id) DO UPDATE SET
     best_bid = EXCLUDED.best_bid,
     best_ask = EXCLUDED.best_ask,
     spread_bps = EXCLUDED.spread_bps,
+    min_order_size = coalesce(EXCLUDED.min_order_size, ds.min_order_size),   -- a venue that stops sending it keeps the last
     last_updated = EXCLUDED.last_updated
 WHERE ds.last_updated <= EXCLUDED.last_updated
 

@@ -35,9 +35,14 @@ def test_local_key() -> None:
     assert status_of({"x-api-key": "local-secret"}) == 200
 
 
-def test_no_key_configured_refuses_everyone() -> None:
+def test_no_key_configured_is_admin_off_not_a_wrong_key() -> None:
     wiring.override(settings=Settings.from_env({}))
-    assert status_of({"x-api-key": "anything"}) == 403
+    assert status_of({"x-api-key": "anything"}) == 503     # no key could be right: say admin is off
+    assert status_of({}) == 503
+    try:
+        check_admin({"x-api-key": "anything"})
+    except ApiError as err:
+        assert err.body()["error"] == "admin_disabled" and "ADMIN_API_KEY" in err.body()["detail"]
 
 
 def test_ssm_key_read_once(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -126,3 +126,21 @@ def test_admin_body_keeps_exact_decimals() -> None:
     body = p.parse_body(b'{"maker_fee_percent": 0.00015, "taker_fee_percent": 0.00045}', p.FeeStructureBody)
     assert body.maker_fee_percent == Decimal("0.00015")
     assert body.taker_fee_percent == Decimal("0.00045")
+
+
+@pytest.mark.parametrize(("raw", "fraction"), [
+    ("0.002", Decimal("0.002")),       # a fraction, as SPEC's net_profit_percent is
+    ("0.2%", Decimal("0.002")),        # the percent sign makes it a percent: 0.2 / 100
+    ("-0.05%", Decimal("-0.0005")),
+    ("0.0999", Decimal("0.0999")),     # just under the percent look-alike threshold (0.1)
+])
+def test_min_profit_is_a_fraction_or_an_explicit_percent(raw: str, fraction: Decimal) -> None:
+    assert p.parse_query(p.OpportunityQuery, Multi({"min_profit": raw})).min_profit == fraction
+    assert p.parse_query(p.OpportunityHistoryQuery, Multi({"min_profit": raw})).min_profit == fraction
+
+
+@pytest.mark.parametrize("model", [p.OpportunityQuery, p.OpportunityHistoryQuery])
+def test_min_profit_that_looks_like_a_percent_is_refused_with_the_unit(model) -> None:
+    err = fails(model, {"min_profit": "0.2"})   # a trader meaning 0.2 % would otherwise match nothing
+    assert err.status == 400 and err.parameter == "min_profit"
+    assert "fraction of notional" in err.detail and "0.002" in err.detail and "0.2%" in err.detail

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.core.compare import compare, compare_rows
+from chalicelib.core.compare import compare_rows
 from chalicelib.core.opportunities import find_opportunities
 from tests.unit.core.helpers import NOW_MS, D, flat, snap
 
@@ -20,7 +20,7 @@ SNAPS = [
 
 
 def test_compare_by_hand():
-    rows = compare(SNAPS, FEES, "lighter", "edgex", now_ms=NOW_MS)
+    rows = compare_rows(find_opportunities(SNAPS, FEES, now_ms=NOW_MS), "lighter", "edgex")
     # ETH: divergence 0.0004 - 0.00008 = 0.00032, fees 2 * (0.0002 + 0) = 0.0004 -> net -0.00008
     # BTC: divergence 0.0003 - 0.0002 = 0.0001, fees 0.0004 -> net -0.0003; ETH ranks first
     assert [r["symbol"] for r in rows] == ["ETH", "BTC"]
@@ -34,10 +34,9 @@ def test_compare_by_hand():
     assert eth["net_profit_percent"] == D("-0.00008")
 
 
-def test_compare_symbol_and_precomputed_list_agree():
-    only_btc = compare(SNAPS, FEES, "edgex", "lighter", symbol="BTC", now_ms=NOW_MS)
-    assert [(r["dex1_rate"], r["dex2_rate"]) for r in only_btc] == [(D("0.0002"), D("0.0003"))]
+def test_compare_one_symbol_and_the_same_venue_twice():
     opps = find_opportunities(SNAPS, FEES, now_ms=NOW_MS)
-    assert compare_rows(opps, "edgex", "lighter", symbol="BTC") == only_btc
+    only_btc = compare_rows(opps, "edgex", "lighter", symbol="BTC")
+    assert [(r["dex1_rate"], r["dex2_rate"]) for r in only_btc] == [(D("0.0002"), D("0.0003"))]
     with pytest.raises(ValueError, match="dex2"):
-        compare(SNAPS, FEES, "edgex", "edgex")
+        compare_rows(opps, "edgex", "edgex")

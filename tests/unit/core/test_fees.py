@@ -1,12 +1,10 @@
-"""Fee lookup by 30-day volume tier, the stored (dexes row) form, and validation of a fee update."""
+"""Fee lookup by 30-day volume tier and validation of a fee update (the dict forms: test_codec.py)."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from chalicelib.core.fees import fee_for, fee_metadata, fee_schedule_from_metadata, validate_fee_schedule
+from chalicelib.core.fees import fee_for, validate_fee_schedule
 from chalicelib.core.models import FeeSchedule, FeeTier
 from tests.unit.core.helpers import TIERED, D, flat
 
@@ -31,45 +29,6 @@ def test_no_matching_tier_falls_back_to_base_and_flat_schedules():
     assert fee_for(flat("-0.00002", "0.0002"), "maker") == D("-0.00002")   # rebate
     with pytest.raises(ValueError, match="fee_type"):
         fee_for(TIERED, "vip")
-
-
-def test_metadata_round_trip_as_json_text_and_decoded():
-    meta = fee_metadata(TIERED)
-    assert meta is not None and meta["tiers"][2]["max_volume_30d"] is None
-    from_text = fee_schedule_from_metadata("0.00025", "0.0006", True, json.dumps(meta))
-    from_dict = fee_schedule_from_metadata(D("0.00025"), D("0.0006"), True, meta)
-    assert from_text == from_dict == TIERED
-    assert fee_metadata(flat("0.0001", "0.0002")) is None
-
-
-def test_spec_metadata_example_with_json_numbers():
-    spec = {"tiers": [
-        {"min_volume_30d": 0, "max_volume_30d": 1000000, "maker_fee": 0.0002, "taker_fee": 0.0005},
-        {"min_volume_30d": 1000000, "max_volume_30d": 10000000, "maker_fee": 0.00015, "taker_fee": 0.0004},
-        {"min_volume_30d": 10000000, "max_volume_30d": None, "maker_fee": 0.0001, "taker_fee": 0.0003},
-    ]}
-    schedule = fee_schedule_from_metadata(0.00025, 0.0006, True, spec)
-    assert schedule == TIERED   # Decimal(str(0.00015)) == Decimal("0.00015"): no float noise
-
-
-def test_has_fee_tiers_false_ignores_leftover_metadata():
-    schedule = fee_schedule_from_metadata("0.0001", "0.0002", False, {"tiers": [{"bogus": 1}]})
-    assert schedule == flat("0.0001", "0.0002")
-
-
-@pytest.mark.parametrize(("args", "field"), [
-    (("0.02", "0.0002", False, None), "maker_fee_percent"),
-    (("0.0001", "-0.011", False, None), "taker_fee_percent"),
-    (("0.0001", "abc", False, None), "taker_fee_percent"),
-    (("0.0001", "0.0002", True, None), "fee_tiers"),
-    (("0.0001", "0.0002", True, {"tiers": [{"min_volume_30d": 0, "maker_fee": 0.0001}]}), "fee_tiers[0].taker_fee"),
-    (("0.0001", "0.0002", True, {"tiers": [{"min_volume_30d": 0, "max_volume_30d": 10, "maker_fee": 0.5,
-                                            "taker_fee": 0.0001}]}), "fee_tiers[0].maker_fee"),
-])
-def test_invalid_updates_name_the_field(args, field):
-    with pytest.raises(ValueError) as err:
-        fee_schedule_from_metadata(*args)
-    assert str(err.value).startswith(field + ":")
 
 
 def tier(lo, hi, maker="0.0001"):

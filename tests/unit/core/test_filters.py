@@ -4,19 +4,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import pytest
-
 from chalicelib.core.filters import (
     SORTABLE_FIELDS,
-    FilterError,
     OpportunityFilter,
     apply_filter,
     best,
     filters_applied,
-    parse_filter,
 )
 from chalicelib.core.opportunities import find_opportunities
-from chalicelib.core.select import select_opportunities
 from tests.unit.core.helpers import NOW_MS, D, flat, snap
 
 FEES = {d: flat("0", "0.0001") for d in ("a", "b", "c", "d")}
@@ -109,61 +104,11 @@ def test_best():
     assert best(universe(), replace(OPEN, symbol="ETH")) == (None, None, 0)
 
 
-def test_fast_path_equals_full_path_on_examples():
-    snaps = [snap("a", "0.0001", volume="50000"), snap("b", "0.0003"), snap("c", "0.0006", volume="5000000")]
-    for f in (OpportunityFilter(), OPEN, replace(OPEN, include_dexes=("b", "c")), replace(OPEN, sort_by="oi_ratio")):
-        assert select_opportunities(snaps, FEES, f, now_ms=NOW_MS) == \
-            apply_filter(find_opportunities(snaps, FEES, now_ms=NOW_MS), f)
-
-
 def test_sortable_fields_are_the_numeric_ones():
     assert {"net_profit_percent", "annualized_apy", "divergence", "min_volume_24h", "oi_ratio",
             "breakeven_hours", "mark_spread_bps"} <= set(SORTABLE_FIELDS)
     assert not {"symbol", "long_dex", "oi_imbalance", "metadata", "fee_type", "id"} & set(SORTABLE_FIELDS)
 
 
-def test_parse_filter_spec_names_and_normalization():
-    f = parse_filter({"min_profit": "0.0001", "min_volume": "0", "include_dexes": " Lighter, edgex ",
-                      "symbol": "btc", "limit": "100", "sort_by": "annualized_apy", "sort_desc": "false",
-                      "oi_imbalance": "short_heavy", "max_oi_usd": "2000000", "hold_hours": "24",
-                      "fee_type": "taker"})
-    assert f == OpportunityFilter(symbol="BTC", include_dexes=("lighter", "edgex"), min_profit_percent=D("0.0001"),
-                                  min_volume_24h=D(0), max_oi_usd=D(2_000_000), oi_imbalance="short_heavy",
-                                  limit=100, sort_by="annualized_apy", sort_desc=False, hold_hours=D(24),
-                                  fee_type="taker")
-    assert parse_filter({"min_profit_percent": "0.0002"}).min_profit_percent == D("0.0002")
-    assert parse_filter({}) == OpportunityFilter()
+def test_filters_applied_lists_the_defaults():
     assert filters_applied(OpportunityFilter())["min_volume_24h"] == D(100000)
-
-
-@pytest.mark.parametrize(("params", "parameter"), [
-    ({"limit": "0"}, "limit"),
-    ({"limit": "101"}, "limit"),
-    ({"limit": "abc"}, "limit"),
-    ({"limit": "2.5"}, "limit"),
-    ({"limit": "²"}, "limit"),
-    ({"sort_by": "unknown"}, "sort_by"),
-    ({"sort_by": "symbol"}, "sort_by"),
-    ({"min_divergence": "nan"}, "min_divergence"),
-    ({"min_divergence": "-0.1"}, "min_divergence"),
-    ({"min_profit": "Infinity"}, "min_profit"),
-    ({"min_volume": "lots"}, "min_volume"),
-    ({"include_dexes": "lighter,,edgex"}, "include_dexes"),
-    ({"exclude_dexes": ","}, "exclude_dexes"),
-    ({"oi_ratio_min": "2", "oi_ratio_max": "1"}, "oi_ratio_min"),
-    ({"min_oi_usd": "5", "max_oi_usd": "1"}, "min_oi_usd"),
-    ({"min_volume": "5", "max_volume": "1"}, "min_volume"),
-    ({"oi_imbalance": "sideways"}, "oi_imbalance"),
-    ({"sort_desc": "maybe"}, "sort_desc"),
-    ({"hold_hours": "0"}, "hold_hours"),
-    ({"fee_type": "vip"}, "fee_type"),
-    ({"long_dex": "a", "short_dex": "a"}, "short_dex"),
-    ({"symbol": "  "}, "symbol"),
-    ({"min_profit": "0", "min_profit_percent": "0"}, "min_profit_percent"),
-    ({"min_profit_pct": "0"}, "min_profit_pct"),
-])
-def test_parse_filter_errors_name_the_parameter(params, parameter):
-    with pytest.raises(FilterError) as err:
-        parse_filter(params)
-    assert err.value.parameter == parameter
-    assert str(err.value).startswith(f"{parameter}: ") and err.value.detail

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from dataclasses import replace
 from decimal import Decimal
 
 from hypothesis import HealthCheck, given, settings
@@ -12,7 +11,6 @@ from hypothesis import strategies as st
 from chalicelib.core.filters import SORTABLE_FIELDS, OpportunityFilter, apply_filter
 from chalicelib.core.models import FeeSchedule, MarketSnapshot
 from chalicelib.core.opportunities import find_opportunities
-from chalicelib.core.select import select_opportunities
 from chalicelib.core.stats import describe
 from tests.unit.core.helpers import NOW_MS
 
@@ -128,19 +126,6 @@ def test_filter_total_and_limit(snaps, fees, f):
 
 
 @SETTINGS
-@given(st.lists(snapshot(), min_size=4, max_size=30), fee_schedules, a_filter(), st.integers(0, 3))
-def test_fast_path_returns_what_the_full_path_returns(snaps, fees, f, max_age_choice):
-    max_age = (None, 60_000, 150_000, 400_000)[max_age_choice]
-    full = apply_filter(find_opportunities(snaps, fees, now_ms=NOW_MS, hold_hours=f.hold_hours, fee_type=f.fee_type,
-                                           max_age_ms=max_age), f)
-    assert select_opportunities(snaps, fees, f, now_ms=NOW_MS, max_age_ms=max_age) == full
-    small = replace(f, limit=1)   # exercises the top-k buffer cut-back hardest
-    assert select_opportunities(snaps, fees, small, now_ms=NOW_MS, max_age_ms=max_age) == \
-        apply_filter(find_opportunities(snaps, fees, now_ms=NOW_MS, hold_hours=f.hold_hours, fee_type=f.fee_type,
-                                        max_age_ms=max_age), small)
-
-
-@SETTINGS
 @given(st.lists(dec(-5000, 5000, 7), min_size=1, max_size=40))
 def test_describe_orders_and_bounds(rates):
     agg = describe(rates)
@@ -149,11 +134,3 @@ def test_describe_orders_and_bounds(rates):
     assert 0 <= agg["positive_frequency"] <= 1
 
 
-@SETTINGS
-@given(st.lists(snapshot(), min_size=8, max_size=40), fee_schedules, st.sampled_from(SORTABLE_FIELDS),
-       st.booleans(), st.integers(1, 5))
-def test_fast_path_top_k_buffer_with_many_matches(snaps, fees, sort_by, desc, limit):
-    f = OpportunityFilter(min_divergence=None, min_profit_percent=None, min_volume_24h=None, sort_by=sort_by,
-                          sort_desc=desc, limit=limit)
-    full = apply_filter(find_opportunities(snaps, fees, now_ms=NOW_MS), f)
-    assert select_opportunities(snaps, fees, f, now_ms=NOW_MS) == full

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -13,54 +12,13 @@ import pytest
 
 from chalicelib import wiring
 from chalicelib.cache.store import MemoryKV
-from chalicelib.core.models import FeeSchedule, MarketSnapshot, Opportunity
-from chalicelib.services.ports import CollectionOutcome
+from chalicelib.core.models import FeeSchedule, MarketSnapshot
 from chalicelib.settings import Settings
+from tests.fakes import FakeStorage, RecordingPusher
 
 FIXTURES_HL = Path(__file__).resolve().parents[2] / "fixtures/venues/hyperliquid/metaAndAssetCtxs.docs-example.json"
 NOW_MS = 1_760_000_000_000          # 2025-10-09T08:53:20Z
 REGION = "us-east-1"
-
-
-@dataclass
-class FakeStorage:
-    """Just what the scheduled jobs and the analysis call, recorded for assertions."""
-
-    latest: dict[tuple[str, str], MarketSnapshot] = field(default_factory=dict)
-    fees: dict[str, FeeSchedule] = field(default_factory=dict)
-    ingested: list[MarketSnapshot] = field(default_factory=list)
-    outcomes: list[CollectionOutcome] = field(default_factory=list)
-    opportunities: list[list[Opportunity]] = field(default_factory=list)
-    health: list[dict[str, Any]] = field(default_factory=list)
-    maintained: list[dict[str, Any]] = field(default_factory=list)
-    fee_reads: int = 0
-
-    def ingest(self, snapshots: Any) -> int:
-        for s in snapshots:
-            self.ingested.append(s)
-            self.latest[(s.dex, s.symbol)] = s
-        return len(snapshots)
-
-    def log_collection(self, outcome: CollectionOutcome) -> None:
-        self.outcomes.append(outcome)
-
-    def latest_snapshots(self, dex: str | None = None, symbol: str | None = None) -> list[MarketSnapshot]:
-        return [s for (d, sym), s in self.latest.items() if dex in (None, d) and symbol in (None, sym)]
-
-    def fee_schedules(self) -> dict[str, FeeSchedule]:
-        self.fee_reads += 1
-        return dict(self.fees)
-
-    def write_opportunities(self, opportunities: Any) -> int:
-        self.opportunities.append(list(opportunities))
-        return len(opportunities)
-
-    def collection_health(self, window_minutes: int = 60) -> list[dict[str, Any]]:
-        return list(self.health)
-
-    def maintain(self, *, ahead_days: int = 7, retention_days: int = 90) -> dict[str, Any]:
-        self.maintained.append({"ahead_days": ahead_days, "retention_days": retention_days})
-        return {"created": 7, "dropped": 0}
 
 
 def snap(dex: str, symbol: str, rate: str, interval_h: int, *, at_ms: int = NOW_MS, mark: str = "100",
@@ -74,38 +32,6 @@ def snap(dex: str, symbol: str, rate: str, interval_h: int, *, at_ms: int = NOW_
 FEES = {"hyperliquid": FeeSchedule(maker=Decimal("0.00015"), taker=Decimal("0.00045")),
         "paradex": FeeSchedule(maker=Decimal("0.00003"), taker=Decimal("0.0002")),
         "lighter": FeeSchedule(maker=Decimal(0), taker=Decimal(0))}
-
-
-class RecordingPusher:
-    """Pusher with the ApiGatewayPusher interface that keeps frames per connection (decoded)."""
-
-    def __init__(self, gone: tuple[str, ...] = ()) -> None:
-        self.frames: dict[str, list[dict[str, Any]]] = {}
-        self.posts: dict[str, int] = {}
-        self.endpoints: list[str | None] = []
-        self.gone = set(gone)
-
-    def send(self, frames_by_connection: Any, endpoint_url: str | None = None) -> Any:
-        from chalicelib.transport.push import PushResult
-
-        self.endpoints.append(endpoint_url)
-        result = PushResult()
-        for cid, frames in frames_by_connection.items():
-            if cid in self.gone:
-                result.gone.append(cid)
-                continue
-            self.posts[cid] = self.posts.get(cid, 0) + len(frames)
-            for message in map(json.loads, frames):   # an "updates" envelope carries a run's frames
-                unwrapped = message["frames"] if message.get("type") == "updates" else [message]
-                self.frames.setdefault(cid, []).extend(unwrapped)
-            result.delivered += len(frames)
-        return result
-
-    def post(self, connection_ids: Any, frame: Any, endpoint_url: str | None = None) -> tuple[int, list[str]]:
-        from chalicelib.transport.push import encode
-
-        result = self.send({cid: [encode(frame)] for cid in connection_ids}, endpoint_url)
-        return result.delivered, result.gone
 
 
 @dataclass

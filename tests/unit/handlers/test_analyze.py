@@ -12,8 +12,9 @@ from chalice.test import Client
 
 from app import app
 from chalicelib.cache import keys
+from chalicelib.core.codec import snapshot_to_dict
 from chalicelib.core.models import FeeSchedule
-from chalicelib.core.serialize import dumps, snapshot_to_dict
+from chalicelib.core.serialize import dumps
 from chalicelib.services import ws_registry
 
 from .conftest import Env, snap
@@ -54,21 +55,26 @@ def test_three_runs_open_close_update_and_push_only_matching_changes(env: Env) -
         assert (first["snapshots"], first["opportunities"], first["open"], first["written"]) == (4, 2, 2, 2)
         assert first["events"] == {"opened": 2, "updated": 0, "closed": 0} and first["rates_changed"] == 4
         assert first["correlation_id"] == "c-1" and first["fees_source"] == "database"
-        opps = json.loads(env.kv.get(keys.opportunities_all()))
+        opps = [e["data"] for e in published[1][1]["events"]]          # the opportunities channel, net desc
         assert [(o["id"], o["net_profit_percent"]) for o in opps] == [("BTC:hyperliquid:paradex", 0.00044),
                                                                       ("ETH:paradex:hyperliquid", 0.00024)]
         assert opps[0]["annualized_apy"] == pytest.approx(48.18)        # 0.00044 * 1095 * 100
         assert len(json.loads(env.kv.get(keys.latest_rates()))) == 4
-        assert json.loads(env.kv.get(keys.latest_rate("paradex", "ETH")))["funding_rate"] == "-0.0002"
+        latest = {(r["dex"], r["symbol"]): r for r in json.loads(env.kv.get(keys.latest_rates()))}
+        assert latest[("paradex", "ETH")]["funding_rate"] == "-0.0002"      # storage form: native, lossless
+        assert list(env.kv.scan_iter(f"{keys.PREFIX}:opportunities:*")) == [keys.opportunity_state().encode()]  # no unread lists
         assert env.kv.get(keys.latest_rates_dex("paradex")) is not None   # came from the database: cached now
 
         frames = env.pusher.frames
         assert [(f["type"], f["data"]["dex_name"]) for f in frames["a-btc-rates"]] == [
             ("funding_rate_update", "hyperliquid"), ("funding_rate_update", "paradex")]
         btc_hl = frames["a-btc-rates"][0]["data"]
-        assert btc_hl == {"dex_name": "hyperliquid", "symbol": "BTC", "funding_rate": 0.0000125, "next_funding_time": None,
-                          "rate_1h": 0.0000125, "rate_8h": 0.0001, "annualized_rate": 10.95,
-                          "funding_interval_hours": 1, "mark_price": 100}
+        # 0.0000125 per 1 h interval: rate_8h = 0.0000125 * 8 = 0.0001 (the frame's basis), APR 0.0000125 * 876000 = 10.95
+        assert {k: btc_hl[k] for k in ("dex_name", "symbol", "basis", "funding_rate", "native_rate", "rate_1h",
+                                       "rate_8h", "annualized_rate", "funding_interval_hours", "mark_price")} == {
+            "dex_name": "hyperliquid", "symbol": "BTC", "basis": "8h", "funding_rate": 0.0001, "native_rate": 0.0000125,
+            "rate_1h": 0.0000125, "rate_8h": 0.0001, "annualized_rate": 10.95, "funding_interval_hours": 1,
+            "mark_price": 100}
         assert "b-lighter-paradex-opps" not in frames          # both opportunities have a hyperliquid leg
         (batch,) = frames["c-paradex-batch"]
         assert batch["type"] == "funding_rate_batch" and [d["symbol"] for d in batch["data"]] == ["BTC", "ETH"]
@@ -87,8 +93,7 @@ def test_three_runs_open_close_update_and_push_only_matching_changes(env: Env) -
         assert [f["data"]["funding_rate"] for f in env.pusher.frames["a-btc-rates"]] == [0.0003]
         assert [(f["event"], f["data"]) for f in env.pusher.frames["d-all-opps"]] == [
             ("closed", {"id": "BTC:hyperliquid:paradex", "symbol": "BTC", "long_dex": "hyperliquid", "short_dex": "paradex"})]
-        assert env.kv.get(keys.opportunities_symbol("BTC")) is None
-        assert [o["id"] for o in json.loads(env.kv.get(keys.opportunities_all()))] == ["ETH:paradex:hyperliquid"]
+        assert list(json.loads(env.kv.get(keys.opportunity_state()))) == ["ETH:paradex:hyperliquid"]
         assert env.storage.fee_reads == 1 and second["fees_source"] == "redis"
 
         # Run 3: an admin fee change (hyperliquid maker 0) bumps fees_version -> fees re-read:
@@ -186,6 +191,6 @@ def test_a_redis_outage_still_stores_the_cycles_opportunities(env: Env, after: i
     assert summary["redis"] == "unavailable" and summary["written"] == 1 and summary["open"] == 1
     assert summary["sources"]["paradex"] == "database" and summary["fees_source"] == "database"
     assert summary["ws"]["frames_delivered"] == 0 and env.pusher.frames == {}
-    assert env.kv.get(keys.opportunities_all()) is None                 # nothing half-written to the cache
+    assert env.kv.get(keys.opportunity_state()) is None                 # nothing half-written to the cache
     if after:
         assert env.kv.get(analyze.LOCK_KEY) is not None                 # left to expire (LOCK_MS): Redis was gone

@@ -1,0 +1,117 @@
+"""Ports: what the services need from storage, cache and push, as Protocols the adapters implement.
+
+Role-sized, so a test fake implements only the role it stands in for: PgStorage
+(chalicelib/storage) is every `*Store`; tests/fakes.FakeStorage is the `JobStore` the scheduled
+jobs and the analysis use. mypy checks both: chalicelib/wiring.py returns the adapters typed as
+these ports, and tests/fakes.py assigns each fake to the port it implements (mypy runs on it).
+Only chalicelib/wiring.py builds adapters. Times cross these boundaries as timezone-aware UTC
+datetimes or epoch milliseconds (`*_ms`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from chalicelib.core.models import FeeSchedule, MarketSnapshot, Opportunity
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionOutcome:
+    dex: str
+    started_at: datetime
+    completed_at: datetime
+    status: str                   # success | partial | failed
+    markets: int                  # snapshots stored
+    rejected: int                 # records failing validation
+    error: str | None = None      # reason when degraded/failed
+    latency_ms: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    points: list[dict[str, Any]]  # {"time", "rate_1h", "rate_8h", "funding_rate" (native), "samples", ...}
+    total: int                    # points in the whole range (for pagination)
+    statistics: dict[str, Decimal | None]   # avg_rate, median_rate, std_dev, min_rate, max_rate (of rate_8h)
+    period_start: datetime
+    period_end: datetime
+
+
+class CollectorStore(Protocol):
+    def ingest(self, snapshots: Sequence[MarketSnapshot]) -> int:
+        """Idempotent bulk write: funding_rates (PK time,dex,symbol), latest rates, dex_symbols. Rows written."""
+        ...
+
+    def log_collection(self, outcome: CollectionOutcome) -> None:
+        """collection_logs row + dexes health columns (last_successful_fetch, consecutive_errors...)."""
+        ...
+
+
+class AnalysisStore(Protocol):
+    def latest_snapshots(self, dex: str | None = None, symbol: str | None = None) -> list[MarketSnapshot]: ...
+
+    def fee_schedules(self) -> dict[str, FeeSchedule]: ...
+
+    def write_opportunities(self, opportunities: Sequence[Opportunity]) -> int: ...
+
+
+class JobStore(CollectorStore, AnalysisStore, Protocol):
+    """What the scheduled jobs (collect, analyze, health check, maintenance) use."""
+
+    def collection_health(self, window_minutes: int = 60) -> list[dict[str, Any]]:
+        """Per dex: error_rate_percent, avg_collection_latency_ms, last_successful_fetch, consecutive_errors."""
+        ...
+
+    def maintain(self, *, ahead_days: int = 7, retention_days: int = 90) -> dict[str, Any]: ...
+
+
+class ReadStore(Protocol):
+    """What the REST queries read (SQL: date_bin, percentile_cont, stddev)."""
+
+    def update_fees(self, dex: str, fees: FeeSchedule) -> bool:
+        """False when the dex is unknown."""
+        ...
+
+    def dexes(self) -> list[dict[str, Any]]: ...
+
+    def dex_symbols(self, dex: str) -> list[dict[str, Any]]: ...
+
+    def known_symbols(self) -> set[str]: ...
+
+    def opportunity_history(self, *, symbol: str | None, start: datetime, end: datetime,
+                            min_profit: Decimal | None, limit: int, offset: int = 0,
+                            ) -> tuple[list[dict[str, Any]], int]: ...
+
+    def rate_history(self, *, dex: str, symbol: str, start: datetime, end: datetime,
+                     bucket_seconds: int | None, page: int, page_size: int) -> HistoryPage: ...
+
+    def rate_stats(self, *, symbol: str, dex: str | None, start: datetime, end: datetime) -> dict[str, Any]:
+        """avg/median/stddev/min/max/p25/p75 of rate_8h, positive_rate_frequency, samples."""
+        ...
+
+
+class Storage(JobStore, ReadStore, Protocol):
+    """Everything: what wiring.storage() returns."""
+
+
+class Delivery(Protocol):
+    delivered: int
+    failed: int
+    gone: list[str]
+
+
+class Pusher(Protocol):
+    """Delivers frames to WebSocket connection ids (API Gateway management API, or the local gateway)."""
+
+    def post(self, connection_ids: Iterable[str], frame: Mapping[str, Any] | str | bytes,
+             endpoint_url: str | None = None) -> tuple[int, list[str]]:
+        """One frame to many connections: (delivered, gone_connection_ids)."""
+        ...
+
+    def send(self, frames_by_connection: Mapping[str, Sequence[bytes | str]],
+             endpoint_url: str | None = None) -> Delivery:
+        """Each connection's frames in order."""
+        ...
