@@ -5,18 +5,20 @@ Why it works: nearly every venue's quiet-market rate is the 0.01 %/8 h interest 
 so the venues' typical rates on their liquid markets agree within a small factor. A venue whose parser
 takes 8 h rates for 1 h ones reads ~8x the others; percent taken for fraction ~100x; and so on.
 
-Per venue:
-- majors: BTC, ETH, SOL plus its TOP_BY_OI markets by open_interest_usd (at most 3 + TOP_BY_OI markets);
-  its level = the median rate_1h over them (needs MIN_MAJORS markets);
-- coherent: at least COHERENT_SHARE of its majors carry the sign of that median (a venue whose majors sit
-  around zero with mixed signs, or at exactly zero, is never called suspect);
-- reference: not "the median of the other venues" (with two bad venues of five, the other four's median is
-  the mean of a good and a bad one), but the median level of the largest group of venues that agree with
-  each other within AGREE (same sign, ratio in [1/AGREE, AGREE]); at least MIN_GROUP venues, no tie with
-  another group, and at least MIN_VENUES judged venues in all;
-- ratio = level / reference; `suspect` with `factor` c when ratio is within TOLERANCE of c for a c in
-  FACTORS; `ok` otherwise (a ratio off by an unlisted factor is shown, not flagged); `unknown` when
-  the venue or the cycle has too little to judge.
+Per venue, on the latest fresh snapshots:
+- majors: BTC, ETH, SOL plus its TOP_BY_OI markets by open_interest_usd (at most 3 + TOP_BY_OI markets;
+  MIN_MAJORS needed). Rates are compared SYMBOL BY SYMBOL (BTC with BTC): assets differ far more from each
+  other than venues do on one asset, so per-symbol ratios are tight where venue-wide medians are not;
+- reference venues: the largest group of venues that agree pairwise (the median over common majors of
+  rate_v / rate_u lies in [1/AGREE, AGREE]); at least MIN_GROUP venues, no tie with another group, and
+  MIN_VENUES judged venues in all. Not "the median of the other venues": with two bad venues of five,
+  a good venue's other four have a median halfway between a good and a bad one;
+- ratio = median over its majors of rate_1h / (median rate_1h of the reference venues on that symbol,
+  itself excluded), symbols whose reference is under MIN_LEVEL_1H in size skipped;
+- `suspect` with `factor` c when the ratio is within TOLERANCE of a c in FACTORS and at least
+  COHERENT_SHARE of its per-symbol ratios have c's sign (majors at or around zero are never suspect);
+  `ok` otherwise (a ratio off by an unlisted factor is shown, not flagged); `unknown` when the venue or
+  the cycle has too little to judge.
 """
 
 from __future__ import annotations
@@ -36,8 +38,8 @@ MIN_VENUES = 3            # two venues cannot say which of them is wrong
 MIN_GROUP = 2             # the reference is what at least two venues agree on
 AGREE = 2.5               # venues' quiet levels differ by up to ~2x; the nearest flagged factor is 8/1.5 = 5.3
 TOLERANCE = 1.5           # ratio within [c/1.5, c*1.5]: 8 -> [5.3, 12], 24 -> [16, 36], 100 -> [67, 150]; disjoint
-COHERENT_SHARE = 2 / 3    # two thirds of a venue's majors must share its median's sign
-MIN_LEVEL_1H = 2e-6       # |level| below this (16 % of the 0.0000125 baseline) takes no part in the reference
+COHERENT_SHARE = 0.75     # three quarters of the per-symbol ratios must carry the factor's sign
+MIN_LEVEL_1H = 2e-6       # a reference rate below this (16 % of the 0.0000125 baseline) is too small to divide by
 FACTORS = (8.0, 24.0, 100.0, 1 / 8, 1 / 24, 1 / 100, -1.0, -8.0, -24.0, -100.0, -1 / 8, -1 / 24, -1 / 100)
 
 
@@ -47,8 +49,8 @@ class UnitVerdict:
     status: str                         # ok | suspect | unknown
     factor: Decimal | None = None       # the unit factor it is off by (dimensionless), when suspect
     ratio: Decimal | None = None        # measured level / reference (dimensionless)
-    median_rate_1h: Decimal | None = None     # the venue's level: median rate_1h of its majors (fraction per hour)
-    reference_rate_1h: Decimal | None = None  # the agreeing venues' median level (fraction per hour)
+    median_rate_1h: Decimal | None = None     # median rate_1h of the venue's majors (fraction per hour)
+    reference_rate_1h: Decimal | None = None  # median of the agreeing venues' median rate_1h (fraction per hour)
     majors: int = 0                     # markets the level was taken over
     reason: str = ""
 
@@ -71,21 +73,25 @@ def _near(ratio: float, factor: float) -> bool:
     return ratio * factor > 0 and abs(math.log(abs(ratio) / abs(factor))) <= math.log(TOLERANCE)
 
 
-def _agree(a: float, b: float) -> bool:
-    return a * b > 0 and abs(math.log(abs(a) / abs(b))) <= math.log(AGREE)
+def _ratios(mine: dict[str, float], ref: dict[str, float]) -> list[float]:
+    """rate / reference rate over the symbols both have, skipping references too small to divide by."""
+    return [mine[s] / ref[s] for s in mine if s in ref and abs(ref[s]) >= MIN_LEVEL_1H]
 
 
-def _reference(levels: dict[str, float]) -> tuple[float | None, str]:
-    """Median level of the largest agreeing group (None and why when there is no clear one)."""
-    strong = {d: v for d, v in levels.items() if abs(v) >= MIN_LEVEL_1H}
-    groups = {frozenset(u for u, w in strong.items() if _agree(v, w)) for v in strong.values()}
+def _group(chosen: dict[str, dict[str, float]], rates: dict[str, dict[str, float]]) -> tuple[frozenset[str], str]:
+    """The largest set of venues agreeing pairwise on their common majors (empty and why when none is clear)."""
+    def agree(v: str, u: str) -> bool:
+        ratios = _ratios(chosen[v], rates[u])
+        return len(ratios) >= MIN_MAJORS and 1 / AGREE <= median(ratios) <= AGREE
+
+    groups = {frozenset([v, *(u for u in chosen if u != v and agree(v, u) and agree(u, v))]) for v in chosen}
     best = max((len(g) for g in groups), default=0)
     top = [g for g in groups if len(g) == best]
     if best < MIN_GROUP:
-        return None, f"no {MIN_GROUP} venues agree on a level (|median rate_1h| >= {MIN_LEVEL_1H})"
+        return frozenset(), f"no {MIN_GROUP} venues agree on their common majors"
     if len(top) > 1:
-        return None, "two equally large groups of venues disagree: no reference"
-    return float(median(strong[d] for d in top[0])), ""
+        return frozenset(), "two equally large groups of venues disagree: no reference"
+    return top[0], ""
 
 
 def check(snapshots: Iterable[MarketSnapshot]) -> dict[str, UnitVerdict]:
@@ -93,38 +99,38 @@ def check(snapshots: Iterable[MarketSnapshot]) -> dict[str, UnitVerdict]:
     by_dex: dict[str, list[MarketSnapshot]] = {}
     for s in snapshots:
         by_dex.setdefault(s.dex, []).append(s)
-    chosen = {dex: majors(snaps) for dex, snaps in by_dex.items()}
-    levels = {dex: float(median(s.rate_1h for s in m)) for dex, m in chosen.items() if len(m) >= MIN_MAJORS}
-    out: dict[str, UnitVerdict] = {}
-    for dex in sorted(chosen):
-        if dex not in levels:
-            out[dex] = UnitVerdict(dex, "unknown", majors=len(chosen[dex]),
-                                   reason=f"{len(chosen[dex])} liquid markets, {MIN_MAJORS} needed")
-    if len(levels) < MIN_VENUES:
-        for dex in levels:
-            out[dex] = UnitVerdict(dex, "unknown", median_rate_1h=_dec(levels[dex]), majors=len(chosen[dex]),
-                                   reason=f"{len(levels)} venues with enough markets, {MIN_VENUES} needed")
-        return dict(sorted(out.items()))
-    reference, why = _reference(levels)
-    for dex, level in levels.items():
-        m = chosen[dex]
-        if reference is None:
-            out[dex] = UnitVerdict(dex, "unknown", median_rate_1h=_dec(level), majors=len(m), reason=why)
+    rates = {dex: {s.symbol: float(s.rate_1h) for s in snaps} for dex, snaps in by_dex.items()}
+    picked = {dex: majors(snaps) for dex, snaps in by_dex.items()}
+    chosen = {dex: {s.symbol: float(s.rate_1h) for s in m} for dex, m in picked.items() if len(m) >= MIN_MAJORS}
+    out = {dex: UnitVerdict(dex, "unknown", majors=len(m), reason=f"{len(m)} liquid markets, {MIN_MAJORS} needed")
+           for dex, m in picked.items() if dex not in chosen}
+    group, why = _group(chosen, rates) if len(chosen) >= MIN_VENUES else (
+        frozenset(), f"{len(chosen)} venues with enough markets, {MIN_VENUES} needed")
+    levels = {dex: median(m.values()) for dex, m in chosen.items()}
+    reference = median(levels[d] for d in group) if group else None
+    for dex, mine in chosen.items():
+        level = levels[dex]
+        others = [u for u in group if u != dex]
+        ref = {s: median(rates[u][s] for u in others if s in rates[u])
+               for s in mine if any(s in rates[u] for u in others)}
+        ratios = _ratios(mine, ref)
+        if reference is None or len(ratios) < MIN_MAJORS:
+            out[dex] = UnitVerdict(dex, "unknown", median_rate_1h=_dec(level), majors=len(mine), reason=why or (
+                f"{len(ratios)} majors comparable with the reference venues, {MIN_MAJORS} needed"))
             continue
-        ratio = level / reference
-        coherent = sum(1 for s in m if s.rate_1h != 0 and (s.rate_1h > 0) == (level > 0)) >= COHERENT_SHARE * len(m)
+        ratio = median(ratios)
         factor = next((f for f in FACTORS if _near(ratio, f)), None)
-        if factor is not None and level != 0 and coherent:
-            status, reason = "suspect", (f"median rate_1h {level:.3g} over {len(m)} majors is {ratio:.3g}x the "
-                                         f"agreeing venues' {reference:.3g}: a unit error of x{_factor(factor)}?")
+        coherent = factor is not None and sum(1 for r in ratios if r * factor > 0) >= COHERENT_SHARE * len(ratios)
+        if factor is not None and coherent:
+            status, reason = "suspect", (f"rate_1h on {len(ratios)} majors is {ratio:.3g}x the agreeing venues' "
+                                         f"on the same symbols: a unit error of x{_factor(factor)}?")
         else:
-            status, factor = "ok", None
-            reason = f"ratio {ratio:.3g} to the reference: " + (
-                "within the agreeing range" if _agree(level, reference) else
-                "off by no known unit factor" if coherent else "majors around zero")
+            note = ("within the agreeing range" if 1 / AGREE <= ratio <= AGREE else
+                    "off by no known unit factor" if factor is None else "majors around zero (signs disagree)")
+            status, factor, reason = "ok", None, f"{ratio:.3g}x the agreeing venues on {len(ratios)} majors: {note}"
         out[dex] = UnitVerdict(dex, status, factor=None if factor is None else _factor(factor),
                                ratio=_dec(ratio, 4), median_rate_1h=_dec(level), reference_rate_1h=_dec(reference),
-                               majors=len(m), reason=reason)
+                               majors=len(mine), reason=reason)
     return dict(sorted(out.items()))
 
 

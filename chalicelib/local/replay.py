@@ -14,6 +14,10 @@ Faults, per venue (CLI `--fault grvt=500`, `POST /_control/faults {"grvt": "500"
     "latency:MS"                      answer normally after MS milliseconds
 `DELETE /_control/faults` clears them; `GET /_control/health` says what is served.
 
+Unit errors, per venue (CLI `--rate-scale hyperliquid=8`, `ReplayServer(rate_scales={...})` or
+`set_rate_scale`): every funding rate that venue serves is multiplied by the factor, in its own wire
+unit, as a venue that changed its unit would (the cross-venue unit check must flag it).
+
 Python API (the local stack and tests):
     server = ReplayServer(port=0, seed=1).start()
     os.environ.update(server.base_urls())     # {"HYPERLIQUID_API_URL": "http://127.0.0.1:P/hyperliquid", ...}
@@ -41,6 +45,15 @@ Clock = Callable[[], int]   # epoch milliseconds
 
 def _wall_ms() -> int:
     return int(time.time() * 1000)
+
+
+class ScaledUniverse(Universe):
+    """The seeded universe with some venues' rates multiplied by a factor (a simulated unit error)."""
+
+    scales: dict[str, float]
+
+    def rate_1h(self, dex: str, name: str, now_ms: int) -> float:
+        return super().rate_1h(dex, name, now_ms) * self.scales.get(dex, 1.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,10 +265,11 @@ class ReplayServer:
     """A ThreadingHTTPServer on loopback serving the five venues; start() returns self."""
 
     def __init__(self, port: int = 0, *, host: str = "127.0.0.1", seed: int = 1, clock: Clock | None = None,
-                 faults: dict[str, str] | None = None) -> None:
+                 faults: dict[str, str] | None = None, rate_scales: dict[str, float] | None = None) -> None:
         self.host, self.port, self.seed = host, port, seed
         self.clock: Clock = clock or _wall_ms
-        self.universe = Universe(seed)
+        self.universe = ScaledUniverse(seed)
+        self.universe.scales = {}
         self._faults: dict[str, Fault] = {}
         self._lock = threading.Lock()
         self.requests: Counter[str] = Counter()
@@ -263,6 +277,8 @@ class ReplayServer:
         self._thread: threading.Thread | None = None
         for dex, kind in (faults or {}).items():
             self.set_fault(dex, kind)
+        for dex, factor in (rate_scales or {}).items():
+            self.set_rate_scale(dex, factor)
 
     # ---- lifecycle
     def start(self) -> ReplayServer:
@@ -312,6 +328,13 @@ class ReplayServer:
             else:
                 self._faults[dex] = Fault.parse(kind, times)
 
+    def set_rate_scale(self, dex: str, factor: float) -> None:
+        """Serve `dex`'s funding rates multiplied by `factor` (1 restores them)."""
+        if dex not in DEXES:
+            raise ValueError(f"unknown dex {dex!r}; expected one of {', '.join(DEXES)}")
+        with self._lock:
+            self.universe.scales[dex] = float(factor)
+
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
@@ -338,7 +361,8 @@ class ReplayServer:
     def health(self) -> dict[str, Any]:
         return {"status": "ok", "source": "replay", "seed": self.seed, "now_ms": self.clock(),
                 "venues": {d: len(self.universe.listings[d]) for d in DEXES},
-                "requests": dict(self.requests), **self.faults_view()}
+                "requests": dict(self.requests), **self.faults_view(),
+                "rate_scales": {d: f for d, f in self.universe.scales.items() if f != 1.0}}
 
 
 def _describe(f: Fault) -> str:
@@ -357,6 +381,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=1, help="seed of the generated universe")
     parser.add_argument("--fault", action="append", default=[], metavar="DEX=KIND",
                         help="inject a fault: 500, 429[:seconds], garbage, shape, latency:MS (repeatable)")
+    parser.add_argument("--rate-scale", action="append", default=[], metavar="DEX=FACTOR",
+                        help="serve DEX's funding rates multiplied by FACTOR, e.g. hyperliquid=8 (repeatable)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -367,8 +393,18 @@ def run(args: argparse.Namespace) -> int:
             print(f"frs replay-server: --fault expects DEX=KIND, got {item!r}")
             return 2
         faults[dex.strip().lower()] = kind
+    scales = {}
+    for item in getattr(args, "rate_scale", []):
+        dex, sep, factor = item.partition("=")
+        try:
+            scales[dex.strip().lower()] = float(factor)
+        except ValueError:
+            sep = ""
+        if not sep:
+            print(f"frs replay-server: --rate-scale expects DEX=FACTOR (a number), got {item!r}")
+            return 2
     try:
-        server = ReplayServer(args.port, host=args.host, seed=args.seed, faults=faults).start()
+        server = ReplayServer(args.port, host=args.host, seed=args.seed, faults=faults, rate_scales=scales).start()
     except (ValueError, OSError) as exc:
         print(f"frs replay-server: {exc}")
         return 2

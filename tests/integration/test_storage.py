@@ -288,7 +288,7 @@ def test_log_collection_updates_health(storage: PgStorage) -> None:
     assert row["error_rate_percent"] == D("66.67")           # 2 failed of 3 -> 66.666..% rounded to 2 places
     assert row["avg_collection_latency_ms"] == D("200.0")    # (100 + 300 + 200) / 3
     assert row["last_successful_fetch"] == now
-    storage.log_collection(outcome("partial", 50))
+    storage.log_collection(outcome("degraded", 50))
     row = next(r for r in storage.collection_health(60) if r["dex_name"] == "edgex")
     assert row["consecutive_errors"] == 0
     quiet = next(r for r in storage.collection_health(60) if r["dex_name"] == "lighter")
