@@ -14,6 +14,9 @@ Anything malformed gets {"type": "error", "error": ..., "detail": ...} back; the
 
 Matching: a rate matches when its symbol and dex pass the filters; an opportunity when its
 symbol passes and BOTH legs are among `dexes` (a client filtering venues trades only on them).
+Venue events ({"type": "venue_event", "event": degraded | failed | recovered | unit_suspect | unit_ok,
+"data": {...}}) go to every subscribed connection (any channel) whose `dexes` filter includes the venue:
+a venue's health concerns every rate and opportunity on it.
 """
 
 from __future__ import annotations
@@ -189,6 +192,7 @@ class Updates:
     timestamp: str
     rates: Sequence[Mapping[str, Any]]                  # funding_rate_update data (changed markets)
     opportunities: Sequence[tuple[str, Mapping[str, Any]]]   # (opened|updated|closed, data)
+    venues: Sequence[Mapping[str, Any]] = ()            # venue events (services/venue_watch.py), on change only
 
 
 def frames_for(record: Mapping[str, Any], updates: Updates) -> list[str]:
@@ -204,6 +208,10 @@ def frames_for(record: Mapping[str, Any], updates: Updates) -> list[str]:
     if "opportunities" in channels:
         out.extend(dumps({"type": "opportunity_update", "timestamp": updates.timestamp, "event": event,
                           "data": d}) for event, d in updates.opportunities if opportunity_matches(filters, d))
+    if channels:
+        dexes = filters.get("dexes")
+        out.extend(dumps({"type": "venue_event", "timestamp": updates.timestamp, "event": e["event"], "data": e})
+                   for e in updates.venues if dexes is None or e["dex_name"] in dexes)
     return out
 
 
