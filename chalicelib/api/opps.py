@@ -18,7 +18,7 @@ from chalicelib.api.cache import CACHE, Cached
 from chalicelib.api.errors import bad_parameter
 from chalicelib.api.params import CompareQuery, OpportunityQuery
 from chalicelib.api.rates import with_meta
-from chalicelib.api.system import STALE_AFTER_INTERVALS
+from chalicelib.api.system import STALE_AFTER_INTERVALS, suspect_dexes
 from chalicelib.core.filters import FilterError, OpportunityFilter, apply_filter, filters_applied
 from chalicelib.core.filters import best as best_of
 from chalicelib.core.models import Opportunity
@@ -45,10 +45,11 @@ def computed(parent: Cached, hold_hours: Decimal, fee_type: str) -> Cached:
     return CACHE.derived(f"{PREFIX}:computed:{hold_hours}:{fee_type}", parent, build, data.ttl())
 
 
-def public(o: Opportunity) -> dict[str, Any]:
+def public(o: Opportunity, suspect: frozenset[str] = frozenset()) -> dict[str, Any]:
     out = {name: getattr(o, name) for name in o.__dataclass_fields__ if name not in _DROP}
     out["discovered_at"] = iso_ms(o.discovered_at_ms)
     out["valid_until"] = iso_ms(o.valid_until_ms)
+    out["unit_suspect_dexes"] = [d for d in (o.long_dex, o.short_dex) if d in suspect]   # marked, never dropped
     return out
 
 
@@ -90,7 +91,8 @@ def opportunities(q: OpportunityQuery) -> str:
     def build() -> tuple[str, int]:
         opps, generated_ms = parent.value
         chosen, total = apply_filter(opps, f)
-        text = dumps({"opportunities": [public(o) for o in chosen], "total_count": total,
+        suspect = suspect_dexes()
+        text = dumps({"opportunities": [public(o, suspect) for o in chosen], "total_count": total,
                       "filters_applied": filters_applied(f), "generated_at": iso_ms(generated_ms)})
         return text, len(text)
 
@@ -104,7 +106,7 @@ def best(q: OpportunityQuery) -> str:
     def build() -> tuple[str, int]:
         opps, generated_ms = parent.value
         top, rank, total = best_of(opps, f)
-        text = dumps({"opportunity": public(top) if top else None, "rank": rank,
+        text = dumps({"opportunity": public(top, suspect_dexes()) if top else None, "rank": rank,
                       "total_opportunities": total, "generated_at": iso_ms(generated_ms)})
         return text, len(text)
 

@@ -166,7 +166,7 @@ SELECT d.name AS dex_name, d.name AS dex, d.is_active, count(l.id) AS collection
        d.last_successful_fetch, d.consecutive_errors, d.last_error, d.last_error_message,
        n.status AS last_status, n.error_message AS last_reason, n.markets AS last_markets,
        n.markets_unfetched AS last_markets_unfetched, n.baseline_markets AS last_baseline_markets,
-       n.started_at AS last_collection_at
+       n.started_at AS last_at
 FROM dexes d
 LEFT JOIN collection_logs l ON l.dex_id = d.id AND l.started_at >= now() - make_interval(mins => %(window)s::int)
 LEFT JOIN LATERAL (SELECT status, error_message, markets, markets_unfetched, baseline_markets, started_at
