@@ -8,6 +8,7 @@ event is emitted (rather than re-announcing every problem each cycle); the verdi
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -51,8 +52,6 @@ def watch(snapshots: Sequence[MarketSnapshot], *, storage: Any, kv: Any, timesta
 
 def mark(opportunity: Any, suspect: frozenset[str]) -> Any:
     """The opportunity with metadata.unit_suspect_dexes = its legs flagged unit_suspect (kept, not dropped)."""
-    import dataclasses
-
     legs = [d for d in (opportunity.long_dex, opportunity.short_dex) if d in suspect]
     if not legs:
         return opportunity

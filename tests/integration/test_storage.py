@@ -295,6 +295,40 @@ def test_log_collection_updates_health(storage: PgStorage) -> None:
     assert (quiet["collections"], quiet["error_rate_percent"], quiet["avg_collection_latency_ms"]) == (0, 0, None)
 
 
+def test_market_baseline_latest_collection_and_the_status_check(storage: PgStorage) -> None:
+    from chalicelib.core.venue_state import Baseline
+    from chalicelib.services.collect import VenueResult, store_result
+
+    now = datetime.now(UTC)
+
+    def logged(status: str, markets: int, minutes_ago: int, **kw: Any) -> None:
+        storage.log_collection(CollectionOutcome(dex="grvt", started_at=now - timedelta(minutes=minutes_ago),
+                                                 completed_at=now - timedelta(minutes=minutes_ago), status=status,
+                                                 markets=markets, rejected=0, **kw))
+
+    assert storage.market_baseline("grvt") is None                       # no history: no baseline
+    for minutes_ago, markets in ((5, 120), (4, 118), (3, 124)):
+        logged("success", markets, minutes_ago)
+    logged("degraded", 99, 2, error="budget: 25 of 124 markets not fetched", unfetched=25)
+    # median of the successful runs only: median(120, 118, 124) = 120 over 3 runs (the degraded 99 left out)
+    assert storage.market_baseline("grvt") == Baseline(120.0, 3)
+    newest = storage.latest_collections()["grvt"]
+    assert (newest["status"], newest["markets"], newest["markets_unfetched"], newest["reason"]) == (
+        "degraded", 99, 25, "budget: 25 of 124 markets not fetched")
+    with pytest.raises(psycopg.errors.CheckViolation):
+        logged("partial", 1, 1)                                          # 0004: partial is now degraded
+
+    # a run of 90 markets against that baseline: 90 < 0.8 x 120 = 96 -> degraded, logged with the baseline
+    snaps = tuple(snap(dex="grvt", symbol=f"S{i}") for i in range(90))
+    result = store_result(VenueResult("grvt", "success", snaps, started_at_ms=int(now.timestamp() * 1000),
+                                      completed_at_ms=int(now.timestamp() * 1000)), storage)
+    assert result.status == "degraded"
+    assert result.error == ("market count dropped: 90 usable vs a usual 120 (-25 %, median of the last 3 "
+                            "successful runs)")                          # 1 - 90/120 = 25 %
+    newest = storage.latest_collections()["grvt"]
+    assert (newest["status"], newest["markets"], newest["baseline_markets"]) == ("degraded", 90, D(120))
+
+
 def test_breaker_state_round_trip(storage: PgStorage) -> None:
     assert storage.breaker_get("grvt") is None
     opened = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
