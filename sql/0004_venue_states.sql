@@ -18,6 +18,6 @@ ALTER TABLE collection_logs ADD COLUMN IF NOT EXISTS markets_unfetched INTEGER N
 -- runs (count; NULL = no baseline yet)
 ALTER TABLE collection_logs ADD COLUMN IF NOT EXISTS baseline_markets NUMERIC;
 
--- the baseline and "newest run per venue" reads: successful runs of one venue, newest first
-CREATE INDEX IF NOT EXISTS idx_collection_logs_dex_success ON collection_logs (dex_id, started_at DESC)
-    WHERE status = 'success';
+-- the baseline read: one venue's runs that stored data, newest first
+CREATE INDEX IF NOT EXISTS idx_collection_logs_dex_stored ON collection_logs (dex_id, started_at DESC)
+    WHERE status <> 'failed';

@@ -8,7 +8,8 @@ Collection verdict (thresholds below are data, each with its why):
 - degraded : markets left unfetched because the request budget ran out, follow-up requests that failed,
              more than REJECT_SHARE of the markets rejected, or fewer usable markets than
              (1 - DROP_SHARE) x the venue's baseline (the median `markets` of its last BASELINE_RUNS
-             successful collections in collection_logs);
+             collections that stored data, in collection_logs: a lasting change becomes the new normal
+             after about half that window, so a venue is never degraded for ever by a wave of delistings);
 - success  : none of the above. A few rejected records are routine (one market without a mark price) and
              stay visible as `rejected` in the collection log.
 
@@ -25,13 +26,13 @@ from typing import Any
 SUCCESS, DEGRADED, FAILED = "success", "degraded", "failed"
 REJECT_SHARE = 0.5        # more than half the markets rejected: the payload's semantics changed, not one bad row
 DROP_SHARE = 0.2          # a fifth of the usual markets gone in one cycle: listings do not move that fast
-BASELINE_RUNS = 10        # successful collections the baseline looks back over (about 10 minutes at 60 s)
-MIN_BASELINE_SAMPLES = 3  # fewer successful runs than this: no baseline yet, no drop check
+BASELINE_RUNS = 10        # collections that stored data the baseline looks back over (10 minutes at 60 s)
+MIN_BASELINE_SAMPLES = 3  # fewer runs than this: no baseline yet, no drop check
 
 
 @dataclass(frozen=True, slots=True)
 class Baseline:
-    """The venue's usual market count: median `markets` of its last `samples` successful collections."""
+    """The venue's usual market count: median `markets` of its last `samples` collections that stored data."""
 
     markets: float
     samples: int
@@ -73,7 +74,7 @@ def collection_verdict(*, fatal: str | None, markets: int, rejected: int, unfetc
             and markets < (1 - DROP_SHARE) * baseline.markets:
         lost = 1 - markets / baseline.markets
         reasons.append(f"market count dropped: {markets} usable vs a usual {baseline.markets:g} "
-                       f"(-{round(100 * lost)} %, median of the last {baseline.samples} successful runs)")
+                       f"(-{round(100 * lost)} %, median of the last {baseline.samples} runs)")
     return CollectionVerdict(DEGRADED if reasons else SUCCESS, tuple(reasons))
 
 

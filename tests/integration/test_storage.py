@@ -310,23 +310,24 @@ def test_market_baseline_latest_collection_and_the_status_check(storage: PgStora
     for minutes_ago, markets in ((5, 120), (4, 118), (3, 124)):
         logged("success", markets, minutes_ago)
     logged("degraded", 99, 2, error="budget: 25 of 124 markets not fetched", unfetched=25)
-    # median of the successful runs only: median(120, 118, 124) = 120 over 3 runs (the degraded 99 left out)
-    assert storage.market_baseline("grvt") == Baseline(120.0, 3)
+    logged("failed", 0, 1, error="HTTP 503")
+    # runs that stored data (the failed one left out): median(120, 118, 124, 99) = (118 + 120) / 2 = 119 over 4
+    assert storage.market_baseline("grvt") == Baseline(119.0, 4)
     newest = storage.latest_collections()["grvt"]
-    assert (newest["status"], newest["markets"], newest["markets_unfetched"], newest["reason"]) == (
-        "degraded", 99, 25, "budget: 25 of 124 markets not fetched")
+    assert (newest["status"], newest["markets"], newest["reason"]) == ("failed", 0, "HTTP 503")
     with pytest.raises(psycopg.errors.CheckViolation):
-        logged("partial", 1, 1)                                          # 0004: partial is now degraded
+        logged("partial", 1, 0)                                          # 0004: partial is now degraded
 
-    # a run of 90 markets against that baseline: 90 < 0.8 x 120 = 96 -> degraded, logged with the baseline
+    # a run of 90 markets against that baseline: 90 < 0.8 x 119 = 95.2 -> degraded, logged with the baseline
     snaps = tuple(snap(dex="grvt", symbol=f"S{i}") for i in range(90))
     result = store_result(VenueResult("grvt", "success", snaps, started_at_ms=int(now.timestamp() * 1000),
                                       completed_at_ms=int(now.timestamp() * 1000)), storage)
     assert result.status == "degraded"
-    assert result.error == ("market count dropped: 90 usable vs a usual 120 (-25 %, median of the last 3 "
-                            "successful runs)")                          # 1 - 90/120 = 25 %
+    assert result.error == "market count dropped: 90 usable vs a usual 119 (-24 %, median of the last 4 runs)"
+    # 1 - 90/119 = 0.2437 -> 24 %
     newest = storage.latest_collections()["grvt"]
-    assert (newest["status"], newest["markets"], newest["baseline_markets"]) == ("degraded", 90, D(120))
+    assert (newest["status"], newest["markets"], newest["markets_unfetched"], newest["baseline_markets"]) == (
+        "degraded", 90, 0, D(119))
 
 
 def test_breaker_state_round_trip(storage: PgStorage) -> None:

@@ -184,11 +184,13 @@ JOIN LATERAL (SELECT status, error_message, markets, rejected, markets_unfetched
 ORDER BY d.name
 
 -- name: market_baseline
--- The venue's usual market count: median `markets` of its last %(runs)s successful collections (count),
--- and how many runs that median is over (core/venue_state.py decides whether that is enough).
+-- The venue's usual market count: median `markets` of its last %(runs)s runs that stored data (success or
+-- degraded; count), and how many runs that median is over (core/venue_state.py decides whether that is
+-- enough). Degraded runs count so a lasting change (a wave of delistings) becomes the new normal after
+-- about half the window instead of keeping the venue degraded for ever.
 SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY t.markets) AS markets, count(*) AS samples
 FROM (SELECT l.markets FROM collection_logs l JOIN dexes d ON d.id = l.dex_id
-      WHERE d.name = %(dex)s AND l.status = 'success'
+      WHERE d.name = %(dex)s AND l.status <> 'failed'
       ORDER BY l.started_at DESC LIMIT %(runs)s) t
 
 -- name: database_connections
