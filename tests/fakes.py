@@ -26,6 +26,7 @@ class FakeStorage:
     health: list[dict[str, Any]] = field(default_factory=list)
     maintained: list[dict[str, Any]] = field(default_factory=list)
     fee_reads: int = 0
+    collections: dict[str, dict[str, Any]] = field(default_factory=dict)   # newest collection log row per dex
 
     def ingest(self, snapshots: Any) -> int:
         for s in snapshots:
@@ -49,6 +50,12 @@ class FakeStorage:
 
     def collection_health(self, window_minutes: int = 60) -> list[dict[str, Any]]:
         return list(self.health)
+
+    def latest_collections(self) -> dict[str, dict[str, Any]]:
+        return dict(self.collections)
+
+    def market_baseline(self, dex: str) -> Any:
+        return None                      # no collection history: no baseline comparison
 
     def maintain(self, *, ahead_days: int = 7, retention_days: int = 90) -> dict[str, Any]:
         self.maintained.append({"ahead_days": ahead_days, "retention_days": retention_days})

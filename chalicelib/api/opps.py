@@ -18,6 +18,7 @@ from chalicelib.api.cache import CACHE, Cached
 from chalicelib.api.errors import bad_parameter
 from chalicelib.api.params import CompareQuery, OpportunityQuery
 from chalicelib.api.rates import with_meta
+from chalicelib.api.system import suspect_dexes
 from chalicelib.core import units
 from chalicelib.core.codec import opportunity_to_dict
 from chalicelib.core.filters import FilterError, OpportunityFilter, apply_filter, filters_applied
@@ -105,7 +106,8 @@ def opportunities(q: OpportunityQuery) -> str:
     def build() -> tuple[str, int]:
         opps, generated_ms = parent.value
         chosen, total = apply_filter(opps, f)
-        body = {"opportunities": [opportunity_to_dict(o) for o in chosen], "total_count": total,
+        suspect = suspect_dexes()
+        body = {"opportunities": [opportunity_to_dict(o, suspect) for o in chosen], "total_count": total,
                 "filters_applied": filters_applied(f), "generated_at": iso_ms(generated_ms)}
         if not total:
             hint = hidden_hint(opps, f)
@@ -124,7 +126,7 @@ def best(q: OpportunityQuery) -> str:
     def build() -> tuple[str, int]:
         opps, generated_ms = parent.value
         top, rank, total = best_of(opps, f)
-        text = dumps({"opportunity": opportunity_to_dict(top) if top else None, "rank": rank,
+        text = dumps({"opportunity": opportunity_to_dict(top, suspect_dexes()) if top else None, "rank": rank,
                       "total_opportunities": total, "generated_at": iso_ms(generated_ms)})
         return text, len(text)
 

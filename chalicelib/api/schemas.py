@@ -118,6 +118,9 @@ class Opportunity(Out):
     short_interval_hours: float | None = None
     discovered_at: datetime
     valid_until: datetime | None = None
+    unit_suspect_dexes: list[str] = Field(default_factory=list, description=(
+        "Legs on a venue the cross-venue unit check flags unit_suspect (its rates may be off by a unit factor); "
+        "the opportunity is kept, not dropped"))
 
 
 class FiltersApplied(Out):
@@ -267,6 +270,37 @@ class FeeStructure(Out):
     fee_tiers: list[FeeTier] | None
 
 
+class UnitCheck(Out):
+    """The cross-venue unit sanity check of one venue (chalicelib/core/unit_check.py), from the last analysis."""
+
+    status: Literal["ok", "suspect", "unknown"] = Field(
+        description="suspect = off by a unit factor; unknown = too few venues or markets to judge")
+    factor: float | None = Field(description=(
+        "Dimensionless unit factor the venue's normalized rates look off by (8, 24, 100, 1/8, 1/24, 1/100, "
+        "-1 for a flipped sign, or a signed product); null unless suspect"))
+    ratio: float | None = Field(description=(
+        "Dimensionless: median over the venue's liquid majors of its rate_1h divided by the agreeing venues' "
+        "median rate_1h on the same symbol"))
+    median_rate_1h: float | None = Field(description="Fraction per hour: median rate_1h over the venue's majors")
+    reference_rate_1h: float | None = Field(description=(
+        "Fraction per hour: median of the agreeing venues' median rate_1h (quiet baseline 0.0000125)"))
+    majors: int = Field(description="Count of liquid markets judged: BTC, ETH, SOL and the venue's top 7 by OI (USD)")
+    reason: str
+    checked_at: datetime | None = Field(description="When the analysis ran the check (null: never)")
+
+
+class VenueCollection(Out):
+    """The venue's newest collection outcome (collection_logs)."""
+
+    status: Literal["success", "degraded", "failed"] | None = Field(
+        description="degraded = data stored but markets missing; null = never collected")
+    reason: str | None = Field(description="Why degraded or failed, e.g. 'budget: 25 of 124 markets not fetched "
+                                           "(rate limit 600/min)'")
+    markets: int | None = Field(description="Count of markets stored by that run")
+    markets_unfetched: int | None = Field(description="Count of markets not fetched because the request budget ran out")
+    at: datetime | None = Field(description="When that run started")
+
+
 class DexEntry(Out):
     name: str
     display_name: str
@@ -282,6 +316,8 @@ class DexEntry(Out):
     last_successful_fetch: datetime | None
     last_error: Any = None
     consecutive_errors: int
+    collection: VenueCollection
+    unit_check: UnitCheck
 
 
 class DexMetadata(Fresh, DexEntry):
@@ -320,6 +356,8 @@ class DexHealth(Out):
     breaker_state: str
     data_age_seconds: int | None
     problems: list[str]
+    collection: VenueCollection
+    unit_check: UnitCheck
 
 
 class ServiceHealth(Out):

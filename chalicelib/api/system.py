@@ -21,6 +21,10 @@ from chalicelib.core.codec import fee_from_dict, fee_to_dict
 from chalicelib.core.models import FeeSchedule
 from chalicelib.core.serialize import iso_ms
 
+UNIT_CHECK = "venues:unit_check"
+NOT_JUDGED = {"status": "unknown", "factor": None, "ratio": None, "median_rate_1h": None, "reference_rate_1h": None,
+              "majors": 0, "reason": "no unit check yet (the analysis writes one each cycle)"}
+
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
@@ -37,8 +41,39 @@ def fee_structure(row: dict[str, Any]) -> dict[str, Any]:
     return fee_to_dict(fee_from_dict(row))
 
 
-def public_dex(row: dict[str, Any]) -> dict[str, Any]:
-    """SPEC DEXMetadata as the API shows it (names, never integer ids)."""
+def unit_checks() -> dict[str, Any]:
+    """The last cross-venue unit check {"checked_at", "venues": {dex: verdict}} the analysis left in Redis
+    (keys.unit_check); empty when there is none (no Redis, or no analysis within its TTL)."""
+    def read_redis(client: Any) -> tuple[dict[str, Any], None, int] | None:
+        raw = client.get(keys.unit_check())
+        return (json.loads(raw), None, len(raw)) if raw else None
+
+    cached = CACHE.fetch(UNIT_CHECK, ttl=data.ttl(), kv=data.kv(), read_redis=read_redis,
+                         load_db=lambda: ({"checked_at": None, "venues": {}}, None, 64))
+    return cached.value
+
+
+def unit_check(dex: str, checks: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One venue's unit verdict as the API shows it (see schemas.UnitCheck for the units)."""
+    checks = unit_checks() if checks is None else checks
+    verdict = (checks.get("venues") or {}).get(dex)
+    return {**(verdict or NOT_JUDGED), "checked_at": checks.get("checked_at") if verdict else None}
+
+
+def suspect_dexes() -> frozenset[str]:
+    """Venues the last unit check flagged unit_suspect (their opportunities are marked, not dropped)."""
+    return frozenset(d for d, v in (unit_checks().get("venues") or {}).items() if v.get("status") == "suspect")
+
+
+def collection_state(row: dict[str, Any], prefix: str = "last_collection_") -> dict[str, Any]:
+    """The venue's newest collection outcome (collection_logs) as the API shows it."""
+    return {"status": row.get(f"{prefix}status"), "reason": row.get(f"{prefix}reason"),
+            "markets": row.get(f"{prefix}markets"), "markets_unfetched": row.get(f"{prefix}markets_unfetched"),
+            "at": row.get(f"{prefix}at")}
+
+
+def public_dex(row: dict[str, Any], checks: dict[str, Any] | None = None) -> dict[str, Any]:
+    """SPEC DEXMetadata as the API shows it (names, never integer ids), plus the venue's states."""
     return {
         "name": row["name"],
         "display_name": row.get("display_name") or row["name"],
@@ -55,12 +90,15 @@ def public_dex(row: dict[str, Any]) -> dict[str, Any]:
         "last_error": row.get("last_error"),
         "consecutive_errors": int(row.get("consecutive_errors") or 0),
         "updated_at": row.get("updated_at"),
+        "collection": collection_state(row),
+        "unit_check": unit_check(row["name"], checks),
     }
 
 
 def list_dexes() -> dict[str, Any]:
     cached = data.dex_rows()
-    return {"dexes": [public_dex(r) for _, r in sorted(cached.value.items())], **_meta(cached, _now_ms())}
+    checks = unit_checks()
+    return {"dexes": [public_dex(r, checks) for _, r in sorted(cached.value.items())], **_meta(cached, _now_ms())}
 
 
 def get_dex(dex: str) -> dict[str, Any]:
@@ -128,6 +166,7 @@ def health() -> tuple[dict[str, Any], int]:
     except Exception as exc:
         return {"status": "unhealthy", **base, "dex_health": [], "oldest_data_age_seconds": None,
                 "last_collection_time": None, "detail": f"database unavailable: {type(exc).__name__}"}, 503
+    checks = unit_checks()
     dex_health, ages, last_fetches = [], [], []
     for name in sorted(set(active) | set(rows)):
         row = rows.get(name, {})
@@ -136,11 +175,15 @@ def health() -> tuple[dict[str, Any], int]:
         breaker = _breaker_state(client, name)
         last_ok = _dt_ms(row.get("last_successful_fetch"))
         errors = int(row.get("consecutive_errors") or 0)
+        collection = collection_state(row, "last_")
+        verdict = unit_check(name, checks)
         reasons = [r for r, bad in (
             ("circuit breaker open", breaker == "open"),
             (f"{errors} consecutive errors", errors >= settings.circuit_failure_threshold),
             ("no data", newest is None),
-            ("stale data", units.is_stale(age_ms, settings.collection_interval_seconds))) if bad]
+            ("stale data", units.is_stale(age_ms, settings.collection_interval_seconds)),
+            (f"collection {collection['status']}: {collection['reason']}", collection["status"] in ("degraded", "failed")),
+            (f"unit_suspect x{verdict['factor']}: {verdict['reason']}", verdict["status"] == "suspect")) if bad]
         if age_ms is not None:
             ages.append(age_ms)
         if last_ok is not None:
@@ -150,7 +193,7 @@ def health() -> tuple[dict[str, Any], int]:
             "consecutive_errors": errors, "error_rate_percent": float(row.get("error_rate_percent") or 0.0),
             "avg_collection_latency_ms": float(row.get("avg_collection_latency_ms") or 0.0),
             "breaker_state": breaker or "closed", "data_age_seconds": None if age_ms is None else age_ms // 1000,
-            "problems": reasons})
+            "problems": reasons, "collection": collection, "unit_check": verdict})
     healthy = sum(1 for d in dex_health if d["is_healthy"])
     status = "healthy" if dex_health and healthy == len(dex_health) else "degraded" if healthy else "unhealthy"
     return {"status": status, **base, "dex_health": dex_health,

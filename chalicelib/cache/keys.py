@@ -46,3 +46,13 @@ def channel(name: str) -> str:
 
 def metrics(name: str) -> str:
     return f"{PREFIX}:metrics:{name}"
+
+
+def venue_states() -> str:
+    """Per-venue state after the last analysis (collection + units), diffed to emit venue events on change."""
+    return f"{PREFIX}:venues:state"
+
+
+def unit_check() -> str:
+    """The last cross-venue unit check: {"checked_at", "venues": {dex: verdict}} (core/unit_check.py)."""
+    return f"{PREFIX}:venues:unit_check"

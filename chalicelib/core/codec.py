@@ -15,7 +15,7 @@ and `annualized_rate` (percent per year) are named by their unit. Definitions: c
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import fields
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -86,15 +86,19 @@ _OPP_FIELDS = tuple(f.name for f in fields(Opportunity) if f.name not in ("disco
                                                                           "metadata"))
 
 
-def opportunity_to_dict(o: Opportunity) -> dict[str, Any]:
+def opportunity_to_dict(o: Opportunity, suspect: Collection[str] = ()) -> dict[str, Any]:
     """REST /opportunities*, WebSocket opportunity_update data and pub/sub: one shape.
 
     Rates are on the 8 h basis (`long_rate`, `short_rate`, `divergence`; `basis` says so).
+    `unit_suspect_dexes`: legs on a venue the cross-venue unit check flags (`suspect`, or the analysis'
+    marking in metadata) - such opportunities are marked, never silently dropped.
     """
     out: dict[str, Any] = {name: getattr(o, name) for name in _OPP_FIELDS}
     out["basis"] = "8h"
     out["discovered_at"] = iso_ms(o.discovered_at_ms)
     out["valid_until"] = iso_ms(o.valid_until_ms)
+    marked = set(suspect) | set(o.metadata.get("unit_suspect_dexes", ()))
+    out["unit_suspect_dexes"] = [d for d in (o.long_dex, o.short_dex) if d in marked]
     return out
 
 

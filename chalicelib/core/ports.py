@@ -24,11 +24,13 @@ class CollectionOutcome:
     dex: str
     started_at: datetime
     completed_at: datetime
-    status: str                   # success | partial | failed
+    status: str                   # success | degraded | failed (core/venue_state.py)
     markets: int                  # snapshots stored
     rejected: int                 # records failing validation
     error: str | None = None      # reason when degraded/failed
     latency_ms: int | None = None
+    unfetched: int = 0            # markets not fetched because the request budget ran out
+    baseline_markets: float | None = None   # the usual market count this run was compared with
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +51,16 @@ class CollectorStore(Protocol):
         """collection_logs row + dexes health columns (last_successful_fetch, consecutive_errors...)."""
         ...
 
+    def market_baseline(self, dex: str) -> Any:
+        """core.venue_state.Baseline of the venue's recent successful collections, or None (no history)."""
+        ...
+
 
 class AnalysisStore(Protocol):
+    def latest_collections(self) -> dict[str, dict[str, Any]]:
+        """{dex: newest collection_logs row as {"status", "reason", "markets", "rejected", "unfetched", ...}}."""
+        ...
+
     def latest_snapshots(self, dex: str | None = None, symbol: str | None = None) -> list[MarketSnapshot]: ...
 
     def fee_schedules(self) -> dict[str, FeeSchedule]: ...

@@ -19,6 +19,10 @@ Faults, per venue (CLI `--fault grvt=500`, `POST /_control/faults {"grvt": "500"
     "latency:MS"                      answer normally after MS milliseconds
 `DELETE /_control/faults` clears them; `GET /_control/health` says what is served.
 
+Unit errors, per venue (CLI `--rate-scale hyperliquid=8`, `ReplayServer(rate_scales={...})` or
+`set_rate_scale`): every funding rate that venue serves is multiplied by the factor, in its own wire
+unit, as a venue that changed its unit would (the cross-venue unit check must flag it).
+
 Python API (the local stack and tests):
     server = ReplayServer(port=0, seed=1).start()
     os.environ.update(server.base_urls())     # {"HYPERLIQUID_API_URL": "http://127.0.0.1:P/hyperliquid", ...}
@@ -48,6 +52,15 @@ Clock = Callable[[], int]   # epoch milliseconds
 
 def _wall_ms() -> int:
     return int(time.time() * 1000)
+
+
+class ScaledUniverse(Universe):
+    """The seeded universe with some venues' rates multiplied by a factor (a simulated unit error)."""
+
+    scales: dict[str, float]
+
+    def rate_1h(self, dex: str, name: str, now_ms: int) -> float:
+        return super().rate_1h(dex, name, now_ms) * self.scales.get(dex, 1.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,13 +276,15 @@ class ReplayServer:
     """A ThreadingHTTPServer on loopback serving the five venues; start() returns self."""
 
     def __init__(self, port: int = 0, *, host: str = "127.0.0.1", seed: int = 1, clock: Clock | None = None,
-                 faults: dict[str, str] | None = None, edgex_api: str | None = None) -> None:
+                 faults: dict[str, str] | None = None, edgex_api: str | None = None,
+                 rate_scales: dict[str, float] | None = None) -> None:
         self.host, self.port, self.seed = host, port, seed
         self.edgex_api = (edgex_api or os.environ.get("REPLAY_EDGEX_API") or "v2").strip().lower()
         if self.edgex_api not in EDGEX_APIS:
             raise ValueError(f"edgex_api / REPLAY_EDGEX_API: expected one of {', '.join(EDGEX_APIS)}, got {self.edgex_api!r}")
         self.clock: Clock = clock or _wall_ms
-        self.universe = Universe(seed)
+        self.universe = ScaledUniverse(seed)
+        self.universe.scales = {}
         self._faults: dict[str, Fault] = {}
         self._lock = threading.Lock()
         self.requests: Counter[str] = Counter()
@@ -277,6 +292,8 @@ class ReplayServer:
         self._thread: threading.Thread | None = None
         for dex, kind in (faults or {}).items():
             self.set_fault(dex, kind)
+        for dex, factor in (rate_scales or {}).items():
+            self.set_rate_scale(dex, factor)
 
     # ---- lifecycle
     def start(self) -> ReplayServer:
@@ -327,6 +344,13 @@ class ReplayServer:
             else:
                 self._faults[dex] = Fault.parse(kind, times)
 
+    def set_rate_scale(self, dex: str, factor: float) -> None:
+        """Serve `dex`'s funding rates multiplied by `factor` (1 restores them)."""
+        if dex not in DEXES:
+            raise ValueError(f"unknown dex {dex!r}; expected one of {', '.join(DEXES)}")
+        with self._lock:
+            self.universe.scales[dex] = float(factor)
+
     def clear_faults(self) -> None:
         with self._lock:
             self._faults.clear()
@@ -353,7 +377,8 @@ class ReplayServer:
     def health(self) -> dict[str, Any]:
         return {"status": "ok", "source": "replay", "seed": self.seed, "now_ms": self.clock(), "edgex_api": self.edgex_api,
                 "venues": {d: len(self.universe.listings[d]) for d in DEXES},
-                "requests": dict(self.requests), **self.faults_view()}
+                "requests": dict(self.requests), **self.faults_view(),
+                "rate_scales": {d: f for d, f in self.universe.scales.items() if f != 1.0}}
 
 
 def _describe(f: Fault) -> str:
@@ -375,6 +400,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--edgex-api", choices=EDGEX_APIS, default=None,
                         help="EdgeX API the exported EDGEX_API_URL points at: v2 (current) or v1 (deprecated: "
                              "metadata only, every data call answers data: []); default $REPLAY_EDGEX_API or v2")
+    parser.add_argument("--rate-scale", action="append", default=[], metavar="DEX=FACTOR",
+                        help="serve DEX's funding rates multiplied by FACTOR, e.g. hyperliquid=8 (repeatable)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -385,9 +412,19 @@ def run(args: argparse.Namespace) -> int:
             print(f"frs replay-server: --fault expects DEX=KIND, got {item!r}")
             return 2
         faults[dex.strip().lower()] = kind
+    scales = {}
+    for item in getattr(args, "rate_scale", []):
+        dex, sep, factor = item.partition("=")
+        try:
+            scales[dex.strip().lower()] = float(factor)
+        except ValueError:
+            sep = ""
+        if not sep:
+            print(f"frs replay-server: --rate-scale expects DEX=FACTOR (a number), got {item!r}")
+            return 2
     try:
         server = ReplayServer(args.port, host=args.host, seed=args.seed, faults=faults,
-                              edgex_api=getattr(args, "edgex_api", None)).start()
+                              edgex_api=getattr(args, "edgex_api", None), rate_scales=scales).start()
     except (ValueError, OSError) as exc:
         print(f"frs replay-server: {exc}")
         return 2

@@ -10,6 +10,11 @@ Outputs: opportunities with a positive net stored (storage.write_opportunities);
 keys.opportunity_state(); one pub/sub message per channel; frames to matching WebSocket
 subscribers (only markets whose rate or next funding time changed since the last run).
 
+Venue watch (services/venue_watch.py): each cycle also runs the cross-venue unit check, marks
+opportunities with a unit_suspect leg (`unit_suspect_dexes`, never dropped) and emits venue events
+(degraded / failed / recovered / unit_suspect / unit_ok) on state CHANGE: `venue_event` frames to
+WebSocket subscribers, the `venues` pub/sub channel, and the summary's `venue_events` list.
+
 Redis unreachable (cache.store.is_outage): the run degrades instead of failing: rates and fees
 come from the database, opportunities are still stored, hot keys / pub/sub / push are skipped
 and the summary says "redis": "unavailable".
@@ -245,13 +250,27 @@ def run_once(event: Mapping[str, Any], *, settings: Any, storage: AnalysisStore,
     pairs = sum(n * (n - 1) // 2 for n in venues_per_symbol)   # every pair the engine evaluated
     lap("compute")
 
+    from chalicelib.services.venue_watch import mark, watch
+
+    fresh = [s for s in snapshots if now_ms - s.fetched_at_ms <= stale_ms]
+    try:
+        venues = watch(fresh, storage=storage, kv=kv, timestamp=iso_ms(now_ms) or "", ttl=ttl, redis_ok=redis_ok)
+    except Exception as exc:
+        if not is_outage(exc):
+            raise
+        _redis_down("venue watch", exc)
+        redis_ok = False
+        venues = watch(fresh, storage=storage, kv=_NO_CACHE, timestamp=iso_ms(now_ms) or "", ttl=ttl, redis_ok=False)
+    open_now = [mark(o, venues.suspect) for o in open_now]
+    lap("venues")
+
     written = storage.write_opportunities(open_now) if open_now else 0
     lap("store")
 
     timestamp = iso_ms(now_ms) or ""
     changed: list[MarketSnapshot] = []
     events: list[tuple[str, dict[str, Any]]] = []
-    published = {"funding_rates": 0, "opportunities": 0}
+    published = {"funding_rates": 0, "opportunities": 0, "venues": 0}
     ws = {"connections": 0, "recipients": 0, "messages": 0, "frames_delivered": 0, "frames_failed": 0, "pruned": 0}
     try:
         if redis_ok:
@@ -262,7 +281,7 @@ def run_once(event: Mapping[str, Any], *, settings: Any, storage: AnalysisStore,
             _write_hot_keys(kv, snapshots, sources, state, ttl)
             lap("cache")
 
-            updates = Updates(timestamp, [rate_update(s) for s in changed], events)
+            updates = Updates(timestamp, [rate_update(s) for s in changed], events, venues.events)
             if updates.rates:
                 published["funding_rates"] = int(kv.publish(keys.channel("funding_rates"), dumps(
                     {"type": "funding_rate_batch", "timestamp": timestamp, "data": updates.rates})))
@@ -270,6 +289,9 @@ def run_once(event: Mapping[str, Any], *, settings: Any, storage: AnalysisStore,
                 published["opportunities"] = int(kv.publish(keys.channel("opportunities"), dumps(
                     {"type": "opportunity_batch", "timestamp": timestamp,
                      "events": [{"event": e, "data": d} for e, d in events]})))
+            if venues.events:
+                published["venues"] = int(kv.publish(keys.channel("venues"), dumps(
+                    {"type": "venue_event_batch", "timestamp": timestamp, "events": venues.events})))
             ws = fan_out(kv, pusher, updates)
             lap("push")
     except Exception as exc:
@@ -287,6 +309,8 @@ def run_once(event: Mapping[str, Any], *, settings: Any, storage: AnalysisStore,
             "snapshots": len(snapshots), "sources": sources, "fees_source": fees_source,
             "opportunities": pairs, "open": len(open_now), "written": written, "events": counts,
             "rates_changed": len(changed), "published": published, "ws": ws,
+            "units": {d: {"status": v.status, "factor": v.factor, "ratio": v.ratio} for d, v in venues.units.items()},
+            "venue_events": venues.events,
             "redis": "ok" if redis_ok else "unavailable", "timings_ms": timings}
 
 

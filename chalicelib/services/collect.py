@@ -2,12 +2,14 @@
 
 `collect_venue` is what one scheduled Lambda runs for its DEX; `collect_all` runs several venues
 concurrently (threads, `frs collect`, the local scheduler) so a slow or failing venue never
-delays the others. Outcome per venue:
+delays the others. Outcome per venue (core/venue_state.py decides, with the reasons):
 
 - failed   : circuit open, a first-stage request failed, the payload shape is wrong (ParseError),
              or nothing usable came back;
-- partial  : some records were rejected, some follow-up requests failed or were over budget;
-- success  : everything fetched and parsed.
+- degraded : markets left unfetched by the request budget, failed follow-up requests, most records
+             rejected, or far fewer markets than the venue's baseline (its recent successful runs in
+             collection_logs, read by `store_result` when the storage offers `market_baseline`);
+- success  : everything that matters fetched and parsed.
 """
 
 from __future__ import annotations
@@ -24,30 +26,35 @@ from typing import Any
 
 from chalicelib.core.models import MarketSnapshot, Reject
 from chalicelib.core.ports import CollectionOutcome
+from chalicelib.core.venue_state import DEGRADED, FAILED, SUCCESS, Baseline, collection_verdict
 from chalicelib.settings import Settings
 from chalicelib.transport.breaker import CircuitBreaker, breaker_for
 from chalicelib.transport.budget import TokenBucket, bucket_for
 from chalicelib.transport.http import Deadline, Fetcher, FetchError, RetryPolicy, make_client
 from chalicelib.venues.base import ParseError, Request
 
-SUCCESS, PARTIAL, FAILED = "success", "partial", "failed"
+__all__ = ["DEGRADED", "FAILED", "SUCCESS", "Runtime", "VenueResult", "collect_all", "collect_venue", "store_result"]
 
 
 @dataclass(frozen=True, slots=True)
 class VenueResult:
     dex: str
-    status: str                                   # success | partial | failed
+    status: str                                   # success | degraded | failed
     snapshots: tuple[MarketSnapshot, ...] = ()
     rejects: tuple[Reject, ...] = ()
     skipped: int = 0                              # rows dropped on purpose by the parser
-    error: str | None = None                      # why failed / what made it partial
+    error: str | None = None                      # why failed / degraded ("; "-joined reasons)
     requests_made: int = 0                        # HTTP attempts, retries included
     fetch_ms: int = 0
     parse_ms: int = 0
     store_ms: int | None = None
     started_at_ms: int = 0
     completed_at_ms: int = 0
-    notes: tuple[str, ...] = field(default=())     # follow-up failures, budget cuts
+    notes: tuple[str, ...] = field(default=())     # e.g. the collection log could not be written
+    unfetched: int = 0                            # follow-up (per-market) requests the budget did not cover
+    follow_ups: int = 0                           # follow-up requests planned
+    follow_up_errors: tuple[str, ...] = ()        # reasons of follow-ups that failed for other causes
+    baseline_markets: float | None = None         # the usual market count the verdict compared with
 
 
 @dataclass
@@ -85,12 +92,14 @@ def collect_venue(module: ModuleType, settings: Settings, *, client: Any = None,
                       sleep=rt.sleep, wall=rt.wall, rng=rt.rng, max_concurrency=spec.max_concurrency)
     t0 = rt.monotonic()
     try:
-        payloads, error, notes = _fetch(module, fetcher)
+        payloads, error, failed, follow_ups = _fetch(module, fetcher)
     finally:
         if own_client:
             http.close()
     fetch_ms = _ms(rt.monotonic() - t0)
-    base: dict[str, Any] = {"requests_made": fetcher.requests_made, "fetch_ms": fetch_ms, "started_at_ms": started_ms}
+    base: dict[str, Any] = {"requests_made": fetcher.requests_made, "fetch_ms": fetch_ms, "started_at_ms": started_ms,
+                            "unfetched": sum(1 for e in failed.values() if e.budget), "follow_ups": follow_ups,
+                            "follow_up_errors": tuple(e.reason for e in failed.values() if not e.budget)}
     if error is not None:
         breaker.record(False)
         return VenueResult(spec.id, FAILED, error=error, completed_at_ms=_ms(rt.wall()), **base)
@@ -102,27 +111,33 @@ def collect_venue(module: ModuleType, settings: Settings, *, client: Any = None,
     except ParseError as exc:
         breaker.record(False)
         return VenueResult(spec.id, FAILED, error=f"parse error: {exc}", parse_ms=_ms(rt.monotonic() - t1),
-                           completed_at_ms=_ms(rt.wall()), notes=notes, **base)
+                           completed_at_ms=_ms(rt.wall()), **base)
     parse_ms = _ms(rt.monotonic() - t1)
     snapshots = tuple(dataclasses.replace(s, collection_latency_ms=fetch_ms) for s in parsed.snapshots)
-    if not snapshots:
-        status, error = FAILED, "no usable markets" + (f" ({len(parsed.rejects)} rejected)" if parsed.rejects else "")
-    elif parsed.rejects or notes:
-        status = PARTIAL
-        error = "; ".join([*notes, *([f"{len(parsed.rejects)} records rejected"] if parsed.rejects else [])])
-    else:
-        status, error = SUCCESS, None
-    breaker.record(status != FAILED)
-    return VenueResult(spec.id, status, snapshots, parsed.rejects, parsed.skipped, error, parse_ms=parse_ms,
-                       completed_at_ms=_ms(rt.wall()), notes=notes, **base)
+    result = judge(VenueResult(spec.id, SUCCESS, snapshots, parsed.rejects, parsed.skipped, parse_ms=parse_ms,
+                               completed_at_ms=_ms(rt.wall()), **base), spec.rate_limit.requests_per_minute)
+    breaker.record(result.status != FAILED)
+    return result
 
 
-def _fetch(module: ModuleType, fetcher: Fetcher) -> tuple[dict[str, Any], str | None, tuple[str, ...]]:
-    """(payloads, fatal error, notes). First-stage requests must all succeed; follow-up failures are notes."""
+def judge(result: VenueResult, requests_per_minute: int | None, baseline: Baseline | None = None) -> VenueResult:
+    """The result with status and error set by core/venue_state.py from what it holds (and the baseline)."""
+    verdict = collection_verdict(
+        fatal=None, markets=len(result.snapshots), rejected=len(result.rejects), unfetched=result.unfetched,
+        follow_ups=result.follow_ups, follow_up_errors=result.follow_up_errors,
+        requests_per_minute=requests_per_minute, baseline=baseline)
+    return dataclasses.replace(result, status=verdict.status, error=verdict.reason,
+                               baseline_markets=None if baseline is None else baseline.markets)
+
+
+def _fetch(module: ModuleType, fetcher: Fetcher) -> tuple[dict[str, Any], str | None, dict[str, FetchError], int]:
+    """(payloads, fatal error, failed follow-ups by key, follow-ups planned). First-stage requests must all
+    succeed; a failed follow-up (one market) is reported, not fatal."""
     spec = module.SPEC
     payloads, errors = fetcher.fetch_many(module.requests(spec))
     if errors:
-        return payloads, "; ".join(e.reason for e in errors.values()), ()
+        return payloads, "; ".join(e.reason for e in errors.values()), {}, 0
+    first = len(payloads)
     follow_up = getattr(module, "follow_up", None)
     attempted: set[str] = set(payloads)
     failed: dict[str, FetchError] = {}
@@ -134,19 +149,7 @@ def _fetch(module: ModuleType, fetcher: Fetcher) -> tuple[dict[str, Any], str | 
         more, errs = fetcher.fetch_many(todo)
         payloads.update(more)
         failed.update(errs)
-    return payloads, None, _notes(spec, failed)
-
-
-def _notes(spec: Any, failed: dict[str, FetchError]) -> tuple[str, ...]:
-    notes = []
-    over_budget = [k for k, e in failed.items() if e.budget]
-    others = [e for e in failed.values() if not e.budget]
-    if over_budget:
-        notes.append(f"budget: {len(over_budget)} follow-up requests not made "
-                     f"(rate limit {spec.rate_limit.requests_per_minute}/min)")
-    if others:
-        notes.append(f"{len(others)} follow-up requests failed (first: {others[0].reason})")
-    return tuple(notes)
+    return payloads, None, failed, len(attempted) - first
 
 
 def outcome(result: VenueResult, stored: int) -> CollectionOutcome:
@@ -154,12 +157,32 @@ def outcome(result: VenueResult, stored: int) -> CollectionOutcome:
         dex=result.dex, started_at=datetime.fromtimestamp(result.started_at_ms / 1000, tz=UTC),
         completed_at=datetime.fromtimestamp(result.completed_at_ms / 1000, tz=UTC), status=result.status,
         markets=stored, rejected=len(result.rejects), error=result.error,
-        latency_ms=result.completed_at_ms - result.started_at_ms)
+        latency_ms=result.completed_at_ms - result.started_at_ms, unfetched=result.unfetched,
+        baseline_markets=result.baseline_markets)
+
+
+def _with_baseline(result: VenueResult, storage: Any) -> VenueResult:
+    """Re-judge a venue that produced data against its usual market count from the collection log."""
+    lookup = getattr(storage, "market_baseline", None)
+    if result.status == FAILED or not callable(lookup):
+        return result
+    try:
+        baseline = lookup(result.dex)
+    except Exception:   # no baseline this time (the database hiccuped): judged without the drop check
+        return result
+    if baseline is None:
+        return result
+    from chalicelib.venues import BY_ID
+
+    module = BY_ID.get(result.dex)
+    return judge(result, module.SPEC.rate_limit.requests_per_minute if module else None, baseline)
 
 
 def store_result(result: VenueResult, storage: Any, *, monotonic: Callable[[], float] = time.monotonic) -> VenueResult:
-    """Ingest the snapshots and log the collection; a storage error fails the venue with that reason."""
+    """Judge against the baseline, ingest the snapshots and log the collection; a storage error fails
+    the venue with that reason."""
     t0 = monotonic()
+    result = _with_baseline(result, storage)
     stored, status, error = 0, result.status, result.error
     try:
         if result.snapshots:

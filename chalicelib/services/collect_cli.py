@@ -79,7 +79,7 @@ def outcome_line(r: VenueResult, width: int = 11) -> str:
     """`hyperliquid  ok  118 markets  0 rejected  fetch 120 ms  parse 4 ms  store 30 ms` / `grvt  FAILED  <reason>`."""
     if r.status == FAILED:
         return f"{r.dex:<{width}}  FAILED   {r.error}"
-    word = "ok" if r.status == "success" else "partial"
+    word = "ok" if r.status == "success" else r.status
     line = (f"{r.dex:<{width}}  {word:<7}  {len(r.snapshots):>4} markets  {len(r.rejects):>3} rejected  "
             f"fetch {r.fetch_ms} ms  parse {r.parse_ms} ms")
     if r.store_ms is not None:

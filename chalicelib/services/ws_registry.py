@@ -19,6 +19,9 @@ permitting): the SPEC frame itself when only one matched, else the run's frames 
 
 Matching: a rate matches when its symbol and dex pass the filters; an opportunity when its
 symbol passes and BOTH legs are among `dexes` (a client filtering venues trades only on them).
+Venue events ({"type": "venue_event", "event": degraded | failed | recovered | unit_suspect | unit_ok,
+"data": {...}}) go to every subscribed connection (any channel) whose `dexes` filter includes the venue:
+a venue's health concerns every rate and opportunity on it.
 """
 
 from __future__ import annotations
@@ -194,6 +197,7 @@ class Updates:
     timestamp: str
     rates: Sequence[Mapping[str, Any]]                  # funding_rate_update data (changed markets)
     opportunities: Sequence[tuple[str, Mapping[str, Any]]]   # (opened|updated|closed, data)
+    venues: Sequence[Mapping[str, Any]] = ()            # venue events (services/venue_watch.py), on change only
 
 
 class _Encoded:
@@ -214,6 +218,9 @@ class _Encoded:
         for i, (_, d) in enumerate(updates.opportunities):
             self.opps_by_symbol.setdefault(d["symbol"], []).append(i)
         self.batch_head = dumps({"type": "funding_rate_batch", "timestamp": ts})[:-1] + ',"data":['
+        self.venues = updates.venues
+        self.venue_frames = [dumps({"type": "venue_event", "timestamp": ts, "event": e["event"], "data": e})
+                             for e in updates.venues]
 
     @staticmethod
     def _candidates(by_symbol: Mapping[Any, list[int]], total: int, symbols: list[str] | None) -> Iterable[int]:
@@ -242,6 +249,10 @@ def frames_for(record: Mapping[str, Any], updates: Updates | _Encoded, *, max_by
     if "opportunities" in channels:
         out.extend(enc.opp_frames[i] for i in enc._candidates(enc.opps_by_symbol, len(enc.opps), symbols)
                    if opportunity_matches(filters, enc.opps[i][1]))
+    if channels:
+        dexes = filters.get("dexes")
+        out.extend(frame for e, frame in zip(enc.venues, enc.venue_frames, strict=True)
+                   if dexes is None or e["dex_name"] in dexes)
     return out
 
 

@@ -25,6 +25,7 @@ from psycopg.types.json import Jsonb
 
 from chalicelib.core.models import FeeSchedule, MarketSnapshot, Opportunity
 from chalicelib.core.ports import CollectionOutcome, HistoryPage
+from chalicelib.core.venue_state import Baseline
 from chalicelib.storage.db import Database
 from chalicelib.storage.queries import q
 
@@ -205,9 +206,19 @@ class PgStorage:
             conn.execute(q("log_collection"), {
                 "dex_id": dex_id, "started_at": _utc(outcome.started_at), "completed_at": _utc(outcome.completed_at),
                 "status": outcome.status, "markets": outcome.markets, "rejected": outcome.rejected,
-                "latency_ms": outcome.latency_ms, "error": outcome.error, "ok": outcome.status != "failed"})
+                "latency_ms": outcome.latency_ms, "error": outcome.error, "ok": outcome.status != "failed",
+                "unfetched": outcome.unfetched, "baseline_markets": outcome.baseline_markets})
 
         self._write(work)
+
+    def market_baseline(self, dex: str) -> Baseline | None:
+        from chalicelib.core.venue_state import BASELINE_RUNS
+
+        row = self._rows("market_baseline", {"dex": dex, "runs": BASELINE_RUNS})[0]
+        return None if not row["samples"] else Baseline(float(row["markets"]), int(row["samples"]))
+
+    def latest_collections(self) -> dict[str, dict[str, Any]]:
+        return {r["dex"]: r for r in self._rows("latest_collections")}
 
     # ---- reads ------------------------------------------------------------------------------------
     def _rows(self, name: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:

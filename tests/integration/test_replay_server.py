@@ -207,3 +207,21 @@ def test_lighter_backfill_of_40_days_keeps_every_hour(server):
     pages, points = fetch_history(lighter, f"BTC#{btc_id}", start, end, fetcher=fetcher)
     assert [p.time_ms for p in points] == list(range(start, end + 1, hour))      # 961 hours, none missing
     assert pages == 2                       # [end-720h, end], then [start, end-720h-1s] (240 h) which reached start
+
+
+def test_rate_scale_serves_one_venues_rates_multiplied(server):
+    import argparse
+
+    from chalicelib.local import replay
+
+    with ReplayServer(port=0, seed=3, clock=lambda: NOW_MS, rate_scales={"hyperliquid": 8}) as scaled:
+        assert httpx.get(f"{scaled.url}/_control/health").json()["rate_scales"] == {"hyperliquid": 8.0}
+        plain = {s.symbol: s.funding_rate for s in collect(hyperliquid, server).snapshots}
+        times8 = {s.symbol: s.funding_rate for s in collect(hyperliquid, scaled).snapshots}
+        other = {s.symbol: s.funding_rate for s in collect(grvt, scaled).snapshots}
+    assert set(plain) == set(times8)
+    # the wire carries 10 decimals: 8 x a rounded rate and the rounded 8 x rate differ by at most 8 x 0.5e-10
+    assert all(abs(times8[k] - 8 * plain[k]) <= Decimal("4.5e-10") for k in plain)
+    assert other == {s.symbol: s.funding_rate for s in collect(grvt, server).snapshots}   # other venues untouched
+    args = argparse.Namespace(port=0, host="127.0.0.1", seed=1, fault=[], rate_scale=["hyperliquid=eight"])
+    assert replay.run(args) == 2

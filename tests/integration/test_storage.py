@@ -288,11 +288,46 @@ def test_log_collection_updates_health(storage: PgStorage) -> None:
     assert row["error_rate_percent"] == D("66.67")           # 2 failed of 3 -> 66.666..% rounded to 2 places
     assert row["avg_collection_latency_ms"] == D("200.0")    # (100 + 300 + 200) / 3
     assert row["last_successful_fetch"] == now
-    storage.log_collection(outcome("partial", 50))
+    storage.log_collection(outcome("degraded", 50))
     row = next(r for r in storage.collection_health(60) if r["dex_name"] == "edgex")
     assert row["consecutive_errors"] == 0
     quiet = next(r for r in storage.collection_health(60) if r["dex_name"] == "lighter")
     assert (quiet["collections"], quiet["error_rate_percent"], quiet["avg_collection_latency_ms"]) == (0, 0, None)
+
+
+def test_market_baseline_latest_collection_and_the_status_check(storage: PgStorage) -> None:
+    from chalicelib.core.venue_state import Baseline
+    from chalicelib.services.collect import VenueResult, store_result
+
+    now = datetime.now(UTC)
+
+    def logged(status: str, markets: int, minutes_ago: int, **kw: Any) -> None:
+        storage.log_collection(CollectionOutcome(dex="grvt", started_at=now - timedelta(minutes=minutes_ago),
+                                                 completed_at=now - timedelta(minutes=minutes_ago), status=status,
+                                                 markets=markets, rejected=0, **kw))
+
+    assert storage.market_baseline("grvt") is None                       # no history: no baseline
+    for minutes_ago, markets in ((5, 120), (4, 118), (3, 124)):
+        logged("success", markets, minutes_ago)
+    logged("degraded", 99, 2, error="budget: 25 of 124 markets not fetched", unfetched=25)
+    logged("failed", 0, 1, error="HTTP 503")
+    # runs that stored data (the failed one left out): median(120, 118, 124, 99) = (118 + 120) / 2 = 119 over 4
+    assert storage.market_baseline("grvt") == Baseline(119.0, 4)
+    newest = storage.latest_collections()["grvt"]
+    assert (newest["status"], newest["markets"], newest["reason"]) == ("failed", 0, "HTTP 503")
+    with pytest.raises(psycopg.errors.CheckViolation):
+        logged("partial", 1, 0)                                          # 0004: partial is now degraded
+
+    # a run of 90 markets against that baseline: 90 < 0.8 x 119 = 95.2 -> degraded, logged with the baseline
+    snaps = tuple(snap(dex="grvt", symbol=f"S{i}") for i in range(90))
+    result = store_result(VenueResult("grvt", "success", snaps, started_at_ms=int(now.timestamp() * 1000),
+                                      completed_at_ms=int(now.timestamp() * 1000)), storage)
+    assert result.status == "degraded"
+    assert result.error == "market count dropped: 90 usable vs a usual 119 (-24 %, median of the last 4 runs)"
+    # 1 - 90/119 = 0.2437 -> 24 %
+    newest = storage.latest_collections()["grvt"]
+    assert (newest["status"], newest["markets"], newest["markets_unfetched"], newest["baseline_markets"]) == (
+        "degraded", 90, 0, D(119))
 
 
 def test_breaker_state_round_trip(storage: PgStorage) -> None:

@@ -155,13 +155,13 @@ COPY opportunities (opportunity_key, symbol_id, long_dex_id, short_dex_id, long_
 FROM STDIN
 
 -- name: log_collection
--- One collection_logs row; success/partial (data stored) resets the venue's error streak,
--- failed extends it and records the reason.
+-- One collection_logs row; success/degraded (data stored) resets the venue's error streak,
+-- failed extends it and records the reason. A degraded run's reason is in its error_message.
 WITH ins AS (
     INSERT INTO collection_logs (dex_id, started_at, completed_at, status, symbols_fetched, symbols_failed,
-                                 markets, rejected, latency_ms, error_message)
+                                 markets, rejected, latency_ms, error_message, markets_unfetched, baseline_markets)
     VALUES (%(dex_id)s, %(started_at)s, %(completed_at)s, %(status)s, %(markets)s, %(rejected)s,
-            %(markets)s, %(rejected)s, %(latency_ms)s, %(error)s)
+            %(markets)s, %(rejected)s, %(latency_ms)s, %(error)s, %(unfetched)s, %(baseline_markets)s)
 )
 UPDATE dexes SET
     last_successful_fetch = CASE WHEN %(ok)s THEN %(completed_at)s ELSE last_successful_fetch END,

@@ -42,8 +42,13 @@ SELECT d.id, d.name, d.display_name, d.api_base_url, d.websocket_url, d.is_activ
        d.collection_interval_seconds, d.rate_limit_per_minute, d.last_successful_fetch, d.last_error,
        d.last_error_message, d.consecutive_errors, d.created_at, d.updated_at,
        array(SELECT s.symbol FROM dex_symbols ds JOIN symbols s ON s.id = ds.symbol_id
-             WHERE ds.dex_id = d.id AND ds.is_active ORDER BY s.symbol) AS supported_symbols
+             WHERE ds.dex_id = d.id AND ds.is_active ORDER BY s.symbol) AS supported_symbols,
+       n.status AS last_collection_status, n.error_message AS last_collection_reason,
+       n.markets AS last_collection_markets, n.markets_unfetched AS last_collection_markets_unfetched,
+       n.started_at AS last_collection_at
 FROM dexes d
+LEFT JOIN LATERAL (SELECT status, error_message, markets, markets_unfetched, started_at
+                   FROM collection_logs WHERE dex_id = d.id ORDER BY started_at DESC LIMIT 1) n ON TRUE
 ORDER BY d.name
 
 -- name: dex_symbols
@@ -151,17 +156,42 @@ WHERE f.dex_id = ANY(ARRAY(SELECT id FROM dexes WHERE %(dex)s::text IS NULL OR n
   AND f.time >= %(start)s AND f.time <= %(end)s
 
 -- name: collection_health
--- Per venue over the last %(window)s minutes; error rate counts 'failed' runs ('partial' stored data).
+-- Per venue over the last %(window)s minutes; error rate counts 'failed' runs ('degraded' stored data).
+-- last_*: the venue's newest run whenever it was (status, reason, markets the budget left unfetched).
 SELECT d.name AS dex_name, d.name AS dex, d.is_active, count(l.id) AS collections,
        count(l.id) FILTER (WHERE l.status = 'failed') AS failures,
        coalesce(round(100.0 * count(l.id) FILTER (WHERE l.status = 'failed') / NULLIF(count(l.id), 0), 2), 0)
            AS error_rate_percent,
        round(avg(l.latency_ms), 1) AS avg_collection_latency_ms,
-       d.last_successful_fetch, d.consecutive_errors, d.last_error, d.last_error_message
+       d.last_successful_fetch, d.consecutive_errors, d.last_error, d.last_error_message,
+       n.status AS last_status, n.error_message AS last_reason, n.markets AS last_markets,
+       n.markets_unfetched AS last_markets_unfetched, n.baseline_markets AS last_baseline_markets,
+       n.started_at AS last_at
 FROM dexes d
 LEFT JOIN collection_logs l ON l.dex_id = d.id AND l.started_at >= now() - make_interval(mins => %(window)s::int)
-GROUP BY d.id
+LEFT JOIN LATERAL (SELECT status, error_message, markets, markets_unfetched, baseline_markets, started_at
+                   FROM collection_logs WHERE dex_id = d.id ORDER BY started_at DESC LIMIT 1) n ON TRUE
+GROUP BY d.id, n.status, n.error_message, n.markets, n.markets_unfetched, n.baseline_markets, n.started_at
 ORDER BY d.name
+
+-- name: latest_collections
+-- The newest collection_logs row of every venue that has one (the venue's current collection state).
+SELECT d.name AS dex, n.status, n.error_message AS reason, n.markets, n.rejected, n.markets_unfetched,
+       n.baseline_markets, n.started_at
+FROM dexes d
+JOIN LATERAL (SELECT status, error_message, markets, rejected, markets_unfetched, baseline_markets, started_at
+              FROM collection_logs WHERE dex_id = d.id ORDER BY started_at DESC LIMIT 1) n ON TRUE
+ORDER BY d.name
+
+-- name: market_baseline
+-- The venue's usual market count: median `markets` of its last %(runs)s runs that stored data (success or
+-- degraded; count), and how many runs that median is over (core/venue_state.py decides whether that is
+-- enough). Degraded runs count so a lasting change (a wave of delistings) becomes the new normal after
+-- about half the window instead of keeping the venue degraded for ever.
+SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY t.markets) AS markets, count(*) AS samples
+FROM (SELECT l.markets FROM collection_logs l JOIN dexes d ON d.id = l.dex_id
+      WHERE d.name = %(dex)s AND l.status <> 'failed'
+      ORDER BY l.started_at DESC LIMIT %(runs)s) t
 
 -- name: database_connections
 SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()

@@ -23,7 +23,8 @@ def test_document_is_valid_openapi_31_and_what_is_served_is_documented() -> None
     documented = {(path, m) for path, ops in doc["paths"].items() for m in ops}
     assert documented <= served
     assert served - documented == {("/api/v1/openapi.json", "get"), ("/api/v1/asyncapi.json", "get"),
-                                   ("/docs", "get"), ("/api/v1/docs", "get")}
+                                   ("/docs", "get"), ("/api/v1/docs", "get"),
+                                   ("/", "get"), ("/dashboard", "get")}      # the HTML dashboard page
     assert len(DOCUMENTED) == 16 and len(ROUTES) == 20
 
 

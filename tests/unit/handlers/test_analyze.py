@@ -194,3 +194,49 @@ def test_a_redis_outage_still_stores_the_cycles_opportunities(env: Env, after: i
     assert env.kv.get(keys.opportunity_state()) is None                 # nothing half-written to the cache
     if after:
         assert env.kv.get(analyze.LOCK_KEY) is not None                 # left to expire (LOCK_MS): Redis was gone
+
+
+def test_venue_events_on_change_only_and_suspect_legs_marked(env: Env) -> None:
+    now = int(time.time() * 1000)
+    quiet = {"BTC": "0.0000125", "ETH": "0.000013", "SOL": "0.000012"}            # rate_1h, fraction per hour
+    for dex in ("lighter", "paradex", "grvt"):
+        env.storage.ingest([snap(dex, sym, rate, 1, at_ms=now) for sym, rate in quiet.items()])
+    # hyperliquid serves the same market x8: 0.0001, 0.000104, 0.000096 per hour
+    env.storage.ingest([snap("hyperliquid", sym, str(Decimal(rate) * 8), 1, at_ms=now) for sym, rate in quiet.items()])
+    env.storage.collections = {"grvt": {"status": "degraded", "reason": "budget: 25 of 124 markets not fetched"},
+                               "lighter": {"status": "success", "reason": None}}
+    published: list[tuple[str, dict[str, Any]]] = []
+    env.kv.listeners.append(lambda channel, message: published.append((channel, json.loads(message))))
+    subscribe(env, "all", channels=["opportunities"])
+    subscribe(env, "lighter-only", channels=["funding_rates"], filters={"dexes": ["lighter"]})
+
+    with Client(app) as client:
+        first = run(client)
+        # per symbol hyperliquid / median(lighter, paradex, grvt) = 8 on BTC, ETH and SOL
+        assert first["units"]["hyperliquid"] == {"status": "suspect", "factor": 8, "ratio": 8}
+        assert {d: u["status"] for d, u in first["units"].items()} == {
+            "grvt": "ok", "hyperliquid": "suspect", "lighter": "ok", "paradex": "ok"}
+        assert [(e["event"], e["dex_name"]) for e in first["venue_events"]] == [
+            ("degraded", "grvt"), ("unit_suspect", "hyperliquid")]
+        assert first["venue_events"][0]["reason"] == "budget: 25 of 124 markets not fetched"
+        venue_frames = [f for f in env.pusher.frames["all"] if f["type"] == "venue_event"]
+        assert [(f["event"], f["data"]["dex_name"], f["data"].get("factor")) for f in venue_frames] == [
+            ("degraded", "grvt", None), ("unit_suspect", "hyperliquid", 8)]
+        assert not [f for f in env.pusher.frames.get("lighter-only", []) if f["type"] == "venue_event"]
+        assert keys.channel("venues") in [c for c, _ in published]
+        # the three quiet venues agree to the last digit, so only pairs with a hyperliquid leg pay after fees:
+        # kept, and marked in the frames and the stored metadata
+        opened = [f["data"] for f in env.pusher.frames["all"] if f["type"] == "opportunity_update"]
+        assert opened and all("hyperliquid" in (o["long_dex"], o["short_dex"]) for o in opened)
+        assert {tuple(d["unit_suspect_dexes"]) for d in opened} == {("hyperliquid",)}
+        stored = env.storage.opportunities[-1]
+        assert len(stored) == len(opened) and {o.metadata["unit_suspect_dexes"][0] for o in stored} == {"hyperliquid"}
+
+        env.pusher.frames.clear()
+        assert run(client)["venue_events"] == []                                   # nothing changed: no event
+        assert not [f for f in env.pusher.frames.get("all", []) if f["type"] == "venue_event"]
+
+        env.storage.collections["grvt"] = {"status": "success", "reason": None}
+        third = run(client)
+        assert [(e["event"], e["dex_name"], e["previous"]) for e in third["venue_events"]] == [
+            ("recovered", "grvt", "degraded")]

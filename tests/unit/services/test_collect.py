@@ -87,10 +87,12 @@ def test_budget_that_cannot_cover_every_ticker_collects_what_fits(venues):
     n = len(venues.universe.listings["grvt"])
     result = collect_venue(grvt, settings(), now_ms=NOW_MS, breaker=breaker(), budget=TokenBucket(11, 0),
                            runtime=runtime(venues))
-    assert result.status == "partial"
+    assert result.status == "degraded"
     assert len(result.snapshots) == 10 and result.requests_made == 11
     assert len(result.rejects) == n - 10                    # instruments without a ticker: rejected, not zeroed
-    assert f"budget: {n - 10} follow-up requests not made (rate limit 600/min)" in result.error
+    # 11 tokens: all_instruments + 10 tickers; the other n - 10 of the n per-market tickers never went out
+    assert result.unfetched == n - 10 and result.follow_ups == n
+    assert f"budget: {n - 10} of {n} markets not fetched (rate limit 600/min)" in result.error
 
 
 def test_failed_first_stage_request_fails_the_venue(venues):
@@ -114,7 +116,7 @@ def test_a_failing_ticker_rejects_only_that_instrument(venues):
 
     client.client = httpx.Client(transport=httpx.MockTransport(handler))
     r = collect_venue(grvt, settings(), now_ms=NOW_MS, breaker=breaker(), budget=TokenBucket(600, 0), runtime=client)
-    assert r.status == "partial"
+    assert r.status == "degraded"
     assert [x.dex_symbol for x in r.rejects] == [name]
     assert "1 follow-up requests failed (first: HTTP 404 from http://replay.test/grvt/full/v1/ticker" in r.error
 
