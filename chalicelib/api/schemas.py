@@ -438,6 +438,9 @@ FIELD_UNITS: dict[str, str] = {
     "page_size": "count", "total": "count", "total_pages": "count", "consecutive_errors": "count",
     "total_requests": "count", "cache_entries": "count", "database_connections": "count",
     "active_websockets": "count", "fees_version": "count",
+    # venue states (collection outcome, cross-venue unit check)
+    "majors": "count", "markets": "count", "markets_unfetched": "count", "factor": "ratio",
+    "ratio": "ratio", "median_rate_1h": "fraction/1h", "reference_rate_1h": "fraction/1h",
 }
 MODEL_UNITS: dict[tuple[str, str], str] = {
     ("FundingRateStats", "std_dev"): "fraction/8h",     # /stats is always on the 8 h basis

@@ -142,7 +142,7 @@ def test_edgex_pointed_at_v1_is_reported_failed_with_the_reason(replay, monkeypa
         monkeypatch.setenv("EDGEX_API_URL", v1.base_urls()["EDGEX_API_URL"])
         reset_settings_cache()
         rc, records, err = run(capsys, "--json")
-    assert rc == 0 and "edgex" not in {r["dex"] for r in records}
+    assert rc == 0 and "edgex" not in {r["dex_name"] for r in records}
     line = next(x for x in err.splitlines() if x.startswith("edgex"))
     assert line.split()[1] == "FAILED"
     assert "getLatestFundingRate answered SUCCESS with no data for" in line

@@ -153,7 +153,7 @@ def test_collect_once_json_matches_hand_computed_recordings(recordings, capsys):
     rc = main(["collect", "--once", "--json"])
     out, err = capsys.readouterr()
     assert rc == 0, err
-    records = {(r["dex"], r["dex_symbol"]): r for r in map(json.loads, out.splitlines())}
+    records = {(r["dex_name"], r["dex_symbol"]): r for r in map(json.loads, out.splitlines())}
     for key, (hours, rate_1h, mark, oi_usd, volume) in EXPECTED.items():
         assert key in records, f"{key} missing; collector said:\n{err}"
         r = records[key]
