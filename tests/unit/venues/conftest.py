@@ -9,6 +9,20 @@ import pytest
 NOW_MS = 1764774730025   # 2025-12-03T15:12:10Z, the GRVT ticker's event_time; any fixed instant works
 
 
+# venue -> {Request.key: fixture file} (tests/fixtures/venues/<venue>/README.md cites each file)
+MORE = {
+    "aster": {"premiumIndex": "premiumIndex.ai-rates.json", "fundingInfo": "fundingInfo.ai-rates.json",
+              "exchangeInfo": "exchangeInfo.ai-rates.json", "ticker24hr": "ticker24hr.ai-rates.json",
+              "oi:BTCUSDT": "openInterest.BTCUSDT.binance-docs-example.json"},
+    "backpack": {"markPrices": "markPrices.ai-rates.json", "openInterest": "openInterest.ai-rates.json",
+                 "tickers": "tickers.ai-rates.json", "markets": "markets.ai-rates.trimmed.json"},
+    "extended": {"markets": "info-markets.ai-rates.trimmed.json"},
+    "pacifica": {"prices": "info_prices.ai-rates.json", "info": "info.ai-rates.json"},
+    "hip3": {"perpDexs": "perpDexs.ai-rates.json", "spotMeta": "spotMeta.ai-rates.json",
+             "meta:xyz": "metaAndAssetCtxs.xyz.ai-rates.json", "meta:flx": "metaAndAssetCtxs.flx.constructed.json"},
+}
+
+
 @pytest.fixture
 def recorded(fixture_json):
     """recorded(dex) -> payloads of the venue's recorded fixtures, as transport would pass them."""
@@ -28,6 +42,8 @@ def recorded(fixture_json):
         if dex == "edgex":
             return {"getMetaData": fixture_json("edgex", "getMetaData.docs-example.json"),
                     "getTicker": fixture_json("edgex", "getTicker.docs-example.json")}
+        if dex in MORE:
+            return {key: fixture_json(dex, name) for key, name in MORE[dex].items()}
         raise KeyError(f"no recorded payloads for {dex}: add them here when registering a venue")
 
     return load
