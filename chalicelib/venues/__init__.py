@@ -24,7 +24,7 @@ def get_venue(dex: str) -> ModuleType:
 def venue_spec(dex: str) -> VenueSpec | None:
     """The spec of any venue id: a registered module's SPEC, or a family member discovered at run time
     ("hyperliquid-xyz" -> the hip3 family's per-dex spec). None for an id no module accounts for."""
-    if dex in BY_ID and not BY_ID[dex].SPEC.family_prefix:
+    if dex in BY_ID:   # a family's own id too: its collection logs and breaker are kept under it
         return BY_ID[dex].SPEC
     for module in REGISTRY:
         prefix = module.SPEC.family_prefix

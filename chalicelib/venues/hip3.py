@@ -13,7 +13,7 @@ from chalicelib.venues.base import Request, VenueSpec
 
 SPEC = VenueSpec(
     id="hip3",
-    display_name="Hyperliquid HIP-3",
+    display_name="Hyperliquid HIP-3 dexes (collector)",
     base_url_env="HIP3_API_URL",
     default_base_url="https://api.hyperliquid.xyz",
     funding_interval_hours=Decimal(1),   # same engine as core HL: hourly settlement [C]
