@@ -158,7 +158,7 @@ class Settings:
             return self.api_urls[dex]
         except KeyError:
             pass
-        from chalicelib.venues import BY_ID   # a venue module's own default: no edit here per new venue
+        from chalicelib.venues import BY_ID  # a venue module's own default: no edit here per new venue
 
         if dex in BY_ID:
             return BY_ID[dex].SPEC.default_base_url

@@ -112,7 +112,8 @@ def load_latest(kv: Any, storage: Any, dexes: Sequence[str]) -> tuple[list[Marke
             sources[dex] = "redis"
     missing = [d for d in dexes if d not in sources]
     if missing:
-        from chalicelib.venues import collector_of   # a family's venues (hyperliquid-xyz) come with its collector
+        # a family's venues (hyperliquid-xyz) come with its collector (hip3)
+        from chalicelib.venues import collector_of
 
         from_db = [s for s in storage.latest_snapshots() if collector_of(s.dex) in missing]
         snapshots.extend(from_db)

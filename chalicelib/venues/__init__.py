@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from types import ModuleType
 
+from chalicelib.venues import (
+    aster,
+    backpack,
+    edgex,
+    extended,
+    grvt,
+    hip3,
+    hyperliquid,
+    lighter,
+    pacifica,
+    paradex,
+)
 from chalicelib.venues.base import VenueSpec
-
-from chalicelib.venues import aster, backpack, edgex, extended, grvt, hip3, hyperliquid, lighter, pacifica, paradex
 
 REGISTRY: tuple[ModuleType, ...] = (hyperliquid, lighter, paradex, grvt, edgex,
                                      aster, extended, backpack, pacifica, hip3)

@@ -49,7 +49,7 @@ def test_three_runs_open_close_update_and_push_only_matching_changes(env: Env) -
         first = run(client)
         # BTC: long hyperliquid (rate_8h 0.0001), short paradex (0.0009): net 0.0001*8 - 2*(0.00015+0.00003) = 0.00044
         # ETH: long paradex (-0.0002), short hyperliquid (0.0004): divergence 0.0006, net 0.0006 - 0.00036 = 0.00024
-        from chalicelib.venues import REGISTRY   # every registered venue is asked for; two have rates
+        from chalicelib.venues import REGISTRY  # every registered venue is asked for; two have rates
 
         assert first["sources"] == {**{m.SPEC.id: "none" for m in REGISTRY}, "hyperliquid": "redis",
                                     "paradex": "database"}
