@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import pytest
 
@@ -105,3 +106,23 @@ def test_hip3_xyz_markets(records):
     assert pick(rows["hyperliquid-xyz", "xyz:AAPL"], *F) == (
         -0.0000178177, 1, 333.93, 84643404.97356, 30905658.56942001)
     assert not [k for k in rows if k[0] == "hyperliquid-flx"]          # funding disabled: never a neutral 0
+
+
+def test_backpack_history_from_the_replay_server_straddles_the_switch():
+    import httpx
+
+    from chalicelib.venues import backpack
+
+    with ReplayServer(port=0, seed=5) as server:
+        req = backpack.history_requests(backpack.SPEC, "BTC_USDC_PERP", 1755000000000, 1789400000000, None)
+        payload = httpx.get(server.base_url("backpack") + req.path, params=req.params).json()
+    points, _ = backpack.parse_history(backpack.SPEC, payload, dex_symbol="BTC_USDC_PERP")
+    by_time = {p.time_ms: p for p in points}
+    # 2026-09-13T23:00Z still accrues (dropped); 22:00Z is the newest settled hourly row
+    assert 1789340400000 not in by_time and by_time[1789336800000].funding_interval_hours == 1
+    # up to 2025-08-20T08:00Z (1755676800000) the rows are 8 h rates, after it 1 h; per hour both are 0.0000125
+    early = [by_time[t] for t in sorted(by_time)[:6]]
+    assert [(p.time_ms, p.funding_interval_hours, p.funding_rate / p.funding_interval_hours) for p in early] == [
+        (1755619200000, 8, Decimal("0.0000125")), (1755648000000, 8, Decimal("0.0000125")),
+        (1755676800000, 8, Decimal("0.0000125")), (1755680400000, 1, Decimal("0.0000125")),
+        (1755684000000, 1, Decimal("0.0000125")), (1755687600000, 1, Decimal("0.0000125"))]
