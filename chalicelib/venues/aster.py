@@ -18,8 +18,8 @@ SPEC = VenueSpec(
     rate_scale=Decimal(1),               # lastFundingRate: fraction per the symbol's own interval (docs F = .../(8/N)) [C]
     quote="USDT",                        # exchangeInfo quoteAsset/marginAsset (USD-quoted markets are skipped)
     fees=FeeSchedule(maker=Decimal("0.0001"), taker=Decimal("0.00035")),  # base tier (ccxt aster fees) [M]
-    rate_limit=vb.RateLimit(requests_per_minute=60, weight_per_minute=2400,  # 4 bulk calls (~43 weight) + OI calls
-                            source="api-docs v3: REQUEST_WEIGHT 2400/min per IP"),
+    rate_limit=vb.RateLimit(requests_per_minute=180, weight_per_minute=2400,  # 4 bulk calls (~43 weight) + OI calls
+                            source="api-docs v3: REQUEST_WEIGHT 2400/min per IP; ccxt: 3 req/s free tier"),
     symbol_suffixes=("USDT",),
     docs_url="https://docs.asterdex.com/product/aster-perpetual-pro/fees-and-specs/funding-rate",
     notes="lastFundingRate = live ESTIMATE for the settlement at nextFundingTime (Binance semantics), a fraction per "
@@ -28,7 +28,7 @@ SPEC = VenueSpec(
           "fetched for the OI_TOP busiest markets. No BBO (bookTicker unused: no recorded payload). History rows "
           "carry no interval: implied by gaps. Fees [M].",
 )
-OI_TOP = 25          # per-symbol /openInterest calls per cycle (weight 1 each), busiest markets by quoteVolume
+OI_TOP = 20          # per-symbol /openInterest calls per cycle (weight 1 each), busiest markets by quoteVolume
 HISTORY_PAGE = 1000  # fundingRate limit max; ascending, page forward from the last fundingTime + 1
 
 

@@ -51,10 +51,12 @@ def parse(spec: VenueSpec, payloads: dict[str, Any], *, now_ms: int) -> ParseRes
         if market.get("marketType") != "PERP" or market.get("orderBookState") != "Open" or not market.get("visible"):
             skipped += 1   # closed, post-only, hidden or not a perp
             continue
-        interval = vb.interval_hours(vb.finite_or_none(market.get("fundingInterval")) or 0, Decimal(0)) / 3600000
+        interval_ms = vb.finite_or_none(market.get("fundingInterval")) or Decimal(0)   # ms; null on spot
         results.append(vb.build_snapshot(
-            spec, sym, base=sym.replace(".US_", "_"), now_ms=now_ms, rate=m.get("fundingRate"), mark=m.get("markPrice"), index=m.get("indexPrice"),
-            interval=interval or spec.funding_interval_hours, oi_base=by["openInterest"].get(sym, {}).get("openInterest"),
+            spec, sym, base=sym.replace(".US_", "_"), now_ms=now_ms, rate=m.get("fundingRate"),
+            mark=m.get("markPrice"), index=m.get("indexPrice"),
+            interval=interval_ms / vb.HOUR_MS if interval_ms > 0 else spec.funding_interval_hours,
+            oi_base=by["openInterest"].get(sym, {}).get("openInterest"),
             volume_usd=by["tickers"].get(sym, {}).get("quoteVolume"), next_funding_ms=vb.ms(m.get("nextFundingTimestamp"))))
     return vb.collect(spec, results, skipped)
 
