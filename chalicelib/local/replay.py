@@ -304,7 +304,11 @@ class ReplayServer:
 
     def base_urls(self) -> dict[str, str]:
         """Environment for the collectors: {"HYPERLIQUID_API_URL": "http://127.0.0.1:P/hyperliquid", ...}."""
-        return {f"{dex.upper()}_API_URL": self.base_url(dex) for dex in SERVED}
+        # a registered venue without replay data gets URLs here too: a 404, never a live call
+        from chalicelib.venues import REGISTRY
+
+        names = dict.fromkeys([*SERVED, *(m.SPEC.id for m in REGISTRY)])
+        return {f"{dex.upper()}_API_URL": self.base_url(dex) for dex in names}
 
     # ---- faults
     def set_fault(self, dex: str, kind: str, *, times: int | None = None) -> None:

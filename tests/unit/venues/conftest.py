@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,18 +11,14 @@ import pytest
 NOW_MS = 1764774730025   # 2025-12-03T15:12:10Z, the GRVT ticker's event_time; any fixed instant works
 
 
-# venue -> {Request.key: fixture file} (tests/fixtures/venues/<venue>/README.md cites each file)
-MORE = {
-    "aster": {"premiumIndex": "premiumIndex.ai-rates.json", "fundingInfo": "fundingInfo.ai-rates.json",
-              "exchangeInfo": "exchangeInfo.ai-rates.json", "ticker24hr": "ticker24hr.ai-rates.json",
-              "oi:BTCUSDT": "openInterest.BTCUSDT.binance-docs-example.json"},
-    "backpack": {"markPrices": "markPrices.ai-rates.json", "openInterest": "openInterest.ai-rates.json",
-                 "tickers": "tickers.ai-rates.json", "markets": "markets.ai-rates.trimmed.json"},
-    "extended": {"markets": "info-markets.ai-rates.trimmed.json"},
-    "pacifica": {"prices": "info_prices.ai-rates.json", "info": "info.ai-rates.json"},
-    "hip3": {"perpDexs": "perpDexs.ai-rates.json", "spotMeta": "spotMeta.ai-rates.json",
-             "meta:xyz": "metaAndAssetCtxs.xyz.ai-rates.json", "meta:flx": "metaAndAssetCtxs.flx.constructed.json"},
-}
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "venues"
+
+
+def manifest(dex: str) -> dict[str, Any] | None:
+    """tests/fixtures/venues/<dex>/recorded.json: {"payloads": {Request.key: file}, "history_symbol": ...}.
+    A new venue brings its own (module + fixture directory + registry line; no edit here)."""
+    path = FIXTURES / dex / "recorded.json"
+    return json.loads(path.read_text()) if path.exists() else None
 
 
 @pytest.fixture
@@ -42,8 +40,8 @@ def recorded(fixture_json):
         if dex == "edgex":
             return {"getMetaData": fixture_json("edgex", "getMetaData.docs-example.json"),
                     "getTicker": fixture_json("edgex", "getTicker.docs-example.json")}
-        if dex in MORE:
-            return {key: fixture_json(dex, name) for key, name in MORE[dex].items()}
+        if (found := manifest(dex)) is not None:
+            return {key: fixture_json(dex, name) for key, name in found["payloads"].items()}
         raise KeyError(f"no recorded payloads for {dex}: add them here when registering a venue")
 
     return load

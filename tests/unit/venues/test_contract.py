@@ -12,7 +12,7 @@ from chalicelib.core.models import MarketSnapshot
 from chalicelib.settings import DEFAULT_API_URLS, Settings
 from chalicelib.venues import REGISTRY
 from chalicelib.venues.base import ParseError, Request, VenueSpec
-from tests.unit.venues.conftest import NOW_MS
+from tests.unit.venues.conftest import NOW_MS, manifest
 
 VENUE_DIR = Path(__file__).resolve().parents[3] / "chalicelib" / "venues"
 IDS = [m.SPEC.id for m in REGISTRY]
@@ -97,8 +97,8 @@ def test_unit_assumptions_are_declared(venue):
 
 HISTORY = [m for m in REGISTRY if hasattr(m, "history_requests")]
 HISTORY_SYMBOL = {"hyperliquid": "BTC", "lighter": "ETH#0", "paradex": "BTC-USD-PERP", "grvt": "BTC_USDT_Perp",
-                  "edgex": "BTCUSDT#10000001", "aster": "BTCUSDT", "extended": "BTC-USD", "backpack": "BTC_USDC_PERP",
-                  "pacifica": "BTC", "hip3": "xyz:XYZ100"}
+                  "edgex": "BTCUSDT#10000001"} | {
+                  m.SPEC.id: found["history_symbol"] for m in HISTORY if (found := manifest(m.SPEC.id))}
 
 
 @pytest.mark.parametrize("venue", HISTORY, ids=[m.SPEC.id for m in HISTORY])
