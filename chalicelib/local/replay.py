@@ -44,9 +44,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from chalicelib.local import replay_more
 from chalicelib.local.replay_data import DEXES, Universe, garbage_body, wrong_shape_body
 
 EDGEX_APIS = ("v2", "v1")   # which EdgeX API base_urls() points the collector at (v1: the deprecated, empty one)
+SERVED = DEXES + replay_more.DEXES   # replay_more: Aster, Extended, Backpack, Pacifica, HIP-3 (recorded rows)
+
 Clock = Callable[[], int]   # epoch milliseconds
 
 
@@ -145,8 +148,8 @@ class _Handler(BaseHTTPRequestHandler):
             if prefix == "_control":
                 self._control(method, rest, body)
                 return
-            if prefix not in DEXES:
-                self._json(404, {"error": f"unknown venue prefix /{prefix}; serving {', '.join(DEXES)}"})
+            if prefix not in SERVED:
+                self._json(404, {"error": f"unknown venue prefix /{prefix}; serving {', '.join(SERVED)}"})
                 return
             replay.count(prefix)
             fault = replay.take_fault(prefix)
@@ -269,6 +272,8 @@ def route(u: Universe, dex: str, method: str, path: str, query: dict[str, str], 
             return 200, u.edgex_funding_page(str(query.get("contractId")), min(_int(query.get("size"), 100), 100),
                                              query.get("offsetData", ""), _int(query.get("filterBeginTimeInclusive"), 0),
                                              _int(query.get("filterEndTimeExclusive"), now_ms), now_ms)
+    if dex in replay_more.DEXES:
+        return replay_more.route(u, dex, method, path, query, body, now_ms)
     return 404, {"error": f"replay: no route for {method} /{dex}{path}"}
 
 
@@ -331,13 +336,17 @@ class ReplayServer:
 
     def base_urls(self) -> dict[str, str]:
         """Environment for the collectors: {"HYPERLIQUID_API_URL": "http://127.0.0.1:P/hyperliquid", ...}."""
-        return {f"{dex.upper()}_API_URL": self.base_url(dex) for dex in DEXES}
+        # a registered venue without replay data gets URLs here too: a 404, never a live call
+        from chalicelib.venues import REGISTRY
+
+        names = dict.fromkeys([*SERVED, *(m.SPEC.id for m in REGISTRY)])
+        return {f"{dex.upper()}_API_URL": self.base_url(dex) for dex in names}
 
     # ---- faults
     def set_fault(self, dex: str, kind: str, *, times: int | None = None) -> None:
         """Inject a fault for every request under /<dex> (times=N: only the next N). "" or "none" clears."""
-        if dex not in DEXES:
-            raise ValueError(f"unknown dex {dex!r}; expected one of {', '.join(DEXES)}")
+        if dex not in SERVED:
+            raise ValueError(f"unknown dex {dex!r}; expected one of {', '.join(SERVED)}")
         with self._lock:
             if kind.strip().lower() in ("", "none", "ok"):
                 self._faults.pop(dex, None)
@@ -376,7 +385,7 @@ class ReplayServer:
 
     def health(self) -> dict[str, Any]:
         return {"status": "ok", "source": "replay", "seed": self.seed, "now_ms": self.clock(), "edgex_api": self.edgex_api,
-                "venues": {d: len(self.universe.listings[d]) for d in DEXES},
+                "venues": {**{d: len(self.universe.listings[d]) for d in DEXES}, **replay_more.counts(self.universe)},
                 "requests": dict(self.requests), **self.faults_view(),
                 "rate_scales": {d: f for d, f in self.universe.scales.items() if f != 1.0}}
 

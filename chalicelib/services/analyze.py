@@ -96,9 +96,12 @@ def load_latest(kv: Any, storage: Any, dexes: Sequence[str]) -> tuple[list[Marke
             sources[dex] = "redis"
     missing = [d for d in dexes if d not in sources]
     if missing:
-        from_db = [s for s in storage.latest_snapshots() if s.dex in missing]
+        # a family's venues (hyperliquid-xyz) come with its collector (hip3)
+        from chalicelib.venues import collector_of
+
+        from_db = [s for s in storage.latest_snapshots() if collector_of(s.dex) in missing]
         snapshots.extend(from_db)
-        found = {s.dex for s in from_db}
+        found = {collector_of(s.dex) for s in from_db}
         sources.update({d: "database" if d in found else "none" for d in missing})
     return snapshots, sources
 

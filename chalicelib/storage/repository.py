@@ -72,6 +72,26 @@ def _utc(value: datetime) -> datetime:
     return value
 
 
+def venue_rows(names: Sequence[str]) -> dict[str, list[Any]]:
+    """insert_dexes parameters for venues missing from `dexes`, from each one's VenueSpec (fees from the
+    spec, never a silent zero). A name no venue module accounts for is refused (LookupError)."""
+    from chalicelib.venues import venue_spec
+
+    specs = [venue_spec(n) for n in names]
+    orphans = [n for n, s in zip(names, specs, strict=True) if s is None]
+    if orphans:
+        raise LookupError(f"venue(s) {', '.join(orphans)} have no venue module: refusing to register them "
+                          "without fees (add the module to chalicelib/venues REGISTRY)")
+    known = [s for s in specs if s is not None]
+    return {"names": [s.id for s in known], "display_names": [s.display_name for s in known],
+            "urls": [s.default_base_url for s in known], "makers": [s.fees.maker for s in known],
+            "takers": [s.fees.taker for s in known],
+            "metadata": [Jsonb({"source": f"VenueSpec {s.id}", "fees_note": "base tier from the venue module",
+                                "docs": s.docs_url}) for s in known],
+            "intervals": [s.funding_interval_hours for s in known],
+            "limits": [s.rate_limit.requests_per_minute for s in known]}
+
+
 class PgStorage:
     """Storage port on one reused connection (chalicelib.storage.db.Database)."""
 
@@ -90,8 +110,8 @@ class PgStorage:
             found: dict[str, int] = dict(conn.execute(q("dex_ids"), {"names": missing}).fetchall())
             unknown = [n for n in missing if n not in found]
             if unknown:
-                log.warning("venue(s) %s not in dexes: adding them with zero fees", ", ".join(unknown))
-                conn.execute(q("insert_dexes"), {"names": unknown})
+                log.info("venue(s) %s not in dexes: registering them from their VenueSpec", ", ".join(unknown))
+                conn.execute(q("insert_dexes"), venue_rows(unknown))
                 found.update(conn.execute(q("dex_ids"), {"names": unknown}).fetchall())
             self._dex_ids.update(found)
         return self._dex_ids

@@ -86,6 +86,9 @@ class VenueSpec:
     notes: str = ""                            # unit/period assumptions with their source
     rate_period_hours: Decimal | None = None   # period the PUBLISHED rate refers to, when it differs from the
                                                # settlement interval (Lighter /funding-rates: 8 h-equivalent)
+    family_prefix: str = ""                    # a FAMILY collector (HIP-3): parse() emits snapshots of several venues
+                                               # whose ids are family_prefix + name ("hyperliquid-xyz"), discovered
+                                               # from the payload; venue_spec(spec, dex_id) describes each of them
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,6 +31,7 @@ def replay(monkeypatch):
     with ReplayServer(port=0, seed=5) as server:
         for key, value in server.base_urls().items():
             monkeypatch.setenv(key, value)
+        monkeypatch.setenv("ENABLED_DEXES", ",".join(sorted(DEXES)))   # the newer venues: test_collect_more_venues
         reset_buckets()
         breaker_mod.reset_memory()
         reset_settings_cache()

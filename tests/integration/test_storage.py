@@ -83,12 +83,28 @@ def test_symbol_discovery_creates_rows_once(storage: PgStorage, db_url: str) -> 
     assert rows["kNEWCOIN"]["symbol"] == "NEWCOIN"
 
 
-def test_unknown_venue_is_added_with_zero_fees(storage: PgStorage) -> None:
-    storage.ingest([snap(dex="sixthdex", symbol="BTC")])
-    row = next(r for r in storage.dexes() if r["name"] == "sixthdex")
-    assert (row["display_name"], row["maker_fee_percent"], row["taker_fee_percent"]) == ("sixthdex", 0, 0)
-    assert row["supported_symbols"] == ["BTC"]
-    assert storage.fee_schedules()["sixthdex"] == FeeSchedule(maker=D(0), taker=D(0))
+def test_unknown_venue_is_registered_from_its_spec_never_with_zero_fees(storage: PgStorage) -> None:
+    # aster is not in the 0003 seed: its row comes from chalicelib/venues/aster.py SPEC (maker 0.0001, taker 0.00035)
+    storage.ingest([snap(dex="aster", symbol="BTC"), snap(dex="hyperliquid-xyz", symbol="XYZ100")])
+    rows = {r["name"]: r for r in storage.dexes()}
+    aster = rows["aster"]
+    assert (aster["display_name"], aster["maker_fee_percent"], aster["taker_fee_percent"]) == ("Aster", D("0.0001"),
+                                                                                              D("0.00035"))
+    assert (aster["funding_interval_hours"], aster["api_base_url"]) == (8, "https://fapi.asterdex.com")
+    assert aster["supported_symbols"] == ["BTC"]
+    # a HIP-3 dex discovered at run time: id inside, display name outside, HIP-3 fees = 2 x HL base (0.00015/0.00045)
+    xyz = rows["hyperliquid-xyz"]
+    assert (xyz["display_name"], xyz["maker_fee_percent"], xyz["taker_fee_percent"]) == ("Hyperliquid xyz",
+                                                                                        D("0.0003"), D("0.0009"))
+    assert storage.fee_schedules()["hyperliquid-xyz"] == FeeSchedule(maker=D("0.0003"), taker=D("0.0009"))
+
+
+def test_a_venue_no_module_knows_is_refused_not_given_zero_fees(storage: PgStorage, db_url: str) -> None:
+    with pytest.raises(LookupError, match="sixthdex have no venue module"):
+        storage.ingest([snap(dex="sixthdex", symbol="BTC")])
+    assert scalar(db_url, "SELECT count(*) FROM dexes WHERE name = 'sixthdex'") == 0
+    with psycopg.connect(db_url) as conn, pytest.raises(psycopg.errors.NotNullViolation):
+        conn.execute("INSERT INTO dexes (name, display_name) VALUES ('nofees', 'No fees')")   # 0006: no default
 
 
 def test_latest_keeps_the_newer_snapshot(storage: PgStorage, db_url: str) -> None:

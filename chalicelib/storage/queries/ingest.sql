@@ -5,9 +5,12 @@
 SELECT name, id FROM dexes WHERE name = ANY(%(names)s::text[])
 
 -- name: insert_dexes
--- A venue not seeded by migration (a sixth DEX module): zero fees, display_name = name.
-INSERT INTO dexes (name, display_name)
-SELECT n, n FROM unnest(%(names)s::text[]) AS n
+-- A venue not seeded by migration (a new module, a discovered HIP-3 dex): described by its VenueSpec.
+-- An existing row (admin-updated fees) is never overwritten.
+INSERT INTO dexes (name, display_name, api_base_url, maker_fee_percent, taker_fee_percent, fee_metadata,
+                   funding_interval_hours, rate_limit_per_minute)
+SELECT * FROM unnest(%(names)s::text[], %(display_names)s::text[], %(urls)s::text[], %(makers)s::numeric[],
+                     %(takers)s::numeric[], %(metadata)s::jsonb[], %(intervals)s::numeric[], %(limits)s::int[])
 ON CONFLICT (name) DO NOTHING
 
 -- name: insert_symbols

@@ -164,6 +164,7 @@ def test_health_check_labels_each_venue_from_breaker_and_collection_logs(env: En
         report = client.lambda_.invoke("health-check", schedule_event(client)).payload
     assert calls == ["mget"]                # the five breakers in one round trip; nothing written (no reader)
     assert {dex: r["status"] for dex, r in report["dexes"].items()} == {
+        **{m.SPEC.id: "down" for m in REGISTRY},   # the other registered venues: never collected here
         "hyperliquid": "healthy",   # fetched 30 s ago, no errors
         "paradex": "degraded",      # 10 % of the last hour's collections failed
         "lighter": "down",          # breaker open

@@ -77,7 +77,8 @@ def test_ping_gets_pong(env: Env) -> None:
     ({"action": "subscribe", "channels": ["trades"]}, "invalid_channels",
      "unknown channel 'trades'; expected funding_rates, opportunities"),
     ({"action": "subscribe", "filters": {"dexes": ["binance"]}}, "invalid_filters",
-     "unknown dex 'binance'; known: edgex, grvt, hyperliquid, lighter, paradex"),
+     "unknown dex 'binance'; known: aster, backpack, edgex, extended, grvt, hip3, hyperliquid, lighter, pacifica, "
+     "paradex"),
     ({"action": "subscribe", "filters": {"symbols": "BTC"}}, "invalid_filters",
      "filters.symbols must be a list of non-empty strings"),
     ({"action": "subscribe", "filters": {"venues": ["lighter"]}}, "invalid_filters",

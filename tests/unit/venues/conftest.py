@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 NOW_MS = 1764774730025   # 2025-12-03T15:12:10Z, the GRVT ticker's event_time; any fixed instant works
+
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "venues"
+
+
+def manifest(dex: str) -> dict[str, Any] | None:
+    """tests/fixtures/venues/<dex>/recorded.json: {"payloads": {Request.key: file}, "history_symbol": ...}.
+    A new venue brings its own (module + fixture directory + registry line; no edit here)."""
+    path = FIXTURES / dex / "recorded.json"
+    return json.loads(path.read_text()) if path.exists() else None
 
 
 @pytest.fixture
@@ -29,6 +41,8 @@ def recorded(fixture_json):
             return {"getMetaData": fixture_json("edgex", "getMetaData.v2.2026-09-13.json"),
                     "getLatestFundingRate": fixture_json("edgex", "getLatestFundingRate.v2.2026-09-13.json"),
                     "getTicker:30000001": fixture_json("edgex", "getTicker.30000001.v2.2026-09-13.json")}
+        if (found := manifest(dex)) is not None:
+            return {key: fixture_json(dex, name) for key, name in found["payloads"].items()}
         raise KeyError(f"no recorded payloads for {dex}: add them here when registering a venue")
 
     return load
