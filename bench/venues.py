@@ -1,7 +1,7 @@
 """Analysis of every registered venue in one cycle vs the original five, on the replay server's data.
 
 Collects every REGISTRY venue once from the in-process replay server (recorded rows + generated universe),
-then times the analysis engine's filtered query (`select_opportunities`, what the analyze Lambda runs) over
+then times the analysis engine's pruned pass (`opportunity_rows` + `to_opportunity`, what the analyze Lambda runs) over
 (a) the five original venues - the reference, measured in the same run - and (b) all venues. Prints the
 medians and their ratio; the engine's target is < 20 ms for 10 venues x 500 symbols (bench/opportunities.py).
 
@@ -25,8 +25,9 @@ NOW_MS = 1_764_774_730_025
 
 
 def main() -> None:
-    from chalicelib.core.filters import OpportunityFilter
-    from chalicelib.core.select import select_opportunities
+    from decimal import Decimal
+
+    from chalicelib.core.opportunities import Prune, opportunity_rows, to_opportunity
     from chalicelib.local.replay import ReplayServer
     from chalicelib.services.collect import collect_all
     from chalicelib.settings import Settings
@@ -45,7 +46,8 @@ def main() -> None:
         times, matching = [], 0
         for _ in range(args.runs):
             t0 = time.perf_counter()
-            _, matching = select_opportunities(subset, fees, OpportunityFilter(), now_ms=NOW_MS)
+            rows = opportunity_rows(subset, fees, now_ms=NOW_MS, max_age_ms=None, prune=Prune(min_net=Decimal(0)))
+            matching = len([to_opportunity(r) for r in rows if r.net_profit_percent > 0])
             times.append((time.perf_counter() - t0) * 1000)
         return statistics.median(times), matching
 
