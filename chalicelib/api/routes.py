@@ -64,3 +64,22 @@ ROUTES: tuple[Route, ...] = (
        s.FeeUpdated, p.DexPath, body=p.FeeStructureBody, errors=(400, 401, 403, 404, 422),
        description="Requires the X-API-Key header. Invalidates dex_metadata and opportunities caches."),
 )
+
+# ---- webhooks (issue 17): request/response models live in chalicelib.webhooks.api -------------------
+from chalicelib.webhooks import api as wh  # noqa: E402
+
+_KEY = "Requires a webhook API key in X-API-Key (`frs webhook-key --owner NAME` issues one); see docs/webhooks.md."
+ROUTES += (
+    _R("POST", f"{V1}/webhooks", "Webhooks", "Register a webhook; the answer holds its signing secret, once",
+       p.NoQuery, wh.WebhookCreated, body=wh.WebhookCreate, errors=(400, 401, 403, 422), description=_KEY),
+    _R("GET", f"{V1}/webhooks", "Webhooks", "This key's webhooks with delivery stats", p.NoQuery, wh.WebhookList,
+       errors=(400, 401, 403), description=_KEY),
+    _R("GET", f"{V1}/webhooks/{{webhook_id}}", "Webhooks", "One webhook: status, disabled reason, delivery stats",
+       p.NoQuery, wh.WebhookOut, wh.WebhookPath, errors=(400, 401, 403, 404), description=_KEY),
+    _R("DELETE", f"{V1}/webhooks/{{webhook_id}}", "Webhooks", "Delete a webhook and its delivery log", p.NoQuery,
+       wh.WebhookDeleted, wh.WebhookPath, errors=(400, 401, 403, 404), description=_KEY),
+    _R("POST", f"{V1}/webhooks/{{webhook_id}}/test", "Webhooks", "Queue a webhook.test event (202)", p.NoQuery,
+       wh.TestQueued, wh.WebhookPath, errors=(400, 401, 403, 404, 409), description=_KEY),
+    _R("GET", f"{V1}/webhooks/{{webhook_id}}/deliveries", "Webhooks", "The delivery log, newest first, with attempts",
+       wh.DeliveriesQuery, wh.DeliveryList, wh.WebhookPath, errors=(400, 401, 403, 404), description=_KEY),
+)

@@ -17,7 +17,7 @@ def test_document_is_valid_openapi_31_and_lists_every_route() -> None:
     assert doc["openapi"].startswith("3.1")
     assert {(r.path, r.method.lower()) for r in ROUTES} == {
         (path, m) for path, ops in doc["paths"].items() for m in ops}
-    assert len(ROUTES) == 16
+    assert len(ROUTES) == 22   # 16 + 6 webhook routes
 
 
 def test_parameters_carry_types_enums_and_bounds() -> None:
