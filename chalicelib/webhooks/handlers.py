@@ -21,8 +21,10 @@ from chalicelib.api.http import endpoint, json_response
 
 webhooks = Blueprint(__name__)
 V1 = "/api/v1"
-# read at import like the collector interval: `chalice package` names the event source from it
-QUEUE_NAME = os.environ.get("WEBHOOK_QUEUE_NAME") or "funding-rate-service-webhooks"
+# Read at import, like the collector interval. SAM puts the name into `Fn::Sub: arn:...:sqs:...:<name>`,
+# so the default resolves to this stack's queue (infra/webhooks-queue.sam.json names it the same way);
+# Terraform output needs a literal name: WEBHOOK_QUEUE_NAME=funding-rate-service-<stage>-webhooks.
+QUEUE_NAME = os.environ.get("WEBHOOK_QUEUE_NAME") or "${AWS::StackName}-webhooks"
 
 
 def _api() -> Any:

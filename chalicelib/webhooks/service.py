@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 SQS_MAX_DELAY_S = 900          # SQS DelaySeconds cap: a later wake-up is re-sent when it arrives early
 STALE_WAKE_MS = 20 * 60_000    # a wake-up this far overdue is presumed lost (the sweep replaces it)
 MAX_PER_MESSAGE = 50           # deliveries per message before handing over to a fresh message
+BUDGET_S = 25.0                # wall time per message: + one attempt (WEBHOOK_TIMEOUT_SECONDS) < the 45 s Lambda timeout
 
 
 class Clock(Protocol):
@@ -115,7 +116,10 @@ class WebhookService:
     def deliver(self, webhook_id: str) -> dict[str, Any]:
         summary: dict[str, Any] = {"webhook_id": webhook_id, "delivered": 0, "failed": 0}
         lease_ms = int((self.config.timeout_s + 30) * 1000)
+        started = time.monotonic()
         for _ in range(MAX_PER_MESSAGE):
+            if time.monotonic() - started > BUDGET_S:
+                break
             now = self.clock.now_ms()
             state, hook, head = self.store.claim(webhook_id, now, lease_ms, self.config.rate_per_minute,
                                                  self.config.rate_burst)
