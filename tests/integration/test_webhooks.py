@@ -389,7 +389,8 @@ def test_delivery_checks_the_address_it_connects_to(harness: Harness) -> None:
 
 
 # ---- API ----------------------------------------------------------------------------------------
-def test_api_keys_ownership_and_the_test_endpoint(harness: Harness) -> None:
+def test_api_keys_ownership_and_the_test_endpoint(harness: Harness, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level("DEBUG")
     h = harness
     assert h.call("GET", "/api/v1/webhooks", key=None)[0] == 401
     status, body = h.call("GET", "/api/v1/webhooks", key="frsk_000000000000_wrong")
@@ -415,6 +416,8 @@ def test_api_keys_ownership_and_the_test_endpoint(harness: Harness) -> None:
         assert h.call("DELETE", f"/api/v1/webhooks/{hook['id']}", key=other_key)[0] == 404
         assert h.call("DELETE", f"/api/v1/webhooks/{hook['id']}") == (200, {"status": "deleted", "id": hook["id"]})
         assert h.call("GET", f"/api/v1/webhooks/{hook['id']}")[0] == 404
+    assert h.key not in caplog.text and other_key not in caplog.text     # keys are never logged
+    assert h.key.split("_", 2)[2] not in json.dumps(listed)
 
 
 # ---- the analysis emits; a hanging receiver does not hold it up --------------------------------
