@@ -18,6 +18,7 @@ from chalice import Blueprint, Rate
 from chalicelib import wiring
 from chalicelib.api import params as p
 from chalicelib.api.http import endpoint, json_response
+from chalicelib.observability import observe
 
 webhooks = Blueprint(__name__)
 V1 = "/api/v1"
@@ -83,6 +84,13 @@ def webhook_deliveries(webhook_id):
     return api.deliveries(wiring.webhooks(), _headers(), _path(webhook_id), query)
 
 
+def _observed(handler: Any) -> Any:
+    """As in handlers/scheduled.py: on Lambda the handler string points here, app.py's middleware is not loaded."""
+    handler.middleware_handlers = [observe]
+    return handler
+
+
+@_observed
 @webhooks.on_sqs_message(queue=QUEUE_NAME, batch_size=1, name="webhook-deliver")
 def webhook_deliver(event: Any) -> list[dict[str, Any]]:
     """One wake-up message -> that webhook's due deliveries. An exception (database down) leaves the
@@ -91,6 +99,7 @@ def webhook_deliver(event: Any) -> list[dict[str, Any]]:
     return [service.handle_message(json.loads(record.body)) for record in event]
 
 
+@_observed
 @webhooks.schedule(Rate(5, unit=Rate.MINUTES), name="webhook-sweep")
 def webhook_sweep(event: Any) -> dict[str, int]:
     return {"requeued": wiring.webhooks().sweep()}
