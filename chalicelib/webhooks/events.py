@@ -16,11 +16,13 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from decimal import Decimal, InvalidOperation
+from types import SimpleNamespace
 from typing import Any
 
-from chalicelib.core.filters import FilterError, OpportunityFilter, matches, parse_filter
+from chalicelib.core.filters import FilterError, OpportunityFilter, parse_filter, predicates
+from chalicelib.core.models import Opportunity
 
 OPPORTUNITY_TYPES = ("opportunity.opened", "opportunity.updated", "opportunity.closed")
 VENUE_TYPES = ("venue.degraded", "venue.recovered", "venue.unit_suspect")
@@ -113,17 +115,17 @@ def normalize(raw_events: Iterable[Mapping[str, Any]], now_ms: int) -> list[Even
     return out
 
 
-class _Record:
-    """An event's data with attribute access for core.filters (missing fields read as None)."""
+_TEXT_FIELDS = ("id", "symbol", "long_dex", "short_dex", "oi_imbalance", "fee_type")
+_RECORD_FIELDS = tuple(f.name for f in fields(Opportunity))
 
-    def __init__(self, data: Mapping[str, Any]) -> None:
-        self._data = data
 
-    def __getattr__(self, name: str) -> Any:
-        value = self._data.get(name)
-        if isinstance(value, str) and name not in ("symbol", "long_dex", "short_dex", "oi_imbalance", "id"):
-            return _dec(value)
-        return _dec(value) if isinstance(value, float | int) and not isinstance(value, bool) else value
+def _record(data: Mapping[str, Any]) -> SimpleNamespace:
+    """An opportunity event's data as core.filters reads it: every field present (None when absent),
+    numbers as Decimal. Built once per event, whatever the number of webhooks."""
+    values: dict[str, Any] = dict.fromkeys(_RECORD_FIELDS)
+    for name, value in data.items():
+        values[name] = value if name in _TEXT_FIELDS or isinstance(value, Decimal) else _dec(value)
+    return SimpleNamespace(**values)
 
 
 def _dex_ok(f: OpportunityFilter, dexes: Sequence[str]) -> bool:
@@ -168,43 +170,74 @@ class Plan:
 
 
 def plan(events: Sequence[Event], subs: Sequence[Subscription], notified: Notified) -> Plan:
-    """Which webhook gets which event, and the new 'last told' values (None = forget)."""
+    """Which webhook gets which event (in event order per webhook), and the new 'last told' values
+    (None = forget). Events are prepared once and bucketed by type (rate changes also by symbol), so a
+    webhook only looks at the events it could receive."""
     out = Plan()
     told: dict[tuple[str, str], tuple[Decimal | None, Decimal | None] | None] = dict(notified)
+    by_type: dict[str, list[int]] = {}
+    changes_by_symbol: dict[Any, list[int]] = {}
+    opps_by_symbol: dict[Any, list[int]] = {}
+    records: dict[int, SimpleNamespace] = {}
+    levels: dict[int, tuple[Decimal, Decimal]] = {}     # |previous|, |now| annualized rate of a change
+    for i, e in enumerate(events):
+        by_type.setdefault(e.type, []).append(i)
+        if e.type == RATE_CHANGED:
+            prev, now = _dec(e.data.get("previous_annualized_rate")), _dec(e.data.get("annualized_rate"))
+            if prev is not None and now is not None:
+                levels[i] = (abs(prev), abs(now))
+                changes_by_symbol.setdefault(e.data.get("symbol"), []).append(i)
+        elif e.type in OPPORTUNITY_TYPES:
+            opps_by_symbol.setdefault(e.data.get("symbol"), []).append(i)
+            if e.type != "opportunity.closed":
+                records[i] = _record(e.data)
+    crossed: dict[tuple[Decimal, Any], list[tuple[int, Event]]] = {}   # webhooks share round thresholds
+
+    def crossings(threshold: Decimal, symbol: Any) -> list[tuple[int, Event]]:
+        if (threshold, symbol) not in crossed:
+            candidates = changes_by_symbol.get(symbol, []) if symbol is not None else sorted(levels)
+            crossed[(threshold, symbol)] = [
+                (i, e) for i in candidates if (levels[i][0] >= threshold) != (levels[i][1] >= threshold)
+                and (e := threshold_event(events[i], threshold)) is not None]
+        return crossed[(threshold, symbol)]
+
     for sub in subs:
         f, types = sub.filters, sub.event_types
-        for ev in events:
-            d = ev.data
-            if ev.type == RATE_CHANGED:
-                if THRESHOLD_TYPE in types and f.rate_threshold_apr is not None \
-                        and _symbol_ok(f.opportunity, d.get("symbol")) and _dex_ok(f.opportunity, [str(d.get("dex"))]):
-                    crossed = threshold_event(ev, f.rate_threshold_apr)
-                    if crossed is not None:
-                        out.deliveries.append((sub.id, crossed))
-                continue
-            if ev.type not in types:
-                continue
+        mine: list[tuple[int, Event]] = []
+        if THRESHOLD_TYPE in types and f.rate_threshold_apr is not None:
+            mine.extend((i, e) for i, e in crossings(f.rate_threshold_apr, f.opportunity.symbol)
+                        if _dex_ok(f.opportunity, [str(e.data.get("dex"))]))
+        preds = predicates(f.opportunity)
+        if f.opportunity.symbol is not None:   # most webhooks name a symbol: look at its events only
+            opp_idx = [i for i in opps_by_symbol.get(f.opportunity.symbol, ()) if events[i].type in types]
+        else:
+            opp_idx = [i for t in OPPORTUNITY_TYPES if t in types for i in by_type.get(t, ())]
+        other = [i for t in types if t != THRESHOLD_TYPE and t not in OPPORTUNITY_TYPES for i in by_type.get(t, ())]
+        for i in sorted(opp_idx + other):
+            ev, d = events[i], events[i].data
             if ev.type in VENUE_TYPES:
-                dex = d.get("dex") or d.get("dex_name")
-                if _dex_ok(f.opportunity, [str(dex)]):
-                    out.deliveries.append((sub.id, ev))
+                if _dex_ok(f.opportunity, [str(d.get("dex") or d.get("dex_name"))]):
+                    mine.append((i, ev))
                 continue
             if ev.type not in OPPORTUNITY_TYPES:
-                out.deliveries.append((sub.id, ev))
+                mine.append((i, ev))
                 continue
             key = (sub.id, str(d.get("id")))
             if ev.type == "opportunity.closed":
-                if key in told and told[key] is not None:
-                    out.deliveries.append((sub.id, ev))
+                if told.get(key) is not None:
+                    mine.append((i, ev))
                     told[key] = out.notified[key] = None
                 continue
-            if not matches(_Record(d), f.opportunity):
+            record = records[i]
+            if not all(pred(record) for pred in preds):
                 continue
             before = told.get(key)
             if ev.type == "opportunity.updated" and before is not None and not _material(d, before, f):
                 continue
-            out.deliveries.append((sub.id, ev))
-            told[key] = out.notified[key] = (_dec(d.get("annualized_apy")), _dec(d.get("divergence")))
+            mine.append((i, ev))
+            told[key] = out.notified[key] = (record.annualized_apy, record.divergence)
+        mine.sort(key=lambda pair: pair[0])
+        out.deliveries.extend((sub.id, e) for _, e in mine)
     return out
 
 

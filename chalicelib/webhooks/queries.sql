@@ -47,16 +47,20 @@ DELETE FROM webhook_notified w
 USING unnest(%(webhooks)s::text[], %(opportunities)s::text[]) AS gone (webhook_id, opportunity_id)
 WHERE w.webhook_id = gone.webhook_id AND w.opportunity_id = gone.opportunity_id
 
--- name: insert_event
-INSERT INTO webhook_events (id, type, occurred_at, data) VALUES (%(id)s, %(type)s, %(occurred_at)s, %(data)s)
+-- name: insert_events
+INSERT INTO webhook_events (id, type, occurred_at, data)
+SELECT * FROM unnest(%(ids)s::text[], %(types)s::text[], %(times)s::timestamptz[], %(datas)s::jsonb[])
 ON CONFLICT (id) DO NOTHING
 
--- name: insert_delivery
--- An event reaches a webhook once: a second emit of the same event id adds nothing.
+-- name: insert_deliveries
+-- An event reaches a webhook once: a second emit of the same event id adds nothing. Ids follow the
+-- plan's order (deliveries go out in id order per webhook).
 INSERT INTO webhook_deliveries (webhook_id, event_id, next_attempt_at, created_at)
-VALUES (%(webhook_id)s, %(event_id)s, %(now)s, %(now)s)
+SELECT webhook_id, event_id, %(now)s, %(now)s
+FROM unnest(%(webhooks)s::text[], %(events)s::text[]) WITH ORDINALITY AS t (webhook_id, event_id, n)
+ORDER BY n
 ON CONFLICT (webhook_id, event_id) DO NOTHING
-RETURNING id
+RETURNING webhook_id
 
 -- name: request_wake
 -- Ask for a queue message at %(at)s unless one is already due no later (a stale one is replaced).

@@ -91,14 +91,15 @@ class WebhookStore:
         """Events, deliveries and 'last told' values of one emit, in one transaction: {webhook: new deliveries}."""
         def fn(conn: Any) -> dict[str, int]:
             created: dict[str, int] = {}
-            seen: set[str] = set()
-            for webhook_id, ev in plan.deliveries:
-                if ev.id not in seen:
-                    seen.add(ev.id)
-                    conn.execute(q("insert_event"), {"id": ev.id, "type": ev.type, "occurred_at": ts(ev.occurred_at_ms),
-                                                     "data": _json(dict(ev.data))})
-                if conn.execute(q("insert_delivery"), {"webhook_id": webhook_id, "event_id": ev.id,
-                                                       "now": ts(now_ms)}).fetchone():
+            if plan.deliveries:
+                unique = list({ev.id: ev for _, ev in plan.deliveries}.values())
+                conn.execute(q("insert_events"), {"ids": [e.id for e in unique], "types": [e.type for e in unique],
+                                                  "times": [ts(e.occurred_at_ms) for e in unique],
+                                                  "datas": [_json(dict(e.data)) for e in unique]})
+                rows = conn.execute(q("insert_deliveries"), {"webhooks": [w for w, _ in plan.deliveries],
+                                                             "events": [e.id for _, e in plan.deliveries],
+                                                             "now": ts(now_ms)}).fetchall()
+                for (webhook_id,) in rows:
                     created[webhook_id] = created.get(webhook_id, 0) + 1
             keep = [(k, v) for k, v in plan.notified.items() if v is not None]
             gone = [k for k, v in plan.notified.items() if v is None]

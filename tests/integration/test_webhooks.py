@@ -174,18 +174,18 @@ def opened(oid: str, *, symbol: str = "BTC", apy: str = "21.9", div: str = "0.00
 
 # ---- signatures and de-duplication ------------------------------------------------------------
 def test_signed_delivery_verifies_and_a_retried_event_is_recognised_as_a_duplicate(db_url: str) -> None:
-    h = Harness(db_url, timeout_s=0.3)
+    h = Harness(db_url, timeout_s=1.0)
     try:
-        with Receiver(script=["hang", 200], hang_s=1.0, clock=h.clock) as rx:
+        with Receiver(script=["hang", 200], hang_s=3.0, clock=h.clock) as rx:
             hook = h.register(rx.url, ["opportunity.opened"])
             rx.secret = hook["secret"]
             assert hook["secret"].startswith("whsec_") and hook["url_check"] == "checked"
             event = opened("BTC:lighter:paradex")
             assert h.service.emit([event])["deliveries"] == 1
             assert h.service.emit([event])["deliveries"] == 0      # the same event again: nothing new to send
-            h.drain()              # attempt 1: the receiver takes it, then hangs past the 0.3 s timeout
+            h.drain()              # attempt 1: the receiver takes it, then hangs past the 1 s timeout
             (d,) = h.deliveries(hook["id"])
-            assert d["status"] == "pending" and d["attempt_log"][0]["error"] == "timed out after 0.3 s"
+            assert d["status"] == "pending" and d["attempt_log"][0]["error"] == "timed out after 1 s"
             h.advance(4.999)       # rand 0.5 = no jitter: the retry is due 5 s after the failure
             assert len(rx.requests) == 1
             h.advance(0.001)       # attempt 2, answered 200
