@@ -108,8 +108,10 @@ def filters_to_json(raw: Mapping[str, Any] | None) -> dict[str, Any]:
 def normalize(raw_events: Iterable[Mapping[str, Any]], now_ms: int) -> list[Event]:
     """Producer dicts -> Events; an event without an id gets one from its type and data."""
     out = []
-    for raw in raw_events:
-        etype, data = str(raw["type"]), dict(raw.get("data") or {})
+    for raw in raw_events:   # {"type", "data"}; a flat {"event": ..., fields...} record is accepted too
+        etype = str(raw.get("type") or raw.get("event"))
+        data = dict(raw["data"]) if isinstance(raw.get("data"), Mapping) else {
+            k: v for k, v in raw.items() if k not in ("type", "event", "id", "occurred_at_ms")}
         eid = raw.get("id") or event_id(etype, json.dumps(data, sort_keys=True, default=str))
         out.append(Event(str(eid), etype, int(raw.get("occurred_at_ms") or now_ms), data))
     return out
