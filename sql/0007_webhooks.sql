@@ -63,6 +63,10 @@ CREATE TABLE webhook_deliveries (
 );
 CREATE INDEX idx_webhook_deliveries_open ON webhook_deliveries (webhook_id, id)
     WHERE status IN ('pending', 'delivering');
+CREATE INDEX idx_webhook_deliveries_event ON webhook_deliveries (event_id);
+CREATE INDEX idx_webhook_deliveries_finished ON webhook_deliveries (finished_at)
+    WHERE status IN ('delivered', 'failed', 'cancelled');
+CREATE INDEX idx_webhook_events_occurred ON webhook_events (occurred_at);
 
 -- The delivery log: one row per HTTP attempt.
 CREATE TABLE webhook_attempts (

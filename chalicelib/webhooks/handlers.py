@@ -102,4 +102,4 @@ def webhook_deliver(event: Any) -> list[dict[str, Any]]:
 @_observed
 @webhooks.schedule(Rate(5, unit=Rate.MINUTES), name="webhook-sweep")
 def webhook_sweep(event: Any) -> dict[str, int]:
-    return {"requeued": wiring.webhooks().sweep()}
+    return dict(wiring.webhooks().sweep())

@@ -141,3 +141,12 @@ FROM webhook_deliveries d JOIN webhooks w ON w.id = d.webhook_id
 WHERE w.status = 'active' AND d.status IN ('pending', 'delivering') AND d.next_attempt_at <= %(now)s
   AND (d.lease_until IS NULL OR d.lease_until < %(now)s)
   AND (w.wake_at IS NULL OR w.wake_at < %(stale_before)s)
+
+-- name: prune_deliveries
+-- Retention: finished deliveries (and, by cascade, their attempts) older than the cut-off.
+DELETE FROM webhook_deliveries
+WHERE status IN ('delivered', 'failed', 'cancelled') AND finished_at < %(before)s
+
+-- name: prune_events
+DELETE FROM webhook_events e
+WHERE e.occurred_at < %(before)s AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = e.id)

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 SQS_MAX_DELAY_S = 900          # SQS DelaySeconds cap: a later wake-up is re-sent when it arrives early
 STALE_WAKE_MS = 20 * 60_000    # a wake-up this far overdue is presumed lost (the sweep replaces it)
 MAX_PER_MESSAGE = 50           # deliveries per message before handing over to a fresh message
+RETENTION_DAYS = 30           # finished deliveries, their attempts and events are kept this long
 BUDGET_S = 25.0                # wall time per message: + one attempt (WEBHOOK_TIMEOUT_SECONDS) < the 45 s Lambda timeout
 
 
@@ -96,12 +97,14 @@ class WebhookService:
                 log.warning("webhooks: queueing %s failed (%s: %s); the sweep will retry", webhook_id,
                             type(exc).__name__, exc)
 
-    def sweep(self) -> int:
+    def sweep(self) -> dict[str, int]:
+        """Re-queue webhooks whose wake-up was lost; drop the delivery log past RETENTION_DAYS."""
         now = self.clock.now_ms()
         due = self.store.due_webhooks(now, now - STALE_WAKE_MS)
         for webhook_id in due:
             self.wake(webhook_id, now)
-        return len(due)
+        deliveries, events = self.store.prune(now - RETENTION_DAYS * 86_400_000)
+        return {"requeued": len(due), "pruned_deliveries": deliveries, "pruned_events": events}
 
     # ---- delivery -----------------------------------------------------------------------------
     def handle_message(self, body: Mapping[str, Any]) -> dict[str, Any]:

@@ -124,6 +124,14 @@ class WebhookStore:
         rows = self._all("due_webhooks", {"now": ts(now_ms), "stale_before": ts(stale_before_ms)})
         return [r["webhook_id"] for r in rows]
 
+    def prune(self, before_ms: int) -> tuple[int, int]:
+        """(deliveries, events) removed: finished before `before_ms`, events no delivery refers to."""
+        def fn(conn: Any) -> tuple[int, int]:
+            deliveries = conn.execute(q("prune_deliveries"), {"before": ts(before_ms)}).rowcount
+            events = conn.execute(q("prune_events"), {"before": ts(before_ms)}).rowcount
+            return int(deliveries), int(events)
+        return cast(tuple[int, int], self.db.run(fn))
+
     # ---- delivery ---------------------------------------------------------------------------
     def claim(self, webhook_id: str, now_ms: int, lease_ms: int, per_minute: int, burst: int
               ) -> tuple[str, Any, Any]:

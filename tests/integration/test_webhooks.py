@@ -474,3 +474,42 @@ def test_analysis_cycle_is_not_delayed_by_a_hanging_receiver(db_url: str, redis_
         finally:
             queue.stop()
             wiring.reset()
+
+
+# ---- the sweep: lost wake-ups, retention ----------------------------------------------------------
+class DroppingQueue:
+    """A queue whose messages are lost (a failed SQS send the service could not see, a crash)."""
+
+    def __init__(self) -> None:
+        self.dropped = 0
+
+    def send(self, body: Any, delay_s: int) -> None:
+        self.dropped += 1
+
+
+def test_sweep_requeues_a_lost_wake_up_and_prunes_the_old_log(harness: Harness) -> None:
+    h = harness
+    with Receiver(clock=h.clock) as rx:
+        hook = h.register(rx.url, ["venue.degraded", "venue.recovered"])
+        h.service.queue = lost = DroppingQueue()
+        h.service.emit([{"type": "venue.degraded", "data": {"dex": "grvt"}},
+                        {"type": "venue.recovered", "data": {"dex": "grvt"}}])
+        h.service.queue = h.queue
+        assert lost.dropped == 1 and h.drain() == 0 and rx.requests == []
+        h.clock.advance(19 * 60)        # the wake-up might still be in flight: not yet presumed lost (20 min)
+        assert h.service.sweep()["requeued"] == 0
+        h.clock.advance(60.001)
+        assert h.service.sweep()["requeued"] == 1
+        h.drain()
+        assert [b["type"] for b in rx.bodies()] == ["venue.degraded", "venue.recovered"]
+        # delivered at T0 + 1200.001 s: exactly 30 days later they are kept, 1 ms after that pruned
+        h.clock.advance(30 * 86_400)
+        h.service.emit([{"type": "venue.degraded", "data": {"dex": "edgex"}}])
+        h.drain()
+        result = h.service.sweep()
+        assert (result["pruned_deliveries"], result["pruned_events"]) == (0, 0)
+        h.clock.advance(0.001)
+        result = h.service.sweep()
+        assert (result["pruned_deliveries"], result["pruned_events"]) == (2, 2)
+        assert [d["type"] for d in h.deliveries(hook["id"])] == ["venue.degraded"]
+        assert h.deliveries(hook["id"])[0]["status"] == "delivered"
