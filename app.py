@@ -12,6 +12,7 @@ from chalicelib.handlers.rest import rest
 from chalicelib.handlers.scheduled import scheduled
 from chalicelib.observability import observe
 from chalicelib.transport.push import LazyBotoSession
+from chalicelib.webhooks.handlers import webhooks
 
 # configure_logs=False: Chalice would add a plain-text handler to the "funding-rate-service" logger,
 # the one the powertools Logger (same service name) writes JSON through, duplicating every line.
@@ -21,6 +22,7 @@ app.websocket_api.session = LazyBotoSession()
 app.register_middleware(observe, "all")
 app.register_blueprint(rest)
 app.register_blueprint(scheduled)
+app.register_blueprint(webhooks)  # /api/v1/webhooks, the delivery-queue consumer, the sweep
 
 # On the app, not a blueprint (see chalicelib/handlers/ws.py); Lambda handler strings are app.ws_*.
 ws_connect = app.on_ws_connect()(ws.ws_connect)

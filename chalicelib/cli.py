@@ -14,6 +14,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "backfill": ("chalicelib.services.backfill", "load a market's funding history from its venue"),
     "replay-server": ("chalicelib.local.replay", "serve recorded-shape venue responses on loopback"),
     "maintain": ("chalicelib.storage.maintenance_cli", "create partitions ahead, drop expired ones"),
+    "webhook-key": ("chalicelib.webhooks.keys", "issue a webhook API key (printed once; only its hash is stored)"),
 }
 
 

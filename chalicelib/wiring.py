@@ -76,8 +76,39 @@ def pusher() -> Pusher:
     return cast("Pusher", _built["pusher"])
 
 
+def webhooks() -> Any:
+    """chalicelib.webhooks.service.WebhookService: storage()'s PostgreSQL connection, the delivery queue
+    (override webhook_queue=, e.g. the local in-process queue; else SQS at WEBHOOK_QUEUE_URL)."""
+    if "webhooks" in _overrides:
+        return _overrides["webhooks"]
+    if "webhooks" not in _built:
+        from chalicelib.webhooks.runtime import build
+
+        db = getattr(storage(), "db", None)
+        if db is None:
+            from chalicelib.storage.db import Database
+
+            db = Database(settings().database_url or "")
+        _built["webhooks"] = build(db, _overrides.get("webhook_queue"), _overrides.get("clock"))
+    elif "webhook_queue" in _overrides:   # a queue installed after the first build (frs local)
+        _built["webhooks"].queue = _overrides["webhook_queue"]
+    return _built["webhooks"]
+
+
+def event_sink() -> Any:
+    """Where the analysis emits its events: webhooks().emit, resolved at the first event (a storage
+    without a PostgreSQL connection, a test fake, has no webhooks: nothing is emitted)."""
+    if "event_sink" in _overrides:
+        return _overrides["event_sink"]
+
+    def emit(events: Any) -> Any:
+        return webhooks().emit(events) if getattr(storage(), "db", None) is not None else {}
+
+    return emit
+
+
 def override(**components: Any) -> None:
-    """Replace components (settings=, storage=, kv=, pusher=, or any other name)."""
+    """Replace components (settings=, storage=, kv=, pusher=, webhooks=, webhook_queue=, clock=, event_sink=, ...)."""
     _overrides.update(components)
 
 

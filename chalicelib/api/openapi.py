@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import AliasChoices, BaseModel
 
 from chalicelib.api import schemas
-from chalicelib.api.routes import DOCUMENTED, Route
+from chalicelib.api.routes import DOCUMENTED, Route, resolve
 from chalicelib.api.schemas import ErrorBody
 from chalicelib.core import units
 
@@ -76,13 +76,14 @@ def _parameters(model: type[BaseModel], where: str, components: dict[str, Any]) 
 
 
 def _operation(route: Route, components: dict[str, Any]) -> dict[str, Any]:
-    params = _parameters(route.path_model, "path", components) if route.path_model else []
-    params += _parameters(route.query, "query", components)
+    params = _parameters(resolve(route.path_model), "path", components) if route.path_model else []
+    params += _parameters(resolve(route.query), "query", components)
     op: dict[str, Any] = {
         "operationId": route.name,
         "summary": route.summary, "tags": [route.tag], "parameters": params,
-        "responses": {"200": {"description": "OK", "content": {"application/json": {
-            "schema": _schema(getattr(schemas, route.response), components)}}}},
+        "responses": {str(route.status): {"description": {200: "OK", 201: "Created", 202: "Accepted"}.get(
+            route.status, "OK"), "content": {"application/json": {"schema": _schema(resolve(route.response),
+                                                                                      components)}}}},
     }
     if route.description:
         op["description"] = route.description
@@ -91,7 +92,7 @@ def _operation(route: Route, components: dict[str, Any]) -> dict[str, Any]:
             "application/json": {"schema": {"$ref": REF.format(model="ErrorBody")}}}}
     if route.body is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {
-            "schema": _schema(route.body, components, "validation")}}}
+            "schema": _schema(resolve(route.body), components, "validation")}}}
         op["security"] = [{"ApiKey": []}]
     return op
 

@@ -8,6 +8,7 @@ pydantic response schemas (cold start): api/openapi.py resolves them from api/sc
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -30,21 +31,33 @@ class Call:
     headers: Any
 
 
+Model = type[BaseModel] | str   # a class, or "package.module:Name" imported on first use (cold start)
+
+
+def resolve(model: Any) -> Any:
+    """The model class of a route field: a class as is, "package.module:Name" imported, "Name" from api.schemas."""
+    if not isinstance(model, str):
+        return model
+    module, _, name = model.rpartition(":")
+    return getattr(importlib.import_module(module or "chalicelib.api.schemas"), name)
+
+
 @dataclass(frozen=True)
 class Route:
     method: str
     path: str
     tag: str
     summary: str
-    query: type[p.Query]
-    response: str                                   # a model name in chalicelib.api.schemas
+    query: Model
+    response: str                                   # a model name in chalicelib.api.schemas, or "module:Name"
     call: Callable[[Call], Any]
-    path_model: type[BaseModel] | None = None
-    body: type[BaseModel] | None = None
+    path_model: Model | None = None
+    body: Model | None = None
     errors: tuple[int, ...] = (400,)
     description: str = ""
     admin: bool = False                             # X-API-Key checked before anything else
     documented: bool = True
+    status: int = 200                               # the success status (201 created, 202 accepted)
 
     @property
     def name(self) -> str:
@@ -82,6 +95,16 @@ def _asyncapi(c: Call) -> Any:
     from chalicelib.api.asyncapi import document
 
     return document()
+
+
+_WH = "chalicelib.webhooks.api"
+_KEY = "Requires a webhook API key in X-API-Key (`frs webhook-key --owner NAME` issues one); see docs/webhooks.md."
+
+
+def _wh(operation: str, c: Call, *args: Any) -> Any:
+    from chalicelib import wiring
+
+    return getattr(importlib.import_module(_WH), operation)(wiring.webhooks(), c.headers, *args)
 
 
 _R = Route
@@ -133,6 +156,24 @@ ROUTES: tuple[Route, ...] = (
        errors=(400, 401, 403, 404, 422, 503), admin=True,
        description="Requires the X-API-Key header. 503 when no admin key is configured (admin is off). "
                    "Invalidates dex_metadata and opportunities caches."),
+    # webhooks (docs/webhooks.md): models in chalicelib.webhooks.api, imported on first use
+    _R("POST", f"{V1}/webhooks", "Webhooks", "Register a webhook; the answer holds its signing secret, once",
+       p.NoQuery, f"{_WH}:WebhookCreated", lambda c: _wh("create", c, c.body), body=f"{_WH}:WebhookCreate",
+       errors=(400, 401, 403, 422), description=_KEY, status=201),
+    _R("GET", f"{V1}/webhooks", "Webhooks", "This key's webhooks with delivery stats", p.NoQuery,
+       f"{_WH}:WebhookList", lambda c: _wh("list_webhooks", c), errors=(400, 401, 403), description=_KEY),
+    _R("GET", f"{V1}/webhooks/{{webhook_id}}", "Webhooks", "One webhook: status, disabled reason, delivery stats",
+       p.NoQuery, f"{_WH}:WebhookOut", lambda c: _wh("get", c, c.path.webhook_id), f"{_WH}:WebhookPath",
+       errors=(400, 401, 403, 404), description=_KEY),
+    _R("DELETE", f"{V1}/webhooks/{{webhook_id}}", "Webhooks", "Delete a webhook and its delivery log", p.NoQuery,
+       f"{_WH}:WebhookDeleted", lambda c: _wh("delete", c, c.path.webhook_id), f"{_WH}:WebhookPath",
+       errors=(400, 401, 403, 404), description=_KEY),
+    _R("POST", f"{V1}/webhooks/{{webhook_id}}/test", "Webhooks", "Queue a webhook.test event", p.NoQuery,
+       f"{_WH}:TestQueued", lambda c: _wh("send_test", c, c.path.webhook_id), f"{_WH}:WebhookPath",
+       errors=(400, 401, 403, 404, 409), description=_KEY, status=202),
+    _R("GET", f"{V1}/webhooks/{{webhook_id}}/deliveries", "Webhooks", "The delivery log, newest first, with attempts",
+       f"{_WH}:DeliveriesQuery", f"{_WH}:DeliveryList", lambda c: _wh("deliveries", c, c.path.webhook_id, c.query),
+       f"{_WH}:WebhookPath", errors=(400, 401, 403, 404), description=_KEY),
     # served, not documented in the OpenAPI paths:
     _R("GET", f"{V1}/openapi.json", "Docs", "This OpenAPI document", p.NoQuery, "", _openapi, documented=False),
     _R("GET", f"{V1}/asyncapi.json", "Docs", "The AsyncAPI document of the WebSocket channels", p.NoQuery, "",

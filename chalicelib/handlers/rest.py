@@ -14,7 +14,7 @@ from chalice import Blueprint
 
 from chalicelib.api import params as p
 from chalicelib.api.http import endpoint
-from chalicelib.api.routes import ROUTES, Call, Route
+from chalicelib.api.routes import ROUTES, Call, Route, resolve
 
 rest = Blueprint(__name__)
 
@@ -26,10 +26,15 @@ def _view(route: Route) -> Any:
             from chalicelib.api.system import check_admin
 
             check_admin(request.headers)
-        path_values = p.parse_path(route.path_model, **path) if route.path_model else None
-        query = p.parse_query(route.query, request.query_params)
-        body = p.parse_body(request.raw_body, route.body) if route.body else None
-        return route.call(Call(path_values, query, body, request.headers))
+        path_values = p.parse_path(resolve(route.path_model), **path) if route.path_model else None
+        query = p.parse_query(resolve(route.query), request.query_params)
+        body = p.parse_body(request.raw_body, resolve(route.body)) if route.body else None
+        result = route.call(Call(path_values, query, body, request.headers))
+        if route.status != 200 and isinstance(result, dict):
+            from chalicelib.api.http import json_response
+
+            return json_response(result, route.status)
+        return result
 
     view.__name__ = view.__qualname__ = route.name
     return endpoint(view)

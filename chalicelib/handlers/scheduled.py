@@ -43,7 +43,7 @@ def analyze(event: dict[str, Any], context: Any) -> dict[str, Any]:
     from chalicelib.services import analyze as service
 
     summary = service.run(event or {}, settings=wiring.settings(), storage=wiring.storage(), kv=wiring.kv(),
-                          pusher=wiring.pusher())
+                          pusher=wiring.pusher(), emit=wiring.event_sink())
     return report("analysis", summary, **service.metrics(summary))
 
 

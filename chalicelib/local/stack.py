@@ -285,6 +285,10 @@ class Stack:
                 raise
             sys.path.insert(0, root)
             self.app = importlib.import_module("app").app
+        from chalicelib.local.webhook_queue import install  # webhooks: SQS stand-in feeding webhook-deliver
+
+        self.exit.callback(install(self.app).stop)
+        self.rows.append(("webhooks", "in-process delivery queue -> the app's webhook-deliver handler"))
 
     def venue_rows(self) -> None:
         from chalicelib.settings import get_settings

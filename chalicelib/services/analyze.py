@@ -26,7 +26,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -133,6 +133,45 @@ def diff_state(previous: Mapping[str, Mapping[str, str]], current: Sequence[Oppo
     return events, state
 
 
+# ---- events for webhooks (the emit port) ------------------------------------------------------
+Emit = Callable[[Sequence[Mapping[str, Any]]], Any]
+"""Takes `[{"type", "data"[, "id"]}, ...]`; chalicelib.webhooks.service.WebhookService.emit on a deployment."""
+
+
+def outbound_events(events: Sequence[tuple[str, dict[str, Any]]], previous_state: Mapping[str, Mapping[str, str]],
+                    state: Mapping[str, Mapping[str, str]], previous_rates: Sequence[MarketSnapshot],
+                    changed: Sequence[MarketSnapshot]) -> list[dict[str, Any]]:
+    """Lifecycle events with stable ids (type + opportunity id + fingerprint: a repeated run gives the
+    same id) and `funding_rate.changed` inputs (each webhook turns them into threshold events)."""
+    from chalicelib.webhooks.events import RATE_CHANGED, event_id
+
+    out: list[dict[str, Any]] = []
+    for name, data in events:
+        oid = str(data["id"])
+        fp = (previous_state if name == "closed" else state).get(oid, {}).get("fp")
+        out.append({"type": f"opportunity.{name}", "id": event_id(f"opportunity.{name}", oid, fp), "data": data})
+    before = {(s.dex, s.symbol): s for s in previous_rates}
+    for s in changed:
+        prev = before.get((s.dex, s.symbol))
+        if prev is not None:
+            out.append({"type": RATE_CHANGED, "id": event_id(RATE_CHANGED, s.dex, s.symbol, s.fetched_at_ms, s.funding_rate),
+                        "data": {"dex": s.dex, "symbol": s.symbol, "annualized_rate": s.annualized_rate,
+                                 "previous_annualized_rate": prev.annualized_rate, "rate_8h": s.rate_8h}})
+    return out
+
+
+def emit_events(emit: Emit | None, outbound: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Hand events to the sink (None: nobody listens); its failure is logged, never the run's."""
+    if emit is None or not outbound:
+        return {}
+    try:
+        return dict(emit(outbound) or {})
+    except Exception as exc:
+        log.warning("analysis: emitting %d events failed (%s: %s); the analysis itself is unaffected",
+                    len(outbound), type(exc).__name__, exc)
+        return {"error": f"{type(exc).__name__}: {exc}"[:300]}
+
+
 # ---- the run ----------------------------------------------------------------------------------
 LOCK_KEY = f"{keys.PREFIX}:analysis:lock"
 PENDING_KEY = f"{keys.PREFIX}:analysis:pending"
@@ -141,7 +180,7 @@ MAX_RERUNS = 2
 
 
 def run(event: Mapping[str, Any], *, settings: Any, storage: AnalysisStore, kv: Any, pusher: Pusher,
-        now_ms: int | None = None) -> dict[str, Any]:
+        now_ms: int | None = None, emit: Emit | None = None) -> dict[str, Any]:
     """One analysis at a time across all containers; the five collectors' chained runs coalesce.
 
     Every collector of a minute chains a run. Overlapping runs would diff against the same
@@ -157,7 +196,8 @@ def run(event: Mapping[str, Any], *, settings: Any, storage: AnalysisStore, kv: 
             raise
         # no lock to coordinate with: run anyway, the opportunities still reach PostgreSQL
         _redis_down("lock", exc)
-        summary = run_once(event, settings=settings, storage=storage, kv=_NO_CACHE, pusher=pusher, now_ms=now_ms)
+        summary = run_once(event, settings=settings, storage=storage, kv=_NO_CACHE, pusher=pusher, now_ms=now_ms,
+                           emit=emit)
         summary["reruns"] = 0
         return summary
     if not acquired:
@@ -166,11 +206,11 @@ def run(event: Mapping[str, Any], *, settings: Any, storage: AnalysisStore, kv: 
                 "correlation_id": event.get("correlation_id"), "coalesced": True}
     try:
         kv.delete(PENDING_KEY)
-        summary = run_once(event, settings=settings, storage=storage, kv=kv, pusher=pusher, now_ms=now_ms)
+        summary = run_once(event, settings=settings, storage=storage, kv=kv, pusher=pusher, now_ms=now_ms, emit=emit)
         reruns = 0
         while reruns < MAX_RERUNS and summary["redis"] == "ok" and kv.delete(PENDING_KEY):
             reruns += 1
-            summary = run_once(event, settings=settings, storage=storage, kv=kv, pusher=pusher)
+            summary = run_once(event, settings=settings, storage=storage, kv=kv, pusher=pusher, emit=emit)
         summary["reruns"] = reruns
         return summary
     finally:
@@ -213,7 +253,7 @@ def metrics(summary: Mapping[str, Any]) -> dict[str, float]:
 
 
 def run_once(event: Mapping[str, Any], *, settings: Any, storage: AnalysisStore, kv: Any, pusher: Pusher,
-             now_ms: int | None = None) -> dict[str, Any]:
+             now_ms: int | None = None, emit: Emit | None = None) -> dict[str, Any]:
     from chalicelib.core.opportunities import Prune, latest_snapshots, opportunity_rows, to_opportunity
     from chalicelib.services.ws_registry import Updates, fan_out
 
@@ -274,6 +314,7 @@ def run_once(event: Mapping[str, Any], *, settings: Any, storage: AnalysisStore,
     changed: list[MarketSnapshot] = []
     events: list[tuple[str, dict[str, Any]]] = []
     published = {"funding_rates": 0, "opportunities": 0, "venues": 0}
+    webhooks: dict[str, Any] = {}
     ws = {"connections": 0, "recipients": 0, "messages": 0, "frames_delivered": 0, "frames_failed": 0, "pruned": 0}
     try:
         if redis_ok:
@@ -297,6 +338,9 @@ def run_once(event: Mapping[str, Any], *, settings: Any, storage: AnalysisStore,
                     {"type": "venue_event_batch", "timestamp": timestamp, "events": venues.events})))
             ws = fan_out(kv, pusher, updates)
             lap("push")
+            outbound = outbound_events(events, previous_state, state, previous_rates, changed)
+            webhooks = emit_events(emit, [*outbound, *venues.events])   # venue events: flat records, same port
+            lap("emit")
     except Exception as exc:
         if not is_outage(exc):
             raise
@@ -314,7 +358,7 @@ def run_once(event: Mapping[str, Any], *, settings: Any, storage: AnalysisStore,
             "rates_changed": len(changed), "published": published, "ws": ws,
             "units": {d: {"status": v.status, "factor": v.factor, "ratio": v.ratio} for d, v in venues.units.items()},
             "venue_events": venues.events,
-            "redis": "ok" if redis_ok else "unavailable", "timings_ms": timings}
+            "redis": "ok" if redis_ok else "unavailable", "webhooks": webhooks, "timings_ms": timings}
 
 
 def _write_hot_keys(kv: Any, snapshots: Sequence[MarketSnapshot], sources: Mapping[str, str],
