@@ -55,7 +55,9 @@ run() {
               SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt CI="${CI:-}"
               AWS_ACCESS_KEY_ID="${AWS_ACCESS_KEY_ID:-packaging}" AWS_SECRET_ACCESS_KEY="${AWS_SECRET_ACCESS_KEY:-packaging}"
               AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}")
-  chroot "${root}" /usr/bin/env -i "${envs[@]}" /bin/bash -c 'cd /src && exec "$@"' bash "$@"
+  # the project in the chroot's venv (editable, from /src) on first use
+  chroot "${root}" /usr/bin/env -i "${envs[@]}" /bin/bash -c \
+    'cd /src && { [ -x /opt/venv/bin/chalice ] || pip install -q -e ".[dev]"; } && exec "$@"' bash "$@"
 }
 
 case "${1:-}" in

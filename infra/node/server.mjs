@@ -4,7 +4,7 @@
 // time (pglite-socket queues further connections). Known limit: COPY ... FROM STDIN over this socket
 // aborts the WASM instance ("RuntimeError: unreachable"), so the tests ingest with INSERTs.
 //
-//   node infra/pglite/server.mjs <port>      (prints "ready <port>" once it accepts connections)
+//   node infra/node/server.mjs <port>      (prints "ready <port>" once it accepts connections)
 import { PGlite } from '@electric-sql/pglite'
 import { timescaledb } from '@electric-sql/pglite/timescaledb'
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket'
