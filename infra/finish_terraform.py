@@ -81,7 +81,8 @@ def finish(tf: dict[str, Any], *, app: str, stage: str) -> tuple[dict[str, Any],
         over["aws_lambda_function"][key] = {
             "environment": {"variables": variables},
             "vpc_config": {"subnet_ids": "${var.subnet_ids}", "security_group_ids": "${var.security_group_ids}"},
-            "depends_on": [f"aws_cloudwatch_log_group.{_ident(key)}"],
+            # its log group, created first (a reference, since depends_on may not be overridden)
+            "logging_config": {"log_format": "Text", "log_group": f"${{aws_cloudwatch_log_group.{_ident(key)}.name}}"},
         }
         new_res["aws_cloudwatch_log_group"][_ident(key)] = {
             "name": f"/aws/lambda/{fn['function_name']}", "retention_in_days": "${var.log_retention_days}"}
