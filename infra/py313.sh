@@ -8,11 +8,13 @@
 #   infra/py313.sh run CMD [ARG...]   # CMD inside the chroot, in the repo (bind-mounted at /src),
 #                                     # with the project installed in /opt/venv (python3.13)
 #
-# PY313_ROOT defaults to .frs/py313 (git-ignored). Without root, use a Python 3.13 container instead
+# PY313_ROOT defaults to ~/.cache/frs-py313 (reused by later runs on the same machine; one run at a
+# time per root: /src is a single mount point). Without root, use a Python 3.13 container instead
 # (infra/README.md: `docker run ... python:3.13-slim`).
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
-root="${PY313_ROOT:-${repo}/.frs/py313}"
+# outside the repo: a checkout deleted with `rm -rf` never walks into the chroot's mounts
+root="${PY313_ROOT:-${XDG_CACHE_HOME:-${HOME}/.cache}/frs-py313}"
 mirror="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 
 build() {
@@ -34,22 +36,26 @@ cleanup() {
   for ((i=${#mounts[@]}-1; i>=0; i--)); do umount -l "${mounts[$i]}" 2>/dev/null || true; done
 }
 
-bind() {  # bind <host path> <path inside root>
-  mkdir -p "${root}$2"
-  mount --rbind "$1" "${root}$2"
-  mounts+=("${root}$2")
+mnt() {  # mnt <path inside root> <mount args...>
+  local target="${root}$1"; shift
+  mkdir -p "${target}"
+  mount "$@" "${target}"
+  mounts+=("${target}")
 }
 
 run() {
   [ -e "${root}/opt/venv/pyvenv.cfg" ] || build
-  trap cleanup EXIT
+  trap cleanup EXIT INT TERM
   # the host's CA bundle (it may hold a proxy CA the registries are reached through) and resolver
   cp /etc/ssl/certs/ca-certificates.crt "${root}/etc/ssl/certs/ca-certificates.crt"
   cp /etc/resolv.conf "${root}/etc/resolv.conf" 2>/dev/null || true
   [ -f /etc/pip.conf ] && cp /etc/pip.conf "${root}/etc/pip.conf"
-  bind /proc /proc
-  bind /dev /dev
-  bind "${repo}" /src
+  # debootstrap made /dev's nodes; PostgreSQL also needs /proc and a /dev/shm (POSIX shared memory)
+  mnt /proc -t proc proc
+  mnt /dev/shm -t tmpfs -o size=512m tmpfs
+  mnt /src --bind "${repo}"
+  # pip's cache from the host: the host's `pip install` just fetched most of the same pure-Python wheels
+  [ -d "${HOME}/.cache/pip" ] && mnt /root/.cache/pip --bind "${HOME}/.cache/pip"
   local envs=(PATH=/opt/venv/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8
               PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_CERT=/etc/ssl/certs/ca-certificates.crt
               SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt CI="${CI:-}"
