@@ -22,6 +22,8 @@ build() {
     echo "py313: ${root} exists"; return
   fi
   command -v debootstrap >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq debootstrap >/dev/null; }
+  # a partial root (an interrupted build) is started over; --one-file-system never crosses a mount
+  [ -e "${root}" ] && rm -rf --one-file-system "${root}"
   mkdir -p "${root}"
   echo "py313: debootstrap trixie into ${root}"
   debootstrap --variant=minbase \
@@ -69,5 +71,5 @@ run() {
 case "${1:-}" in
   build) build ;;
   run) shift; run "$@" ;;
-  *) sed -n '2,13p' "$0"; exit 2 ;;
+  *) sed -n '2,14p' "$0"; exit 2 ;;
 esac
