@@ -12,6 +12,7 @@ COPY app.py ./
 COPY chalicelib ./chalicelib
 COPY sql ./sql
 COPY .chalice ./.chalice
+COPY infra/localstack_setup.py ./infra/
 RUN pip install . && useradd --create-home --uid 10001 frs && chown -R frs /app
 # `pip install .` puts chalicelib in site-packages, away from sql/: point `frs migrate` at the copy
 ENV FRS_SQL_DIR=/app/sql

@@ -10,8 +10,8 @@
 --     and `frs maintain` — creates yesterday..today+ahead_days and drops day partitions (and default
 --     rows) wholly older than now() - retention_days. This migration runs it once (7 days ahead).
 -- TimescaleDB layout: hypertables with 1-day chunks, retention policy (90 days) and compression
--- after 7 days; frs_maintain_partitions() then only calls drop_chunks(). UNTESTED on this machine
--- (TimescaleDB is not installable here); written against the documented 2.x API.
+-- after 7 days; frs_maintain_partitions() then only calls drop_chunks(). Exercised in CI on PGlite
+-- (PostgreSQL 17 + TimescaleDB 2.23 in WASM): tests/integration/test_timescaledb.py.
 --
 -- funding_rates.time is the snapshot's fetch time (UTC); funding_rate is the rate for ONE funding
 -- interval of that market (fraction), rate_1h / rate_8h are derived and stored (DESIGN.md §3).
@@ -132,13 +132,21 @@ $fn$;
 
 DO $do$
 DECLARE
-    -- installed AND preloaded: CREATE EXTENSION fails when the library is not in shared_preload_libraries
-    use_timescale boolean := EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb')
-                             AND current_setting('shared_preload_libraries') LIKE '%timescaledb%';
+    -- TimescaleDB when the extension exists (an administrator may have created it) or can be created
+    -- here. Not read: shared_preload_libraries, which only superusers / pg_read_all_settings may
+    -- examine (a plain migrator role failed on it). CREATE EXTENSION fails when the library is not
+    -- preloaded or the role may not create it; that failure is caught and native partitions are used.
+    use_timescale boolean := EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb');
     partition_clause text;
 BEGIN
-    IF use_timescale THEN
-        CREATE EXTENSION IF NOT EXISTS timescaledb;
+    IF NOT use_timescale AND EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'timescaledb') THEN
+        BEGIN
+            CREATE EXTENSION timescaledb;
+            use_timescale := true;
+        EXCEPTION WHEN OTHERS THEN
+            RAISE NOTICE '0002: TimescaleDB is installed but CREATE EXTENSION failed (%); using native partitions',
+                SQLERRM;
+        END;
     END IF;
     partition_clause := CASE WHEN use_timescale THEN '' ELSE ' PARTITION BY RANGE (%s)' END;
 
@@ -225,7 +233,7 @@ CREATE INDEX idx_opportunities_composite ON opportunities (net_profit_percent DE
 DO $do$
 BEGIN
     IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'timescaledb') THEN
-        -- UNTESTED here (no TimescaleDB on this machine). Documented 2.x API, idempotent flags.
+        -- TimescaleDB 2.x API, idempotent flags; run in CI by tests/integration/test_timescaledb.py.
         EXECUTE $ts$SELECT create_hypertable('funding_rates', 'time', chunk_time_interval => INTERVAL '1 day',
                                              if_not_exists => TRUE, migrate_data => TRUE)$ts$;
         EXECUTE $ts$SELECT create_hypertable('opportunities', 'discovered_at', chunk_time_interval => INTERVAL '1 day',

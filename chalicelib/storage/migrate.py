@@ -29,6 +29,19 @@ CREATE TABLE IF NOT EXISTS schema_migrations (
 )"""
 
 
+# Earlier texts of a migration that a database may have recorded, accepted as the same migration.
+# Only for a fix that leaves every database the old text succeeded on exactly as it was; any change
+# of schema or data is a new file. Each entry says what changed.
+SUPERSEDED: dict[str, dict[str, str]] = {
+    "0002_timeseries.sql": {
+        # It read shared_preload_libraries, which a non-superuser migrator may not examine (so it failed
+        # wherever TimescaleDB is installed); now it tries CREATE EXTENSION in a guarded block. Where
+        # the old text ran, the outcome is the same: TimescaleDB iff the extension could be created.
+        "20496c9681eebbcfb3490ec447ecc41e82f76acc43bb1360009d987834c81b7f": "preload check -> guarded CREATE EXTENSION",
+    },
+}
+
+
 class MigrationError(RuntimeError):
     """The migration set and the database disagree (edited or missing file); the message says which."""
 
@@ -77,7 +90,7 @@ def migrate(dsn: str, directory: Path | None = None) -> list[str]:
                 if name not in by_name:
                     raise MigrationError(f"migration {name} is recorded as applied but its file is missing from "
                                          f"{sql_dir() if directory is None else directory}")
-                if by_name[name].checksum != checksum:
+                if by_name[name].checksum != checksum and checksum not in SUPERSEDED.get(name, {}):
                     raise MigrationError(f"migration {name} was changed after it was applied (checksum "
                                          f"{checksum[:12]} in schema_migrations, {by_name[name].checksum[:12]} on "
                                          "disk); migrations are forward-only: add a new file instead")

@@ -53,6 +53,22 @@ def test_changed_migration_is_refused(empty_db_url: str, tmp_path: Path) -> None
         migrate(empty_db_url, sql_dir)
 
 
+def test_a_superseded_text_of_a_migration_is_accepted_and_no_other(empty_db_url: str) -> None:
+    """0002 was fixed in place (a non-superuser could not read shared_preload_libraries); a database that
+    recorded the earlier text's checksum stays valid, any other checksum is still refused."""
+    from chalicelib.storage.migrate import SUPERSEDED
+
+    (old,) = SUPERSEDED["0002_timeseries.sql"]
+    assert migrate(empty_db_url) == ALL
+    with psycopg.connect(empty_db_url, autocommit=True) as conn:
+        conn.execute("UPDATE schema_migrations SET checksum = %s WHERE name = '0002_timeseries.sql'", (old,))
+    assert migrate(empty_db_url) == []
+    with psycopg.connect(empty_db_url, autocommit=True) as conn:
+        conn.execute("UPDATE schema_migrations SET checksum = %s WHERE name = '0002_timeseries.sql'", ("0" * 64,))
+    with pytest.raises(MigrationError, match=r"0002_timeseries\.sql was changed after it was applied"):
+        migrate(empty_db_url)
+
+
 def test_new_file_is_applied_and_a_missing_one_refused(empty_db_url: str, tmp_path: Path) -> None:
     sql_dir = tmp_path / "sql"
     shutil.copytree(SQL_DIR, sql_dir)

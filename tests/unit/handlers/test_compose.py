@@ -15,10 +15,11 @@ DOCKERFILE = (ROOT / "Dockerfile").read_text()
 
 
 def test_the_services_and_their_images() -> None:
-    assert set(SERVICES) == {"db", "redis", "migrate", "app", "localstack"}
+    assert set(SERVICES) == {"db", "redis", "migrate", "app", "localstack", "localstack-setup"}
     assert SERVICES["db"]["image"] == "timescale/timescaledb:latest-pg15"
     assert SERVICES["redis"]["image"] == "redis:7"
     assert SERVICES["localstack"]["profiles"] == ["localstack"]           # optional: not in a plain `up`
+    assert SERVICES["localstack-setup"]["profiles"] == ["localstack"]
     assert all("profiles" not in SERVICES[s] for s in ("db", "redis", "migrate", "app"))
 
 
@@ -54,7 +55,9 @@ def test_start_order_waits_on_health_and_the_migration() -> None:
             if rule["condition"] == "service_healthy":
                 assert "healthcheck" in SERVICES[dependency], f"{dependency} has no healthcheck"
     assert SERVICES["app"]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
-    assert SERVICES["migrate"]["command"] == ["frs", "migrate"] and SERVICES["migrate"]["restart"] == "no"
+    # retried (in the command and by compose): a fresh volume's database may still be settling
+    assert SERVICES["migrate"]["command"][:2] == ["sh", "-c"] and "frs migrate && exit 0" in SERVICES["migrate"]["command"][2]
+    assert SERVICES["migrate"]["restart"].startswith("on-failure")
 
 
 def test_every_dockerfile_copy_source_exists() -> None:
@@ -64,18 +67,21 @@ def test_every_dockerfile_copy_source_exists() -> None:
                 assert (ROOT / source).exists(), f"Dockerfile copies missing {source}"
 
 
-def test_terraform_override_reads_the_secrets_the_cloudformation_references_name() -> None:
+def test_terraform_finish_reads_the_secrets_the_cloudformation_references_name() -> None:
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("tf_secrets_override", ROOT / "infra" / "tf_secrets_override.py")
+    spec = importlib.util.spec_from_file_location("finish_terraform", ROOT / "infra" / "finish_terraform.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    tf = {"resource": {"aws_lambda_function": {"analyze": {"environment": {"variables": {
-        "DATABASE_URL": "{{resolve:secretsmanager:frs/prod/database:SecretString:url}}",
-        "REDIS_URL": "{{resolve:ssm:/frs/prod/redis_url}}", "LOG_LEVEL": "INFO"}}}}}}
-    out = module.override(tf)
-    assert out["data"] == {"aws_secretsmanager_secret_version": {"frs_prod_database": {"secret_id": "frs/prod/database"}},
-                           "aws_ssm_parameter": {"frs_prod_redis_url": {"name": "/frs/prod/redis_url"}}}
-    assert out["resource"]["aws_lambda_function"]["analyze"]["environment"]["variables"] == {
+    tf = {"resource": {"aws_lambda_function": {"analyze": {
+        "function_name": "funding-rate-service-prod-analyze", "role": "${aws_iam_role.analyze_role.arn}",
+        "environment": {"variables": {
+            "DATABASE_URL": "{{resolve:secretsmanager:frs/prod/database:SecretString:url}}",
+            "REDIS_URL": "{{resolve:ssm:/frs/prod/redis_url}}", "LOG_LEVEL": "INFO"}}}}}}
+    extra, override = module.finish(tf, app="funding-rate-service", stage="prod")
+    assert extra["data"] == {"aws_secretsmanager_secret_version": {"frs_prod_database": {"secret_id": "frs/prod/database"}},
+                             "aws_ssm_parameter": {"frs_prod_redis_url": {"name": "/frs/prod/redis_url"}}}
+    assert "data" not in override          # new blocks never go into an override file
+    assert override["resource"]["aws_lambda_function"]["analyze"]["environment"]["variables"] == {
         "DATABASE_URL": '${jsondecode(data.aws_secretsmanager_secret_version.frs_prod_database.secret_string)["url"]}',
         "REDIS_URL": "${data.aws_ssm_parameter.frs_prod_redis_url.value}", "LOG_LEVEL": "INFO"}
