@@ -33,7 +33,8 @@ package() {  # package <format> <out dir>: generated files are replaced, nothing
   if [ "${format}" = "terraform" ]; then
     on_runtime chalice package --stage "${stage}" --pkg-format terraform "${tmp}"
   else
-    on_runtime chalice package --stage "${stage}" "${tmp}"
+    # the webhook delivery queue + DLQ + alarm (chalice declares the SQS event source, never the queue it reads)
+    on_runtime chalice package --stage "${stage}" --merge-template infra/webhooks-queue.sam.json "${tmp}"
   fi
   mv "${tmp}"/* "${out}/" && rmdir "${tmp}"
   if [ "${format}" = "terraform" ]; then

@@ -49,6 +49,9 @@ AWS_CALLS = {
 }
 
 
+SQS_SENDERS = {"Analyze", "APIHandler", "WebhookDeliver", "WebhookSweep"}
+
+
 def package(tmp_path: Path, stage: str, *extra: str) -> Path:
     project = tmp_path / "project"   # a copy, so .chalice/deployments/ in the checkout is never touched
     shutil.copytree(ROOT, project, ignore=shutil.ignore_patterns(
@@ -69,7 +72,8 @@ def sam(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
     """stage -> {"raw": chalice's sam.json, "finished": after infra/finish_sam.py, "dir": out dir}"""
     built = {}
     for stage in STAGES:
-        out = package(tmp_path_factory.mktemp(f"sam-{stage}"), stage)
+        out = package(tmp_path_factory.mktemp(f"sam-{stage}"), stage, "--merge-template",
+                      str(ROOT / "infra" / "webhooks-queue.sam.json"))   # as infra/deploy.sh packages it
         raw = json.loads((out / "sam.json").read_text())
         built[stage] = {"raw": raw, "finished": finish_sam.finish(raw, app=APP, stage=stage), "dir": out}
     return built
@@ -122,9 +126,10 @@ def test_every_function_name_an_environment_names_exists_and_iam_is_scoped_to_it
         refs = set()
         for key, value in props["Environment"]["Variables"].items():
             assert not (isinstance(value, str) and value.startswith(f"{APP}-")), (name, key, value)
-            if isinstance(value, dict):
-                assert set(value) == {"Ref"} and value["Ref"] in functions, (name, key, value)
-                refs.add(value["Ref"])
+            if isinstance(value, dict):   # a Ref to a resource of this template (a function, the webhook queue)
+                assert set(value) == {"Ref"} and value["Ref"] in resources, (name, key, value)
+                if value["Ref"] in functions:
+                    refs.add(value["Ref"])
         role = resources[props["Role"]["Fn::GetAtt"][0]]
         statements = [s for p in role["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]]
         invoke = [s["Resource"] for s in statements if "lambda:InvokeFunction" in s["Action"]]
@@ -179,14 +184,20 @@ def test_iam_covers_each_aws_call_the_code_makes(sam: dict[str, Any], stage: str
     needed = {AWS_CALLS[c] for c in calls}
     resources = sam[stage]["finished"]["Resources"]
     for name, props in _functions(sam[stage]["finished"]).items():
-        role = resources[props["Role"]["Fn::GetAtt"][0]]
-        allowed = {a for p in role["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]
+        role_id = props["Role"]["Fn::GetAtt"][0]
+        role = resources[role_id]
+        # the role's inline policies and the standalone policies attached to it (infra/webhooks-queue.sam.json)
+        documents = [p["PolicyDocument"] for p in role["Properties"]["Policies"]] + [
+            r["Properties"]["PolicyDocument"] for r in resources.values()
+            if r["Type"] == "AWS::IAM::Policy" and {"Ref": role_id} in r["Properties"]["Roles"]]
+        allowed = {a for d in documents for s in d["Statement"]
                    for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
+        # the webhook queue is written by the functions that reach chalicelib.webhooks (the analysis' emit,
+        # the webhook API, the consumer and the sweep); collectors and the other schedules never call SQS
+        needed_here = needed if name in SQS_SENDERS else {a for a in needed if not a.startswith("sqs:")}
         # an SQS-triggered function (Chalice on_sqs_message): Lambda's poller acts with the function's role
         if any(e["Type"] == "SQS" for e in props.get("Events", {}).values()):
-            needed_here = needed | {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
-        else:
-            needed_here = needed
+            needed_here = needed_here | {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
         missing = needed_here - allowed - ({"lambda:InvokeFunction"} if name == "Analyze" else set())
         assert not missing, f"{name}: role lacks {sorted(missing)}"
         ssm = [s["Resource"] for p in role["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]
@@ -271,8 +282,12 @@ def test_terraform_finish_adds_no_block_in_an_override_and_pins_a_provider_for_t
     assert [s["Resource"] for s in policy["Statement"] if "lambda:InvokeFunction" in s["Action"]] == [
         ["${aws_lambda_function.analyze.arn}"]]
     invoke_configs = extra["resource"]["aws_lambda_function_event_invoke_config"]
-    assert sorted(invoke_configs) == sorted(["analyze", "health_check", "maintenance",
-                                             *[f"collect_{d}" for d in VENUES]])
+    # every function invoked asynchronously: the chained analysis and each schedule's target (collectors,
+    # health check, maintenance, settlements, webhook sweep: whatever the app declares)
+    scheduled = {re.search(r"aws_lambda_function\.([\w-]+)\.arn", t["arn"]).group(1)
+                 for t in tf["resource"]["aws_cloudwatch_event_target"].values()}
+    assert {f"collect_{d}" for d in VENUES} | {"health_check", "maintenance"} <= {k.replace("-", "_") for k in scheduled}
+    assert sorted(invoke_configs) == sorted({"analyze", *(k.replace("-", "_") for k in scheduled)})
     for target in override["resource"]["aws_cloudwatch_event_target"].values():
         assert target["dead_letter_config"] == {"arn": "${aws_sqs_queue.failed_invocations.arn}"}
 
