@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -378,6 +378,20 @@ class PgStorage:
     def breaker_set(self, dex: str, state: str, failures: int, opened_at: datetime | None) -> None:
         self._write(lambda conn: conn.execute(q("breaker_set"), {
             "dex": dex, "state": state, "failures": failures, "opened_at": opened_at}))
+
+    # ---- backfill progress (sql/0008_backfill_progress.sql)
+    def backfill_done_days(self, dex: str, *, since: date, kind: str = "rates") -> dict[str, set[date]]:
+        """{dex_symbol: UTC days already backfilled} for one venue, from `since` on."""
+        done: dict[str, set[date]] = {}
+        for row in self._rows("backfill_done_days", {"dex": dex, "kind": kind, "since": since}):
+            done.setdefault(row["dex_symbol"], set()).add(row["day"])
+        return done
+
+    def backfill_mark_days(self, dex: str, dex_symbol: str, days: Sequence[date], rows: int,
+                           *, kind: str = "rates") -> None:
+        if days:
+            self._write(lambda conn: conn.execute(q("backfill_mark_days"), {
+                "dex": dex, "kind": kind, "dex_symbol": dex_symbol, "days": list(days), "rows": rows}))
 
 
 def _dumps(obj: Any) -> str:

@@ -81,3 +81,9 @@ def parse_history(spec: VenueSpec, payload: Any, *, dex_symbol: str) -> tuple[li
     points.sort(key=lambda p: p.time_ms)
     cursor = points[-1].time_ms + 1 if len(items) >= FUNDINGS_PAGE and points else None
     return points, cursor
+
+
+def history_keys(spec: VenueSpec, payloads: dict[str, Any]) -> dict[str, str]:
+    """{dex_symbol: "NAME#<market_id>"} from the orderBookDetails listing (history is keyed by market_id)."""
+    markets = vb.rows(payloads.get("orderBookDetails"), "order_book_details", spec, "orderBookDetails")
+    return {str(m.get("symbol")): f"{m.get('symbol')}#{m.get('market_id')}" for m in markets if m.get("market_id") is not None}
