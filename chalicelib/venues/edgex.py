@@ -97,3 +97,9 @@ def parse_history(spec: VenueSpec, payload: Any, *, dex_symbol: str) -> tuple[li
               for r in vb.rows(data, "dataList", spec, "getFundingRatePage.data")
               if (t := vb.ms(r.get("fundingTimestamp") or r.get("fundingTime"))) is not None and (rate := vb.finite_or_none(r.get("fundingRate"))) is not None]
     return sorted(points, key=lambda p: p.time_ms), (data.get("nextPageOffsetData") or None) if points else None
+
+
+def history_keys(spec: VenueSpec, payloads: dict[str, Any]) -> dict[str, str]:
+    """{contractName: "NAME#<contractId>"} from getMetaData (history is keyed by contractId)."""
+    return {str(c.get("contractName")): f"{c.get('contractName')}#{c.get('contractId')}"
+            for c in _contracts(spec, payloads)[1]}
