@@ -12,6 +12,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "migrate": ("chalicelib.storage.migrate", "apply pending SQL migrations to $DATABASE_URL"),
     "collect": ("chalicelib.services.collect_cli", "fetch, normalize and (with DATABASE_URL) store venue snapshots"),
     "backfill": ("chalicelib.services.backfill", "load a market's funding history from its venue"),
+    "settle": ("chalicelib.services.calibrate_cli", "fetch new settlements of every venue, then calibrate"),
+    "calibrate": ("chalicelib.services.calibrate_cli", "each venue's published-vs-settled verdict and accuracy"),
     "replay-server": ("chalicelib.local.replay", "serve recorded-shape venue responses on loopback"),
     "maintain": ("chalicelib.storage.maintenance_cli", "create partitions ahead, drop expired ones"),
 }

@@ -58,3 +58,8 @@ def channel(name: str) -> str:
 
 def metrics(name: str) -> str:
     return f"{PREFIX}:metrics:{name}"
+
+
+def calibration() -> str:
+    """Latest calibration verdict per venue (settled vs published), written by the settlement run."""
+    return f"{PREFIX}:calibration"

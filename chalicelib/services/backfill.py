@@ -10,7 +10,8 @@ starts at UTC midnight of the first day asked for and ends now. Each market's ra
 windows of up to `--chunk-days` consecutive missing days.
 
 Resume. After a window's rows are committed, each of its FULL UTC days is recorded in
-`backfill_days` (sql/0008); a rerun skips recorded days. Today's partial day is never recorded, so
+`backfill_days` (sql/0008); a rerun skips recorded days. The points go to funding_rates (rate history)
+and to settlements (what the venue paid, sql/0009: the calibration and backtests read it). Today's partial day is never recorded, so
 it is always refetched. A crash between the insert and the record costs one refetch, never a gap,
 and never a duplicate (history writes are ON CONFLICT DO NOTHING).
 
@@ -312,7 +313,10 @@ def run_venue(job: Job, settings: Settings, storage: Any, stop: threading.Event,
     from chalicelib.transport.budget import bucket_for
     from chalicelib.transport.http import Deadline, Fetcher, make_client
 
+    from chalicelib.services.settle import source_of
+
     spec, p = job.module.SPEC, job.progress
+    end_ms = int(time.time() * 1000)
     budget = PacedBudget(bucket_for(spec), stop, scale=rate_scale)
     client = make_client(1)
     consecutive = 0
@@ -329,7 +333,8 @@ def run_venue(job: Job, settings: Settings, storage: Any, stop: threading.Event,
                 try:
                     _pages, points = fetch_history(job.module, m.key, w.start_ms, w.end_ms, fetcher=fetcher)
                     stored = storage.ingest_history(spec.id, m.symbol, m.dex_symbol, points) if storage else 0
-                    if storage is not None:
+                    if storage is not None:     # what the history endpoints return is what was settled
+                        storage.ingest_settlements(spec.id, m.symbol, points, source=source_of(job.module, m.key, end_ms))
                         storage.backfill_mark_days(spec.id, m.dex_symbol, w.full_days, stored)
                 except Exception as exc:   # one market's failure is counted; the venue goes on
                     with lock:

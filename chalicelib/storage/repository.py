@@ -379,6 +379,60 @@ class PgStorage:
         self._write(lambda conn: conn.execute(q("breaker_set"), {
             "dex": dex, "state": state, "failures": failures, "opened_at": opened_at}))
 
+    # ---- settlements and calibration (sql/0009_settlements.sql)
+    def ingest_settlements(self, dex: str, symbol: str, points: Sequence[Any], *, source: str) -> int:
+        """Settled funding of one market (objects with time_ms, funding_rate, funding_interval_hours,
+        mark_price); rows already present are kept. Returns rows inserted."""
+        if not points:
+            return 0
+        days = sorted({datetime.fromtimestamp(p.time_ms / 1000, tz=UTC).date() for p in points})
+
+        def work(conn: psycopg.Connection) -> int:
+            dex_id = self._resolve_dexes(conn, [dex])[dex]
+            symbol_id = self._resolve_symbols(conn, [symbol])[symbol]
+            if _scalar(conn, "storage_backend") == "partitions":
+                conn.execute(q("ensure_partitions"), {"parents": ["settlements"], "days": days})
+            cur = conn.execute(q("insert_settlements"), {
+                "dex_id": dex_id, "symbol_id": symbol_id, "source": source, "times": [p.time_ms for p in points],
+                "rates": [p.funding_rate for p in points], "hours": [p.funding_interval_hours for p in points],
+                "marks": [p.mark_price for p in points]})
+            return cur.rowcount
+
+        return int(self._write(work))
+
+    def last_settlements(self, dex: str, *, since: datetime) -> dict[str, int]:
+        """{symbol: newest stored settlement (epoch ms)} of one venue, looking back to `since`."""
+        return {r["symbol"]: int(r["last_ms"]) for r in self._rows("last_settlements", {"dex": dex, "since": _utc(since)})}
+
+    def calibration_pairs(self, dex: str, *, since: datetime) -> list[dict[str, Any]]:
+        return self._rows("calibration_pairs", {"dex": dex, "since": _utc(since)})
+
+    def save_calibration(self, dex: str, verdict: dict[str, Any], report: dict[str, Any]) -> None:
+        self._write(lambda conn: conn.execute(q("save_calibration"), {
+            "dex": dex, "status": verdict["status"], "factor": verdict["factor"],
+            "sign_agreement": verdict["sign_agreement"], "samples": verdict["samples"],
+            "window_hours": verdict["window_hours"], "report": Jsonb(report, dumps=_dumps)}))
+
+    def calibrations(self) -> list[dict[str, Any]]:
+        return self._rows("calibrations")
+
+    def settlement_history(self, *, dex: str, symbol: str, start: datetime, end: datetime, page: int,
+                           page_size: int) -> tuple[list[dict[str, Any]], int]:
+        def work(conn: psycopg.Connection) -> tuple[list[dict[str, Any]], int]:
+            ids = conn.execute(q("market_ids"), {"dex": dex, "symbol": symbol}).fetchone()
+            if ids is None:
+                return [], 0
+            with conn.cursor(row_factory=dict_row) as cur:
+                rows = cur.execute(q("settlement_history"), {
+                    "dex_id": ids[0], "symbol_id": ids[1], "start": _utc(start), "end": _utc(end),
+                    "limit": page_size, "offset": (page - 1) * page_size}).fetchall()
+            total = int(rows[0].pop("total")) if rows else 0
+            for r in rows[1:]:
+                r.pop("total", None)
+            return rows, total
+
+        return self.db.run(work)
+
     # ---- backfill progress (sql/0008_backfill_progress.sql)
     def backfill_done_days(self, dex: str, *, since: date, kind: str = "rates") -> dict[str, set[date]]:
         """{dex_symbol: UTC days already backfilled} for one venue, from `since` on."""
