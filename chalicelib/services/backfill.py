@@ -310,10 +310,9 @@ def plan_venue(job: Job, settings: Settings, storage: Any, symbols: set[str] | N
 def run_venue(job: Job, settings: Settings, storage: Any, stop: threading.Event, lock: threading.Lock,
               *, rate_scale: float = 1.0) -> None:
     """Fetch and store every planned window of one venue; never raises (errors land in progress)."""
+    from chalicelib.services.settle import source_of
     from chalicelib.transport.budget import bucket_for
     from chalicelib.transport.http import Deadline, Fetcher, make_client
-
-    from chalicelib.services.settle import source_of
 
     spec, p = job.module.SPEC, job.progress
     end_ms = int(time.time() * 1000)
