@@ -147,5 +147,10 @@ def write_hot_calibration(kv: Any, verdicts: dict[str, Any]) -> None:
 
 def excluded_venues(verdicts: dict[str, Any]) -> dict[str, str]:
     """{dex: reason} of venues left out of opportunities until they verify again."""
-    return {dex: f"unit_mismatch: settled/published factor {v.get('factor')} ({v.get('suspected')})"
+    from decimal import Decimal
+
+    def num(f: Any) -> str:
+        return "?" if f is None else format(Decimal(str(f)).normalize(), "f")
+
+    return {dex: f"unit_mismatch: settled/published factor {num(v.get('factor'))} ({v.get('suspected')})"
             for dex, v in verdicts.items() if v.get("status") == "unit_mismatch"}
