@@ -99,32 +99,84 @@ class Accuracy:
                 "sign_hit_rate": self.sign_hit_rate}
 
 
-def accuracy(pairs: Sequence[Pair]) -> Accuracy:
-    if not pairs:
+_TO_APR = 8760 * 100
+_N, _SIGNED, _HITS, _DIFF, _ABS = range(5)     # one accuracy cell: [n, signed, hits, sum diff, sum |diff|]
+
+
+def _d(x: float) -> Decimal:
+    """Statistics are summed in binary floating point; 12 significant digits are kept."""
+    return Decimal(format(x, ".12g"))
+
+
+def _cell() -> list[float]:
+    return [0, 0, 0, 0.0, 0.0]
+
+
+def _add(cell: list[float], p: Pair) -> None:
+    pub, st = float(p.published_1h), float(p.settled_1h)
+    diff = pub - st
+    cell[_N] += 1
+    cell[_DIFF] += diff
+    cell[_ABS] += diff if diff >= 0 else -diff
+    if pub and st:
+        cell[_SIGNED] += 1
+        cell[_HITS] += (pub > 0) == (st > 0)
+
+
+def _result(cell: list[float]) -> Accuracy:
+    n = int(cell[_N])
+    if not n:
         return Accuracy(0, None, None, None, None, None)
-    n = Decimal(len(pairs))
-    bias = sum((p.published_1h - p.settled_1h for p in pairs), Decimal(0)) / n
-    mae = sum((abs(p.published_1h - p.settled_1h) for p in pairs), Decimal(0)) / n
-    signed = [p for p in pairs if p.published_1h != 0 and p.settled_1h != 0]
-    hits = Decimal(sum(1 for p in signed if (p.published_1h > 0) == (p.settled_1h > 0)))
-    to_apr = HOURS_PER_YEAR * 100
-    return Accuracy(len(pairs), bias, mae, bias * to_apr, mae * to_apr, hits / len(signed) if signed else None)
+    bias, mae = cell[_DIFF] / n, cell[_ABS] / n
+    return Accuracy(n, _d(bias), _d(mae), _d(bias * _TO_APR), _d(mae * _TO_APR),
+                    _d(cell[_HITS] / cell[_SIGNED]) if cell[_SIGNED] else None)
+
+
+def _cumulative(bands: list[list[float]]) -> list[list[float]]:
+    """Disjoint age bands [0, w0), [w0, w1), ... -> windows [0, w0), [0, w1), ..."""
+    out, run = [], _cell()
+    for band in bands:
+        run = [a + b for a, b in zip(run, band, strict=True)]
+        out.append(run)
+    return out
+
+
+def accuracy(pairs: Sequence[Pair]) -> Accuracy:
+    cell = _cell()
+    for p in pairs:
+        _add(cell, p)
+    return _result(cell)
 
 
 def report(dex: str, pairs: Sequence[Pair], *, now_ms: int, verdict_window_hours: int = 72,
            windows_h: Sequence[int] = WINDOWS_H, per_market: bool = True) -> dict[str, object]:
-    """Verdict over the verdict window, accuracy per window for the venue and (optionally) per market."""
-    def within(hours: int) -> list[Pair]:
-        since = now_ms - hours * 3_600_000
-        return [p for p in pairs if p.time_ms >= since]
+    """Verdict over the verdict window, accuracy per window for the venue and (optionally) per market.
 
-    verdict = calibrate(dex, within(verdict_window_hours), window_hours=verdict_window_hours)
+    One pass: each pair adds to ONE age band of its market (bands between consecutive windows); the
+    windows are cumulative sums of the bands, the venue the sum of its markets."""
+    windows = sorted(windows_h)
+    limits = [h * 3_600_000 for h in windows]
+    verdict_cut = now_ms - verdict_window_hours * 3_600_000
+    markets: dict[str, list[list[float]]] = {}
+    recent: list[Pair] = []
+    for p in pairs:
+        if p.time_ms >= verdict_cut:
+            recent.append(p)
+        age = now_ms - p.time_ms
+        for band, limit in enumerate(limits):
+            if age < limit:
+                bands = markets.get(p.symbol)
+                if bands is None:
+                    bands = markets[p.symbol] = [_cell() for _ in limits]
+                _add(bands[band], p)
+                break
+    venue_bands = [[sum(col) for col in zip(*(m[b] for m in markets.values()), strict=True)] if markets else _cell()
+                   for b in range(len(limits))]
+    names = [f"{h}h" for h in windows]
+    verdict = calibrate(dex, recent, window_hours=verdict_window_hours)
     out: dict[str, object] = {"dex": dex, "verdict": verdict.as_dict(),
-                              "accuracy": {f"{h}h": accuracy(within(h)).as_dict() for h in windows_h}}
+                              "accuracy": {n: _result(c).as_dict() for n, c in zip(names, _cumulative(venue_bands), strict=True)}}
     if per_market:
-        by_symbol: dict[str, list[Pair]] = {}
-        for p in within(max(windows_h)):
-            by_symbol.setdefault(p.symbol, []).append(p)
-        out["markets"] = {s: {f"{h}h": accuracy([p for p in ps if p.time_ms >= now_ms - h * 3_600_000]).as_dict()
-                              for h in windows_h} for s, ps in sorted(by_symbol.items())}
+        out["markets"] = {sym: {n: _result(c).as_dict() for n, c in zip(names, _cumulative(bands), strict=True) if c[_N]}
+                          for sym, bands in sorted(markets.items())}
     return out
