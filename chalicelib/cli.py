@@ -14,6 +14,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "backfill": ("chalicelib.services.backfill", "load a market's funding history from its venue"),
     "settle": ("chalicelib.services.calibrate_cli", "fetch new settlements of every venue, then calibrate"),
     "calibrate": ("chalicelib.services.calibrate_cli", "each venue's published-vs-settled verdict and accuracy"),
+    "backtest": ("chalicelib.services.backtest", "backtest a long/short pair on settled funding, with fees"),
     "replay-server": ("chalicelib.local.replay", "serve recorded-shape venue responses on loopback"),
     "maintain": ("chalicelib.storage.maintenance_cli", "create partitions ahead, drop expired ones"),
 }

@@ -433,6 +433,19 @@ class PgStorage:
 
         return self.db.run(work)
 
+    def leg_history(self, dex: str, symbol: str, *, start: datetime, end: datetime) -> tuple[list[dict[str, Any]], str]:
+        """(rows, source) of one leg for a backtest: settlements, else collected rates as hourly accruals."""
+        params = {"dex": dex, "symbol": symbol, "start": _utc(start), "end": _utc(end)}
+        rows = self._rows("settlements_between", params)
+        if rows:
+            return rows, "settlements"
+        return self._rows("collected_hourly", params), "collected_rates"
+
+    def realized_sums(self, *, since: datetime) -> dict[tuple[str, str], tuple[Decimal, int]]:
+        """{(dex, symbol): (sum of settled per-interval rates, settlements)} since `since`."""
+        return {(r["dex"], r["symbol"]): (r["funding_sum"], int(r["settlements"]))
+                for r in self._rows("realized_sums", {"since": _utc(since)})}
+
     # ---- backfill progress (sql/0008_backfill_progress.sql)
     def backfill_done_days(self, dex: str, *, since: date, kind: str = "rates") -> dict[str, set[date]]:
         """{dex_symbol: UTC days already backfilled} for one venue, from `since` on."""

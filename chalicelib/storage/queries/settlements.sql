@@ -53,3 +53,28 @@ FROM settlements st
 WHERE st.dex_id = %(dex_id)s AND st.symbol_id = %(symbol_id)s AND st.time >= %(start)s AND st.time <= %(end)s
 ORDER BY st.time
 LIMIT %(limit)s OFFSET %(offset)s
+
+-- name: settlements_between
+-- One market's settlements in (start, end], oldest first (backtests, realized returns).
+SELECT (extract(epoch FROM st.time) * 1000)::bigint AS time_ms, st.funding_rate, st.funding_interval_hours
+FROM settlements st JOIN dexes d ON d.id = st.dex_id JOIN symbols s ON s.id = st.symbol_id
+WHERE d.name = %(dex)s AND s.symbol = %(symbol)s AND st.time > %(start)s AND st.time <= %(end)s
+ORDER BY st.time
+
+-- name: collected_hourly
+-- Where a venue has no settlements: the COLLECTED rate history as hourly accruals (avg rate_1h of
+-- each clock hour, paid at the hour's end). An estimate, labelled as such by the caller.
+SELECT (extract(epoch FROM date_bin('1 hour', f.time, TIMESTAMPTZ 'epoch') + INTERVAL '1 hour') * 1000)::bigint
+         AS time_ms, avg(f.rate_1h) AS funding_rate, 1 AS funding_interval_hours
+FROM funding_rates f JOIN dexes d ON d.id = f.dex_id JOIN symbols s ON s.id = f.symbol_id
+WHERE d.name = %(dex)s AND s.symbol = %(symbol)s AND f.time > %(start)s AND f.time <= %(end)s
+  AND f.collection_latency_ms IS NOT NULL
+GROUP BY 1 ORDER BY 1
+
+-- name: realized_sums
+-- Settled funding per market over a window: the sum of per-interval rates (fraction of notional paid
+-- to shorts by longs) and the count, for every market with settlements since %(since)s.
+SELECT d.name AS dex, s.symbol, sum(st.funding_rate) AS funding_sum, count(*) AS settlements
+FROM settlements st JOIN dexes d ON d.id = st.dex_id JOIN symbols s ON s.id = st.symbol_id
+WHERE st.time > %(since)s
+GROUP BY d.name, s.symbol
