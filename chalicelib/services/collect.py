@@ -157,8 +157,13 @@ def outcome(result: VenueResult, stored: int) -> CollectionOutcome:
         latency_ms=result.completed_at_ms - result.started_at_ms)
 
 
-def store_result(result: VenueResult, storage: Any, *, monotonic: Callable[[], float] = time.monotonic) -> VenueResult:
-    """Ingest the snapshots and log the collection; a storage error fails the venue with that reason."""
+def store_result(result: VenueResult, storage: Any, *, monotonic: Callable[[], float] = time.monotonic,
+                 kv: Any = None) -> VenueResult:
+    """Ingest the snapshots and log the collection. A storage error fails the venue with that reason;
+    with `kv` (Redis) the batch waits in the ingest buffer instead (services/buffer.py: the venue is then
+    PARTIAL, its data kept), and a successful store drains what earlier collections buffered."""
+    from chalicelib.services import buffer
+
     t0 = monotonic()
     stored, status, error = 0, result.status, result.error
     try:
@@ -166,6 +171,13 @@ def store_result(result: VenueResult, storage: Any, *, monotonic: Callable[[], f
             stored = storage.ingest(result.snapshots)
     except Exception as exc:   # the database is down or rejected the batch: report, don't crash the others
         status, error = FAILED, f"store failed: {type(exc).__name__}: {exc}"
+        if kv is not None and result.snapshots:
+            kept = buffer.spill(kv, result.dex, result.snapshots)
+            status = FAILED if kept.startswith("LOST") else PARTIAL
+            error = f"{error}; {kept}"
+    else:
+        if kv is not None:
+            buffer.drain(kv, storage, result.dex)
     stored_result = dataclasses.replace(result, status=status, error=error, store_ms=_ms(monotonic() - t0))
     try:
         storage.log_collection(outcome(stored_result, stored))
