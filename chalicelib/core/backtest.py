@@ -148,3 +148,23 @@ def backtest(*, long_dex: str, short_dex: str, long_rows: Sequence[Settlement], 
 
 def _coverage(present: int, expected: int) -> Decimal:
     return min(Decimal(1), Decimal(present) / expected) if expected else Decimal(0)
+
+
+@dataclass(frozen=True, slots=True)
+class Realized:
+    """What holding a pair over a trailing window actually paid, from settled funding."""
+
+    window_hours: int
+    funding_return: Decimal          # sum of the short leg's settled rates - the long leg's (fraction of notional)
+    net_return: Decimal              # funding_return - round-trip fees (fraction of notional)
+    apy_percent: Decimal             # net_return annualized over the window (percent, simple)
+    settlements: tuple[int, int]     # (long leg, short leg) settlements in the window
+
+
+def realized(*, long_sum: Decimal, short_sum: Decimal, settlements: tuple[int, int], fee_long: Decimal,
+             fee_short: Decimal, window_hours: int) -> Realized:
+    """Realized return of long/short over the window: what the short leg received minus what the long leg paid
+    (each at its own venue's settlements), minus a round trip of fees (2 x (fee_long + fee_short))."""
+    funding = short_sum - long_sum
+    net = funding - 2 * (fee_long + fee_short)
+    return Realized(window_hours, funding, net, net * Decimal(8760) / window_hours * 100, settlements)

@@ -80,3 +80,14 @@ def test_coverage_counts_missing_settlements():
     r = backtest(long_dex="lighter", short_dex="x", long_rows=lighter, short_rows=rows(8, {8: "0"}), start_ms=T,
                  end_ms=T + 8 * H, notional=N, fee_long=D(0), fee_short=D(0))
     assert r.legs[0].coverage == D("0.75") and r.legs[1].coverage == 1
+
+
+def test_realized_return_over_a_day_by_hand():
+    from chalicelib.core.backtest import realized
+
+    # long venue settled 24 x 0.00001 = 0.00024 in the day; short venue 3 x 0.0004 = 0.0012 (8 h)
+    r = realized(long_sum=D("0.00024"), short_sum=D("0.0012"), settlements=(24, 3), fee_long=D("0.0002"),
+                 fee_short=D("0.0003"), window_hours=24)
+    assert r.funding_return == D("0.00096")                 # 0.0012 - 0.00024
+    assert r.net_return == D("-0.00004")                    # 0.00096 - 2 x 0.0005
+    assert r.apy_percent == D("-1.46")                      # -0.00004 x 8760 / 24 x 100
