@@ -19,7 +19,7 @@ DEFAULT_API_URLS: dict[str, str] = {
     "lighter": "https://mainnet.zklighter.elliot.ai",
     "paradex": "https://api.prod.paradex.trade",
     "grvt": "https://market-data.grvt.io",
-    "edgex": "https://pro.edgex.exchange",
+    "edgex": "https://edgex-prod-v2.edgex.exchange/api/v2",   # V2; the API version is part of the EdgeX base
 }
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")

@@ -38,6 +38,7 @@ class MarketSnapshot:
     multiplier: Decimal = Decimal(1)             # 1000 for kPEPE / 1000PEPE listings
     quote: str = "USD"                           # USDC / USDT / USD as the venue quotes
     collection_latency_ms: int | None = None
+    market_id: str | None = None                 # the venue's id where its history API is keyed by one (Lighter, EdgeX)
 
     @property
     def rate_1h(self) -> Decimal:

@@ -81,3 +81,22 @@ def docs():
 @endpoint
 def docs_v1():
     return _docs()
+
+
+def _dashboard() -> Response:
+    from chalicelib.dashboard import page
+
+    return Response(body=page(), status_code=200, headers={"Content-Type": "text/html; charset=utf-8",
+                                                            "Cache-Control": "no-cache"})
+
+
+@rest.route("/", methods=["GET"])
+@endpoint
+def dashboard_root():
+    return _dashboard()
+
+
+@rest.route("/dashboard", methods=["GET"])
+@endpoint
+def dashboard():
+    return _dashboard()

@@ -1,4 +1,4 @@
-"""Local API Gateway: REST, WebSocket and the `@connections` management API on one port, no Docker.
+"""Local API Gateway: REST and WebSocket on the public port, the `@connections` API on a loopback port of its own.
 
 One asyncio server speaks HTTP/1.1 (keep-alive, Content-Length and chunked bodies) and, on an
 `Upgrade: websocket` request, hands the socket to websockets' Sans-I/O `ServerProtocol`. (The
@@ -14,9 +14,15 @@ websockets asyncio server cannot be used here: its HTTP parser refuses request b
 - `@connections`: `POST|GET|DELETE /@connections/{id}` as apigatewaymanagementapi expects, so the
   app's own boto3 `post_to_connection` delivers; an unknown id answers 410 with
   `x-amzn-ErrorType: GoneException`, which botocore raises as `client.exceptions.GoneException`.
+  It listens on 127.0.0.1:<management port> only (`management_url`, what WS_MANAGEMENT_URL is set
+  to); the public port answers it like any unknown path (403), as API Gateway's public URL does.
 
-App handlers run in worker threads, never on the event loop: a handler that posts to a socket
-sends an HTTP request back to this same loop. Nothing here is imported by a Lambda.
+App handlers run on a fixed pool of worker threads, never on the event loop (a handler that posts
+to a socket sends an HTTP request back to this same loop). Back-pressure: when `workers` handlers
+run and `queue` more wait, a REST request is answered at once with 503 + Retry-After instead of
+queueing without bound. A `BodyGuard` (the admin routes' X-API-Key, see stack.admin_guard) is
+checked on the request head, before the body is read: a wrong key costs no body bytes.
+Nothing here is imported by a Lambda.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ import base64
 import contextlib
 import json
 import logging
+import queue
+import re
 import secrets
 import threading
 import time
@@ -47,6 +55,7 @@ WS_PATHS: dict[str, str | None] = {
     f"{WS_BASE}/opportunities": "opportunities",
 }
 MAX_HEADER_BYTES = 64 * 1024
+DEFAULT_WORKERS = 16   # handler threads; with the default queue (4 per worker) 80 REST requests in flight
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway REST payload limit
 WS_MAX_MESSAGE = 128 * 1024  # API Gateway WebSocket message limit (frames of 32 KB, messages of 128 KB)
 _REASONS = {
@@ -56,6 +65,18 @@ _REASONS = {
     415: "Unsupported Media Type", 426: "Upgrade Required", 422: "Unprocessable Entity", 429: "Too Many Requests",
     500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout",
 }
+
+
+_date_cache: tuple[int, str] = (0, "")
+
+
+def _http_date() -> str:
+    """The Date header, formatted once a second (email.utils is a tenth of the loop's time otherwise)."""
+    global _date_cache
+    now = int(time.time())
+    if _date_cache[0] != now:
+        _date_cache = (now, ev.http_date())
+    return _date_cache[1]
 
 
 class _BadRequest(Exception):
@@ -70,17 +91,15 @@ class HttpRequest:
     headers: list[tuple[str, str]]
     raw_head: bytes
     body: bytes = b""
+    refused: HttpResponse | None = None   # a BodyGuard's answer: sent instead, body left unread
 
     def header(self, name: str) -> str | None:
         return ev.header_value(self.headers, name)
 
-    @property
-    def path(self) -> str:
-        return urlsplit(self.target).path or "/"
-
-    @property
-    def query(self) -> str:
-        return urlsplit(self.target).query
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.target)   # once per request: path and query are read several times
+        self.path: str = parts.path or "/"
+        self.query: str = parts.query
 
     @property
     def keep_alive(self) -> bool:
@@ -102,11 +121,11 @@ class HttpResponse:
         return cls(status, [("Content-Type", "application/json"), *headers], body)
 
 
-def run_in_thread(fn: Callable[..., Any], *args: Any, name: str = "frs-handler") -> asyncio.Future[Any]:
-    """Run a (blocking) handler in a fresh daemon thread; await its result on the running loop.
+def run_in_thread(fn: Callable[..., Any], *args: Any, name: str = "frs-job") -> asyncio.Future[Any]:
+    """Run a blocking call in a fresh daemon thread; await its result on the running loop.
 
-    Daemon threads, not an executor: a handler stuck on a dead socket must not keep
-    `frs local` from exiting on Ctrl-C (executor threads are joined at interpreter exit).
+    For the scheduler's few long jobs (a collector cycle), not for requests: the gateway's
+    handlers run on its WorkerPool.
     """
     loop = asyncio.get_running_loop()
     future: asyncio.Future[Any] = loop.create_future()
@@ -131,6 +150,77 @@ def run_in_thread(fn: Callable[..., Any], *args: Any, name: str = "frs-handler")
 
     threading.Thread(target=target, name=name, daemon=True).start()
     return future
+
+
+class WorkerPool:
+    """A fixed number of daemon threads running blocking handlers for one event loop.
+
+    Daemon threads, not an executor: a handler stuck on a dead socket must not keep `frs local`
+    from exiting on Ctrl-C (executor threads are joined at interpreter exit). `pending` (read on
+    the loop) counts handlers submitted and not yet finished, including ones whose caller gave up
+    (a 504): a slow handler keeps its worker busy, and back-pressure must see it.
+    """
+
+    def __init__(self, size: int, name: str = "gw-worker") -> None:
+        self.size = size
+        self.name = name
+        self.pending = 0
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        for i in range(self.size - len(self._threads)):
+            thread = threading.Thread(target=self._work, name=f"{self.name}-{i}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        for _ in self._threads:
+            self._queue.put(None)
+        self._threads = []
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+        """Run `fn(*args)` on a worker; await the result on the running loop."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self.pending += 1
+        self._queue.put((loop, future, fn, args))
+        return future
+
+    def _settle(self, future: asyncio.Future[Any], ok: bool, value: Any) -> None:
+        self.pending -= 1
+        if future.done():   # the caller gave up (timeout, shutdown)
+            return
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
+
+    def _work(self) -> None:
+        while (item := self._queue.get()) is not None:
+            loop, future, fn, args = item
+            try:
+                outcome = (True, fn(*args))
+            except BaseException as exc:
+                outcome = (False, exc)
+            with contextlib.suppress(RuntimeError):  # loop already closed: nobody is waiting
+                loop.call_soon_threadsafe(self._settle, future, *outcome)
+            del item, future, outcome
+
+
+@dataclass
+class BodyGuard:
+    """A check on the request head, run before the body is read (the admin key of admin routes).
+
+    `paths`: regular expressions of the paths it covers; `check(headers)`: None to go on reading,
+    or the response to send instead (the connection is closed after it: the body stays unread).
+    """
+
+    paths: list[re.Pattern[str]]
+    check: Callable[[list[tuple[str, str]]], HttpResponse | None]
+
+    def applies(self, path: str) -> bool:
+        return any(p.fullmatch(path) for p in self.paths)
 
 
 def _new_connection_id() -> str:
@@ -168,12 +258,15 @@ class WsConnection:
                     self.writer.write_eof()
 
     def send(self, payload: bytes) -> None:
-        try:
-            text = payload.decode("utf-8")
-        except UnicodeDecodeError:
-            self.protocol.send_binary(payload)
+        if payload.isascii():   # JSON from the pusher: valid UTF-8 without decoding 100 KB to check
+            self.protocol.send_text(payload)
         else:
-            self.protocol.send_text(text.encode("utf-8"))
+            try:
+                payload.decode("utf-8")
+            except UnicodeDecodeError:
+                self.protocol.send_binary(payload)
+            else:
+                self.protocol.send_text(payload)
         self.sent += 1
         self.last_active_ms = int(time.time() * 1000)
         self.flush()
@@ -198,14 +291,24 @@ class Gateway:
         ws_paths: dict[str, str | None] | None = None,
         function_name: str = "api_handler",
         rest_timeout_s: float = 29.0,
+        management_port: int = 0,
+        workers: int = DEFAULT_WORKERS,
+        queue: int | None = None,
+        body_guard: BodyGuard | None = None,
     ) -> None:
         self.app = app
         self.host = host
         self.port = port
+        self.management_port = management_port   # 0: a free port; always bound to 127.0.0.1
+        self.pool = WorkerPool(workers)
+        self.max_pending = workers + (4 * workers if queue is None else queue)
+        self.body_guard = body_guard
+        self.rejected = 0   # REST requests answered 503 by back-pressure
         self.ws_paths = dict(WS_PATHS if ws_paths is None else ws_paths)
         self.function_name = function_name
         self.rest_timeout_s = rest_timeout_s  # API Gateway's integration timeout for REST
         self._server: asyncio.base_events.Server | None = None
+        self._management: asyncio.base_events.Server | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._idle: set[asyncio.Task[Any]] = set()  # keep-alive connections waiting for a request
@@ -230,13 +333,21 @@ class Gateway:
     @property
     def management_url(self) -> str:
         """WS_MANAGEMENT_URL for this gateway: apigatewaymanagementapi appends /@connections/{id}."""
-        return self.url
+        return f"http://127.0.0.1:{self.management_port}"
 
     # --- lifecycle -------------------------------------------------------------------------
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._server = await asyncio.start_server(self._serve, self.host, self.port, limit=MAX_HEADER_BYTES)
         self.port = int(self._server.sockets[0].getsockname()[1])
+        try:
+            self._management = await asyncio.start_server(self._serve_management, "127.0.0.1", self.management_port,
+                                                          limit=MAX_HEADER_BYTES)
+        except OSError:
+            self._server.close()
+            raise
+        self.management_port = int(self._management.sockets[0].getsockname()[1])
+        self.pool.start()
         self._prepare_app()
 
     def _prepare_app(self) -> None:
@@ -258,6 +369,8 @@ class Gateway:
         if self._server is None:
             return
         self._server.close()
+        if self._management is not None:
+            self._management.close()
         for conn in list(self.connections.values()):
             conn.close(1001, "going away")
         for task in list(self._idle):
@@ -272,6 +385,7 @@ class Gateway:
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._server.wait_closed(), timeout=2)
         self._server = None
+        self.pool.stop()
 
     # --- in-process calls (the stack's progress lines) -------------------------------------
     def call_rest(self, method: str, target: str, body: bytes | None = None) -> tuple[int, Any]:
@@ -313,6 +427,9 @@ class Gateway:
                 self._idle.discard(task)
                 if request is None:
                     return
+                if request.refused is not None:   # its body is still in the socket: answer and close
+                    await self._write(writer, request.refused, keep_alive=False)
+                    return
                 upgrade = (request.header("upgrade") or "").lower() == "websocket"
                 if upgrade and request.path.rstrip("/") in self.ws_paths:
                     await self._websocket(request, reader, writer, source_ip)
@@ -332,7 +449,41 @@ class Gateway:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(writer.wait_closed(), timeout=2)
 
-    async def _read_request(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> HttpRequest | None:
+    async def _serve_management(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """The loopback-only port: `@connections/{id}` and nothing else."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            self._idle.add(task)
+        try:
+            while True:
+                try:
+                    request = await self._read_request(reader, writer, guard=False)
+                except _BadRequest as exc:
+                    await self._write(writer, HttpResponse.json(400, {"message": str(exc)}), keep_alive=False)
+                    return
+                if request is None:
+                    return
+                path = request.path
+                if path.startswith("/@connections/"):
+                    response = self._management_call(request, unquote(path[len("/@connections/"):]))
+                else:
+                    response = HttpResponse.json(404, {"message": f"no such management resource {path!r}"})
+                await self._write(writer, response, keep_alive=request.keep_alive)
+                if not request.keep_alive:
+                    return
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
+            pass
+        except Exception:
+            log.exception("gateway: management connection failed")
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(writer.wait_closed(), timeout=2)
+
+    async def _read_request(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                            guard: bool = True) -> HttpRequest | None:
         try:
             head = await reader.readuntil(b"\r\n\r\n")
         except asyncio.IncompleteReadError as exc:
@@ -355,6 +506,11 @@ class Gateway:
                 raise _BadRequest(f"malformed header line {line[:80]!r}")
             headers.append((name.strip(), value.strip()))
         request = HttpRequest(method.upper(), target, version, headers, head)
+        if guard and self.body_guard is not None and self.body_guard.applies(request.path):
+            # before the body: a wrong key must not make us read (or the client send) 10 MB
+            request.refused = await self._run(self.body_guard.check, headers)
+            if request.refused is not None:
+                return request
         if (request.header("expect") or "").lower() == "100-continue":  # curl does this for bodies > 1 KB
             writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         if (request.header("transfer-encoding") or "").lower() == "chunked":
@@ -394,21 +550,27 @@ class Gateway:
         lines = [f"HTTP/1.1 {resp.status} {_REASONS.get(resp.status, 'Status')}"]
         skip = {"content-length", "connection", "transfer-encoding", "date"}
         lines += [f"{k}: {v}" for k, v in resp.headers if k.lower() not in skip]
-        lines += [f"Content-Length: {len(resp.body)}", f"Date: {ev.http_date()}",
+        lines += [f"Content-Length: {len(resp.body)}", f"Date: {_http_date()}",
                   f"Connection: {'keep-alive' if keep_alive else 'close'}"]
-        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
-        if resp.body and not head:
-            writer.write(resp.body)
+        data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        writer.write(data + resp.body if resp.body and not head else data)   # one send per response
         await writer.drain()
 
     async def _run(self, fn: Callable[..., Any], *args: Any) -> Any:
-        return await run_in_thread(fn, *args, name="gw-handler")
+        return await self.pool.submit(fn, *args)
+
+    def _saturated(self) -> HttpResponse | None:
+        """503 + Retry-After when every worker is busy and the queue is full (not a hang, not a thread more)."""
+        if self.pool.pending < self.max_pending:
+            return None
+        self.rejected += 1
+        return HttpResponse.json(503, {"message": "Service Unavailable: the local gateway is saturated "
+                                                  f"({self.pool.pending} requests in flight); retry shortly"},
+                                 [("Retry-After", "1")])
 
     # --- HTTP: @connections and REST -------------------------------------------------------
     async def _http(self, request: HttpRequest, source_ip: str) -> HttpResponse:
         path = request.path
-        if "/@connections/" in path:
-            return self._management(request, unquote(path.rsplit("/@connections/", 1)[1]))
         if path.rstrip("/") in self.ws_paths:
             return HttpResponse.json(426, {"message": f"WebSocket endpoint: connect to ws://{self.public_host}:"
                                                       f"{self.port}{path.rstrip('/')} with a WebSocket client"},
@@ -423,6 +585,8 @@ class Gateway:
                                      [("x-amzn-ErrorType", "MissingAuthenticationTokenException")])
         if request.method == "OPTIONS" and "OPTIONS" not in self.app.routes[route.resource]:
             return self._preflight(route.resource)
+        if (busy := self._saturated()) is not None:
+            return busy
         host = request.header("host") or f"{self.public_host}:{self.port}"
         content_type = (request.header("content-type") or "").split(";")[0].strip()
         event = ev.rest_event(
@@ -471,7 +635,7 @@ class Gateway:
             "routes": sorted(self.app.routes),
         }
 
-    def _management(self, request: HttpRequest, connection_id: str) -> HttpResponse:
+    def _management_call(self, request: HttpRequest, connection_id: str) -> HttpResponse:
         from websockets.protocol import State
 
         conn = self.connections.get(connection_id)

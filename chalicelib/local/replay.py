@@ -5,6 +5,11 @@ the venue modules' paths unchanged (e.g. `POST /hyperliquid/info`, `GET /paradex
 Data comes from chalicelib.local.replay_data (seeded, drifting with wall time). Every response
 carries `X-Data-Source: replay seed=<S>` (DESIGN.md §6: never fake data silently).
 
+EdgeX speaks V2 under /edgex/api/v2/public/...; its V1 paths (/edgex/api/v1/public/...) answer as the live,
+deprecated V1 does (metadata, then `{"code": "SUCCESS", "data": []}` for every data call). `--edgex-api v1`
+(or REPLAY_EDGEX_API=v1, or ReplayServer(edgex_api="v1")) exports EDGEX_API_URL=.../edgex/api/v1, pointing the
+EdgeX collector at V1 so the failure it reports can be seen.
+
 Faults, per venue (CLI `--fault grvt=500`, `POST /_control/faults {"grvt": "500"}`, or
 `ReplayServer.set_fault`):
     "500" / "502" / any HTTP status   that status with a JSON error body
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import threading
 import time
@@ -36,6 +42,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from chalicelib.local.replay_data import DEXES, Universe, garbage_body, wrong_shape_body
 
+EDGEX_APIS = ("v2", "v1")   # which EdgeX API base_urls() points the collector at (v1: the deprecated, empty one)
 Clock = Callable[[], int]   # epoch milliseconds
 
 
@@ -237,11 +244,15 @@ def route(u: Universe, dex: str, method: str, path: str, query: dict[str, str], 
                                        _int(body.get("end_time"), now_ms * 1_000_000) // 1_000_000,
                                        min(_int(body.get("limit"), 500), 1000), body.get("cursor"), now_ms)
     if dex == "edgex" and method == "GET":
-        if path == "/api/v1/public/meta/getMetaData":
+        if path.startswith("/api/v1/public/"):        # deprecated V1: metadata still listed, data calls empty
+            return 200, u.edgex_v1(path.removeprefix("/api/v1/public"), now_ms)
+        if path == "/api/v2/public/meta/getMetaData":
             return 200, u.edgex_metadata(now_ms)
-        if path == "/api/v1/public/quote/getTicker":
+        if path == "/api/v2/public/funding/getLatestFundingRate":
+            return 200, u.edgex_latest_funding(query.get("contractId"), now_ms)
+        if path == "/api/v2/public/quote/getTicker":
             return 200, u.edgex_ticker(query.get("contractId") or None, now_ms)
-        if path == "/api/v1/public/funding/getFundingRatePage":
+        if path == "/api/v2/public/funding/getFundingRatePage":
             return 200, u.edgex_funding_page(str(query.get("contractId")), min(_int(query.get("size"), 100), 100),
                                              query.get("offsetData", ""), _int(query.get("filterBeginTimeInclusive"), 0),
                                              _int(query.get("filterEndTimeExclusive"), now_ms), now_ms)
@@ -252,8 +263,11 @@ class ReplayServer:
     """A ThreadingHTTPServer on loopback serving the five venues; start() returns self."""
 
     def __init__(self, port: int = 0, *, host: str = "127.0.0.1", seed: int = 1, clock: Clock | None = None,
-                 faults: dict[str, str] | None = None) -> None:
+                 faults: dict[str, str] | None = None, edgex_api: str | None = None) -> None:
         self.host, self.port, self.seed = host, port, seed
+        self.edgex_api = (edgex_api or os.environ.get("REPLAY_EDGEX_API") or "v2").strip().lower()
+        if self.edgex_api not in EDGEX_APIS:
+            raise ValueError(f"edgex_api / REPLAY_EDGEX_API: expected one of {', '.join(EDGEX_APIS)}, got {self.edgex_api!r}")
         self.clock: Clock = clock or _wall_ms
         self.universe = Universe(seed)
         self._faults: dict[str, Fault] = {}
@@ -295,7 +309,8 @@ class ReplayServer:
         return f"http://{self.host}:{self.port}"
 
     def base_url(self, dex: str) -> str:
-        return f"{self.url}/{dex}"
+        """EdgeX's base carries its API version (/edgex/api/v2, or /edgex/api/v1 with edgex_api="v1")."""
+        return f"{self.url}/{dex}" + (f"/api/{self.edgex_api}" if dex == "edgex" else "")
 
     def base_urls(self) -> dict[str, str]:
         """Environment for the collectors: {"HYPERLIQUID_API_URL": "http://127.0.0.1:P/hyperliquid", ...}."""
@@ -336,7 +351,7 @@ class ReplayServer:
             self.requests[dex] += 1
 
     def health(self) -> dict[str, Any]:
-        return {"status": "ok", "source": "replay", "seed": self.seed, "now_ms": self.clock(),
+        return {"status": "ok", "source": "replay", "seed": self.seed, "now_ms": self.clock(), "edgex_api": self.edgex_api,
                 "venues": {d: len(self.universe.listings[d]) for d in DEXES},
                 "requests": dict(self.requests), **self.faults_view()}
 
@@ -357,6 +372,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=1, help="seed of the generated universe")
     parser.add_argument("--fault", action="append", default=[], metavar="DEX=KIND",
                         help="inject a fault: 500, 429[:seconds], garbage, shape, latency:MS (repeatable)")
+    parser.add_argument("--edgex-api", choices=EDGEX_APIS, default=None,
+                        help="EdgeX API the exported EDGEX_API_URL points at: v2 (current) or v1 (deprecated: "
+                             "metadata only, every data call answers data: []); default $REPLAY_EDGEX_API or v2")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -368,7 +386,8 @@ def run(args: argparse.Namespace) -> int:
             return 2
         faults[dex.strip().lower()] = kind
     try:
-        server = ReplayServer(args.port, host=args.host, seed=args.seed, faults=faults).start()
+        server = ReplayServer(args.port, host=args.host, seed=args.seed, faults=faults,
+                              edgex_api=getattr(args, "edgex_api", None)).start()
     except (ValueError, OSError) as exc:
         print(f"frs replay-server: {exc}")
         return 2

@@ -8,7 +8,7 @@ shared/dex-fixtures (see tests/fixtures/venues/README.md); the VALUES are genera
 - Each venue publishes the rate in its own unit and period (DESIGN.md §3): Hyperliquid hourly
   fraction; Lighter /funding-rates an 8 h-equivalent fraction (plus binance/bybit/hyperliquid rows);
   Paradex fraction per funding_period_hours (one 24 h market); GRVT percentage points per
-  funding_interval_hours (1/4/8 h); EdgeX fraction per 240 min.
+  funding_interval_hours (1/4/8 h); EdgeX (V2, USDC, ids 3000000x) fraction per 240 min.
 - Multiplier listings (kPEPE, 1000PEPE, 1000PEPEUSDT ...): prices per 1000 tokens, OI in bundles.
 - A few assets carry a persistent cross-venue divergence large enough to beat fees.
 - Rates drift smoothly with wall time (sine of minutes + per-minute seeded noise), so consecutive
@@ -259,18 +259,18 @@ class Universe:
         return {"code": 200, "funding_rates": rows}
 
     def lighter_fundings(self, market_id: int, start_s: int, end_s: int, now_ms: int) -> dict[str, Any]:
-        """/fundings: percent per hour, unsigned, paying side in `direction`; max 750 per call."""
+        """/fundings: percent per hour, unsigned, paying side in `direction`; a window with more than 750 hours keeps
+        only the NEWEST 750 (what LDATA observed live: "silently truncates to the most-recent rows")."""
         names = {i: n for n, i in self._lighter_ids().items()}
         name = names.get(market_id)
         out: list[dict[str, Any]] = []
         if name in self.listings["lighter"]:
             first = -(-start_s * 1000 // HOUR_MS) * HOUR_MS
-            for t in range(first, min(end_s * 1000, now_ms) + 1, HOUR_MS):
+            last = min(end_s * 1000, now_ms) // HOUR_MS * HOUR_MS
+            for t in range(max(first, last - 749 * HOUR_MS), last + 1, HOUR_MS):
                 r = self.rate_1h("lighter", name, t)
                 out.append({"timestamp": t // 1000, "value": num(abs(r) * 1e5, 6), "rate": rate_str(abs(r) * 100),
                             "direction": "long" if r >= 0 else "short"})
-                if len(out) == 750:
-                    break
         return {"code": 200, "resolution": "1h", "fundings": out}
 
     # ------------------------------------------------------------------ paradex
@@ -324,23 +324,43 @@ class Universe:
                              "created_at": now_ms, "bid": "", "ask": ""})
         return {"results": rows}
 
+    def paradex_smooth_rate_1h(self, name: str, t_ms: int) -> float:
+        """Paradex history's hourly rate: the asset's drift without the per-minute noise, so that its
+        funding_index has a closed form (index = integral of rate x spot) and delta-index history is exact."""
+        a = self.assets[name]
+        extra = sum(x for asset, venue, x in DIVERGENT if asset == name and venue == "paradex")
+        skew = (_u(self.seed, "paradex", name, "skew") - 0.5) * 1e-5
+        return a.bias_1h + skew + extra + a.amp_1h * math.sin(2 * math.pi * (t_ms / 60_000) / a.period_min + a.phase)
+
+    def paradex_funding_index(self, name: str, t_ms: int) -> float:
+        """USDC per 1 base accrued since epoch: spot x integral of the hourly rate (spot held at the anchor price)."""
+        a = self.assets[name]
+        extra = sum(x for asset, venue, x in DIVERGENT if asset == name and venue == "paradex")
+        skew = (_u(self.seed, "paradex", name, "skew") - 0.5) * 1e-5
+        period_h = a.period_min / 60
+        phase = 2 * math.pi * (t_ms / 60_000) / a.period_min + a.phase
+        integral = (a.bias_1h + skew + extra) * t_ms / HOUR_MS - a.amp_1h * period_h / (2 * math.pi) * math.cos(phase)
+        return a.price * integral
+
     def paradex_funding_data(self, market: str, start_ms: int, end_ms: int, page_size: int, cursor: str | None,
                              now_ms: int) -> dict[str, Any]:
-        """Readings every 5 minutes (the real feed is per-second-ish), newest first, cursor-paged."""
+        """Readings every 5 s (as live), newest first, cursor-paged; funding_premium = rate x spot (USDC per base per
+        period) and funding_index its running integral, so delta index between instants is the accrued funding."""
         name = market.removesuffix("-USD-PERP")
         if name not in self.listings["paradex"]:
             return {"next": None, "prev": None, "results": []}
-        step = 300_000
+        step = 5_000
         end = min(end_ms, now_ms)
         offset = int(base64.urlsafe_b64decode(cursor.encode()).decode()) if cursor else 0
         period = self.paradex_period(name)
         results: list[dict[str, Any]] = []
         t = end // step * step - offset * step
         while t >= start_ms and len(results) < page_size:
-            rate = self.rate_1h("paradex", name, t) * period
-            results.append({"market": market, "funding_index": num(1000 + t / 1e9, 12), "funding_premium": rate_str(rate),
+            rate = self.paradex_smooth_rate_1h(name, t) * period
+            results.append({"market": market, "funding_index": repr(self.paradex_funding_index(name, t)),
+                            "funding_premium": repr(rate * self.assets[name].price),
                             "funding_rate": rate_str(rate), "funding_rate_8h": rate_str(rate * 8 / period),
-                            "funding_period_hours": period, "created_at": t + 123})
+                            "funding_period_hours": period, "created_at": t})
             t -= step
         more = t >= start_ms
         nxt = base64.urlsafe_b64encode(str(offset + len(results)).encode()).decode() if more else None
@@ -357,7 +377,8 @@ class Universe:
         return f"{self.grvt_base(name)}_USDT_Perp"
 
     def grvt_base(self, name: str) -> str:
-        return f"1000{name}" if name in BUNDLED else name
+        """GRVT names its 1000-token bundles with an uppercase K (KPEPE, KBONK, KSHIB; currency enum)."""
+        return f"K{name}" if name in ("PEPE", "BONK", "SHIB") else f"1000{name}" if name in BUNDLED else name
 
     def grvt_instruments(self, now_ms: int) -> dict[str, Any]:
         rows: list[dict[str, Any]] = []
@@ -402,7 +423,8 @@ class Universe:
             "index_price": num(px * 1.0003, 14), "last_price": num(px * 0.9999), "last_size": "0.001",
             "mid_price": num(px), "best_bid_price": num(px * 0.99995), "best_bid_size": "5.332",
             "best_ask_price": num(px * 1.00005), "best_ask_size": "0.009",
-            "funding_rate_8h_curr": rate_str(pct * 8 / interval), "funding_rate_8h_avg": rate_str(pct * 8 / interval),
+            # live: funding_rate_8h_curr == funding_rate, both per interval despite the name (DEX_APIS_2026-12 §3.1)
+            "funding_rate_8h_curr": rate_str(pct), "funding_rate_8h_avg": rate_str(pct),
             "interest_rate": "0.0", "forward_price": "0.0",
             "buy_volume_24h_b": num(vol_q * 0.49 / px, 10), "sell_volume_24h_b": num(vol_q * 0.51 / px, 10),
             "buy_volume_24h_q": num(vol_q * 0.49, 14), "sell_volume_24h_q": num(vol_q * 0.51, 14),
@@ -427,20 +449,23 @@ class Universe:
             pct = self.rate_1h("grvt", name, t) * interval * 100
             out.append({"instrument": instrument, "funding_rate": rate_str(pct), "funding_time": str(t * 1_000_000),
                         "mark_price": num(self.price("grvt", name, t) * self.multiplier(name), 14),
-                        "funding_rate_8_h_avg": rate_str(pct * 8 / interval), "funding_interval_hours": str(interval)})
+                        "funding_rate_8_h_avg": rate_str(pct), "funding_interval_hours": interval})
             t += step
         return {"result": out, "next": str(t) if t <= end else ""}
 
-    # ------------------------------------------------------------------ edgex
+    # ------------------------------------------------------------------ edgex (V2; V1 answers as live V1 does)
 
     def edgex_contract_id(self, name: str) -> str:
-        return str(10000001 + ASSET_NAMES.index(name))
+        return str(30000001 + ASSET_NAMES.index(name))          # V2 ids 3000000x (V1 used 1000000x)
 
     def edgex_coin_id(self, name: str) -> str:
         return str(1001 + ASSET_NAMES.index(name))
 
     def edgex_base(self, name: str) -> str:
         return f"1000{name}" if name in BUNDLED else name
+
+    def edgex_name(self, name: str) -> str:
+        return f"{self.edgex_base(name)}USDC"
 
     def _edgex_envelope(self, data: Any, now_ms: int) -> dict[str, Any]:
         trace = hashlib.blake2b(repr((self.seed, now_ms)).encode(), digest_size=16).hexdigest()
@@ -450,72 +475,102 @@ class Universe:
     def edgex_disabled(self, name: str) -> bool:
         return name not in ALWAYS_LISTED and _u(self.seed, "edgex", name, "disabled") < 0.03
 
+    def _edgex_by_id(self) -> dict[str, str]:
+        return {self.edgex_contract_id(n): n for n in self.listings["edgex"]}
+
     def edgex_metadata(self, now_ms: int) -> dict[str, Any]:
-        coins = [{"coinId": "1000", "coinName": "USDT", "stepSize": "0.000001", "showStepSize": "0.0001",
-                  "iconUrl": "https://static.edgex.exchange/icons/coin/USDT.svg"}]
+        coins = [{"coinId": "1000", "coinName": "USDC"}]
         contracts = []
         for name in self.listings["edgex"]:
             base = self.edgex_base(name)
-            coins.append({"coinId": self.edgex_coin_id(name), "coinName": base, "stepSize": "0.001",
-                          "showStepSize": "0.001", "iconUrl": f"https://static.edgex.exchange/icons/coin/{base}.svg"})
+            coins.append({"coinId": self.edgex_coin_id(name), "coinName": base})
             enabled = not self.edgex_disabled(name)
             contracts.append({
-                "contractId": self.edgex_contract_id(name), "contractName": f"{base}USDT",
+                "contractId": self.edgex_contract_id(name), "contractName": self.edgex_name(name),
                 "baseCoinId": self.edgex_coin_id(name), "quoteCoinId": "1000", "tickSize": "0.1", "stepSize": "0.001",
-                "minOrderSize": "0.001", "maxOrderSize": "50.000", "defaultTakerFeeRate": "0.00055",
-                "defaultMakerFeeRate": "0.0002", "defaultLeverage": "50", "liquidateFeeRate": "0.01",
+                "minOrderSize": "0.001", "maxOrderSize": "100", "defaultTakerFeeRate": "0.00045",
+                "defaultMakerFeeRate": "0.0004", "defaultLeverage": "10", "liquidateFeeRate": "0.01",
                 "enableTrade": enabled, "enableDisplay": enabled, "enableOpenPosition": enabled,
-                "fundingInterestRate": "0.0003", "fundingImpactMarginNotional": "10",
-                "fundingMaxRate": "0.000234", "fundingMinRate": "-0.000234", "fundingRateIntervalMin": "240",
+                "fundingInterestRate": "0.0003", "fundingImpactMarginNotional": "10", "fundingMaxRate": "0.004",
+                "fundingMinRate": "-0.004", "fundingRateIntervalMin": "240", "isStock": False, "isFx": False,
             })
-        data = {"global": {"appName": "edgeX", "appEnv": "replay", "starkExMaxFundingRate": 1120,
-                           "maintenanceReason": ""},
-                "coinList": coins, "contractList": contracts}
+        data = {"global": {"collateralCoinId": "1000", "maxFundingRate": 12000}, "coinList": coins,
+                "contractList": contracts}
         return self._edgex_envelope(data, now_ms)
 
-    def _edgex_ticker_row(self, name: str, now_ms: int) -> dict[str, Any]:
-        m = self.multiplier(name)
-        px = self.price("edgex", name, now_ms) * m
+    def _edgex_funding_row(self, name: str, at_ms: int, now_ms: int, *, settlement: bool) -> dict[str, Any]:
+        """A getLatestFundingRate row (settlement=False: running forecast for the next 4 h boundary, `fundingRate`
+        the last settled one) or a getFundingRatePage settlement row (settlement=True, at a boundary)."""
+        period = 4 * HOUR_MS
+        settled_at = at_ms // period * period
+        px = self.price("edgex", name, at_ms) * self.multiplier(name)
+        row = {"contractId": self.edgex_contract_id(name), "fundingTime": str(settled_at),
+               "fundingTimestamp": str(settled_at if settlement else now_ms), "oraclePrice": num(px, 18),
+               "markPrice": num(px, 18), "indexPrice": num(px * 1.0002, 15),
+               "fundingRate": rate_str(self.rate_1h("edgex", name, settled_at) * 4), "isSettlement": settlement,
+               "forecastFundingRate": "" if settlement else rate_str(self.rate_1h("edgex", name, now_ms) * 4),
+               "previousFundingRate": rate_str(self.rate_1h("edgex", name, settled_at - period) * 4),
+               "interestRate": "0.0003", "predictedFundingRate": "0.00005000", "fundingRateIntervalMin": "240",
+               "fundingIndex": num(px, 18)}
+        return row if settlement else self._pinned("edgex", self.edgex_name(name), row)
+
+    def edgex_latest_funding(self, contract_ids: str | None, now_ms: int) -> dict[str, Any]:
+        """getLatestFundingRate?contractId=<comma-joined ids> (many in one call)."""
+        by_id = self._edgex_by_id()
+        wanted = [i for i in (contract_ids or "").split(",") if i in by_id]
+        return self._edgex_envelope([self._edgex_funding_row(by_id[i], now_ms, now_ms, settlement=False)
+                                     for i in wanted], now_ms)
+
+    def edgex_ticker(self, contract_id: str | None, now_ms: int) -> dict[str, Any]:
+        """V2 getTicker answers ONE contract: no id, an unknown id or comma-joined ids -> data: []."""
+        name = self._edgex_by_id().get(contract_id or "")
+        if name is None:
+            return self._edgex_envelope([], now_ms)
+        px = self.price("edgex", name, now_ms) * self.multiplier(name)
         a = self.assets[name]
         period = 4 * HOUR_MS
         funding_time = now_ms // period * period
         row = {
-            "contractId": self.edgex_contract_id(name), "contractName": f"{self.edgex_base(name)}USDT",
+            "contractId": self.edgex_contract_id(name), "contractName": self.edgex_name(name),
             "priceChange": num(px * 0.01), "priceChangePercent": "0.010000", "trades": str(int(a.volume_usd / 9000)),
             "size": num(a.volume_usd * 0.03 / px, 10), "value": num(a.volume_usd * 0.03, 14),
             "high": num(px * 1.02), "low": num(px * 0.98), "open": num(px * 0.99), "close": num(px),
             "highTime": str(now_ms - 3_600_000), "lowTime": str(now_ms - 7_200_000),
             "startTime": str(now_ms - 86_400_000), "endTime": str(now_ms), "lastPrice": num(px),
-            "indexPrice": num(px * 1.0002, 15), "oraclePrice": num(px, 18),
+            "indexPrice": num(px * 1.0002, 15), "oraclePrice": num(px, 18), "markPrice": num(px, 18),
             "openInterest": num(a.oi_usd * 0.01 / px, 10),
             "fundingRate": rate_str(self.rate_1h("edgex", name, now_ms) * 4),
             "fundingTime": str(funding_time), "nextFundingTime": str(funding_time + period),
         }
-        return self._pinned("edgex", row["contractName"], row)
-
-    def edgex_ticker(self, contract_id: str | None, now_ms: int) -> dict[str, Any]:
-        names = [n for n in self.listings["edgex"] if not self.edgex_disabled(n)]
-        if contract_id is not None:
-            names = [n for n in names if self.edgex_contract_id(n) == contract_id]
-        return self._edgex_envelope([self._edgex_ticker_row(n, now_ms) for n in names], now_ms)
+        return self._edgex_envelope([self._pinned("edgex", row["contractName"], row)], now_ms)
 
     def edgex_funding_page(self, contract_id: str, size: int, offset: str, start_ms: int, end_ms: int,
                            now_ms: int) -> dict[str, Any]:
-        names = [n for n in self.listings["edgex"] if self.edgex_contract_id(n) == contract_id]
+        """Settlement rows every 4 h, newest first (as V2 pages them); offsetData = the next (older) boundary."""
+        name = self._edgex_by_id().get(contract_id)
         rows: list[dict[str, Any]] = []
         step = 4 * HOUR_MS
-        t = int(offset) if offset else -(-start_ms // step) * step
         end = min(end_ms, now_ms)
-        if names:
-            name = names[0]
-            while t < end and len(rows) < size:
-                rows.append({"contractId": contract_id, "fundingTime": str(t), "fundingTimestamp": str(t),
-                             "fundingRate": rate_str(self.rate_1h("edgex", name, t) * 4),
-                             "oraclePrice": num(self.price("edgex", name, t) * self.multiplier(name), 18),
-                             "isSettlement": True})
-                t += step
-        more = bool(names) and t < end
+        t = int(offset) if offset else (end - 1) // step * step
+        if name is not None:
+            while t >= start_ms and len(rows) < size:
+                rows.append(self._edgex_funding_row(name, t, now_ms, settlement=True))
+                t -= step
+        more = name is not None and t >= start_ms
         return self._edgex_envelope({"dataList": rows, "nextPageOffsetData": str(t) if more else ""}, now_ms)
+
+    def edgex_v1(self, path: str, now_ms: int) -> dict[str, Any]:
+        """The deprecated V1 API as it answered on 2026-09-13 (DEX_APIS_2026-12 §2.1): getMetaData still lists the
+        V1 contracts (ids 1000000x, USDT), every data call (funding, ticker, history) answers SUCCESS with data: []."""
+        if path != "/meta/getMetaData":
+            return self._edgex_envelope([], now_ms)
+        contracts = [{"contractId": str(10000001 + ASSET_NAMES.index(n)), "contractName": f"{self.edgex_base(n)}USDT",
+                      "baseCoinId": self.edgex_coin_id(n), "quoteCoinId": "1000", "enableTrade": True,
+                      "enableDisplay": True, "fundingRateIntervalMin": "240", "defaultTakerFeeRate": "0.00055",
+                      "defaultMakerFeeRate": "0.0002"} for n in self.listings["edgex"]]
+        coins = [{"coinId": "1000", "coinName": "USDT"},
+                 *({"coinId": self.edgex_coin_id(n), "coinName": self.edgex_base(n)} for n in self.listings["edgex"])]
+        return self._edgex_envelope({"global": {"appName": "edgeX"}, "coinList": coins, "contractList": contracts}, now_ms)
 
 
 def garbage_body() -> bytes:

@@ -18,6 +18,7 @@ import fcntl
 import importlib
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -163,6 +164,7 @@ class Stack:
         self.gateway: Any = None
         self.app: Any = None
         self.interval = 60
+        self.management_port = 0   # the gateway's loopback-only @connections port (chosen in load_app)
 
     # --- pieces ------------------------------------------------------------------------------
     def environment(self) -> None:
@@ -266,9 +268,12 @@ class Stack:
 
     def load_app(self, port: int) -> None:
         from chalicelib import wiring
+        from chalicelib.local.servers import free_port
         from chalicelib.settings import reset_settings_cache
 
-        os.environ["WS_MANAGEMENT_URL"] = f"http://{_public(self.args.host)}:{port}"
+        # @connections is not on the public port: a loopback port of its own that only this machine reaches
+        self.management_port = free_port()
+        os.environ["WS_MANAGEMENT_URL"] = f"http://127.0.0.1:{self.management_port}"
         reset_settings_cache()
         wiring.reset()
         self.exit.callback(wiring.reset)  # closes the app's database and Redis connections first
@@ -318,6 +323,26 @@ class Stack:
             out("  top opportunities: none above the default filters yet")
         for rank, opp in enumerate(items[:3], 1):
             out("  " + opportunity_line(rank, opp))
+
+
+def admin_guard() -> Any:
+    """The gateway's BodyGuard for the admin routes (api/routes.py, tag "Admin"): the app's own
+    X-API-Key check (api/system.check_admin, constant-time) and error body, run on the request head."""
+    from chalicelib.api import system
+    from chalicelib.api.errors import ApiError
+    from chalicelib.api.routes import ROUTES
+    from chalicelib.local.gateway import BodyGuard, HttpResponse
+
+    paths = [re.compile(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(r.path))) for r in ROUTES if r.tag == "Admin"]
+
+    def check(headers: list[tuple[str, str]]) -> Any:
+        try:
+            system.check_admin({k.lower(): v for k, v in headers})
+        except ApiError as exc:
+            return HttpResponse.json(exc.status, exc.body())
+        return None
+
+    return BodyGuard(paths, check)
 
 
 def _public(host: str) -> str:
@@ -378,7 +403,8 @@ async def _serve(stack: Stack, port: int) -> None:
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)
-    gateway = Gateway(stack.app, stack.args.host, port)
+    gateway = Gateway(stack.app, stack.args.host, port, management_port=stack.management_port,
+                      body_guard=admin_guard())
     stack.gateway = gateway
     jobs = jobs_from_app(stack.app)
     scheduler = Scheduler(jobs, float(stack.interval), app_name=getattr(stack.app, "app_name", "frs"),
@@ -389,7 +415,7 @@ async def _serve(stack: Stack, port: int) -> None:
             ("REST", f"{gateway.url}/api/v1/  (e.g. {gateway.url}/api/v1/opportunities)"),
             *_doc_rows(stack.app, gateway.url),
             ("WebSocket", f"{gateway.ws_url}  (+ /funding-rates, /opportunities)"),
-            ("@connections", f"{gateway.management_url}/@connections/{{id}}  (WS_MANAGEMENT_URL)"),
+            ("@connections", f"{gateway.management_url}/@connections/{{id}}  (WS_MANAGEMENT_URL; loopback only)"),
         ]
         stack.rows.append(("interval", f"collectors every {stack.interval} s"))
         for job in jobs:

@@ -273,7 +273,7 @@ def run_once(event: Mapping[str, Any], *, settings: Any, storage: Any, kv: Any, 
     changed: list[MarketSnapshot] = []
     events: list[tuple[str, dict[str, Any]]] = []
     published = {"funding_rates": 0, "opportunities": 0}
-    ws = {"connections": 0, "recipients": 0, "frames_delivered": 0, "frames_failed": 0, "pruned": 0}
+    ws = {"connections": 0, "recipients": 0, "messages": 0, "frames_delivered": 0, "frames_failed": 0, "pruned": 0}
     try:
         if redis_ok:
             previous_rates = _decode(kv.get(keys.latest_rates()))

@@ -5,7 +5,7 @@
 
 Plan. Markets are listed from one live snapshot of each venue and named by the symbol the service
 normalizes them to (BTC, PEPE); a venue whose history is keyed by a numeric id (Lighter market_id,
-EdgeX contractId) maps its markets through the module's `history_keys(spec, payloads)`. The range
+EdgeX contractId) gives it on its snapshots (`market_id`). The range
 starts at UTC midnight of the first day asked for and ends now. Each market's range is cut into
 windows of up to `--chunk-days` consecutive missing days.
 
@@ -25,6 +25,7 @@ others go on; the summary names both. Exit status 0 only when every venue finish
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import math
 import sys
@@ -227,6 +228,8 @@ def fetch_history(module: ModuleType, key: str, start_ms: int, end_ms: int, *, f
     from chalicelib.transport.http import FetchError
 
     by_time: dict[int, HistoryPoint] = {}
+    # stateful histories (Paradex: delta funding_index between boundaries) also get the cursor the page was asked with
+    takes_cursor = "cursor" in inspect.signature(module.parse_history).parameters
     cursor: Any = None
     seen_cursors: set[str] = set()
     pages = 0
@@ -241,7 +244,8 @@ def fetch_history(module: ModuleType, key: str, start_ms: int, end_ms: int, *, f
             payload = fetcher.get_json(request)
         except FetchError as exc:
             raise BackfillError(f"page {pages + 1}: {exc.reason}") from None
-        points, cursor = module.parse_history(spec, payload, dex_symbol=key)
+        points, cursor = module.parse_history(spec, payload, dex_symbol=key,
+                                              **({"cursor": cursor} if takes_cursor else {}))
         pages += 1
         for p in points:
             if start_ms <= p.time_ms < end_ms:
@@ -275,9 +279,9 @@ def list_markets(module: ModuleType, settings: Settings, symbols: set[str] | Non
         parsed = module.parse(spec, payloads, now_ms=int(time.time() * 1000))
     except ParseError as exc:
         raise BackfillError(f"cannot list markets: parse error: {exc}") from None
-    keys_of = getattr(module, "history_keys", None)
-    keys: dict[str, str] = keys_of(spec, payloads) if keys_of is not None else {}
-    markets = [Market(s.symbol, s.dex_symbol, keys.get(s.dex_symbol, s.dex_symbol), float(s.funding_interval_hours))
+    # venues whose history is keyed by an id (Lighter market_id, EdgeX contractId) take "NAME#<id>" (base.history_id)
+    markets = [Market(s.symbol, s.dex_symbol, s.dex_symbol if s.market_id is None else f"{s.dex_symbol}#{s.market_id}",
+                      float(s.funding_interval_hours))
                for s in parsed.snapshots
                if symbols is None or s.symbol in symbols or s.dex_symbol.upper() in symbols]
     return sorted(markets, key=lambda m: m.dex_symbol)

@@ -12,6 +12,11 @@ Client messages (SPEC.md "WebSocket"):
   {"action": "ping"}
 Anything malformed gets {"type": "error", "error": ..., "detail": ...} back; the socket stays open.
 
+Server messages: each analysis run posts ONE message per subscriber (API Gateway's 128 KB limit
+permitting): the SPEC frame itself when only one matched, else the run's frames in order inside
+  {"type": "updates", "timestamp": ..., "frames": [{"type": "funding_rate_update", ...}, ...]}
+("single": one funding_rate_update per market; "batch": one funding_rate_batch with them all).
+
 Matching: a rate matches when its symbol and dex pass the filters; an opportunity when its
 symbol passes and BOTH legs are among `dexes` (a client filtering venues trades only on them).
 """
@@ -191,44 +196,123 @@ class Updates:
     opportunities: Sequence[tuple[str, Mapping[str, Any]]]   # (opened|updated|closed, data)
 
 
-def frames_for(record: Mapping[str, Any], updates: Updates) -> list[str]:
-    """The encoded frames one connection gets, in order: rates then opportunity events."""
-    filters, channels, out = record.get("filters") or {}, record.get("channels") or [], []
+class _Encoded:
+    """One run's frames encoded once, indexed by symbol and dex (a subscriber costs its matches, not the run)."""
+
+    def __init__(self, updates: Updates) -> None:
+        ts = updates.timestamp
+        self.rates = updates.rates
+        self.single = [dumps({"type": "funding_rate_update", "timestamp": ts, "data": d}) for d in updates.rates]
+        self.item = [dumps(d) for d in updates.rates]
+        self.rates_by_symbol: dict[Any, list[int]] = {}
+        for i, d in enumerate(updates.rates):
+            self.rates_by_symbol.setdefault(d["symbol"], []).append(i)
+        self.opps = updates.opportunities
+        self.opp_frames = [dumps({"type": "opportunity_update", "timestamp": ts, "event": event, "data": d})
+                           for event, d in updates.opportunities]
+        self.opps_by_symbol: dict[Any, list[int]] = {}
+        for i, (_, d) in enumerate(updates.opportunities):
+            self.opps_by_symbol.setdefault(d["symbol"], []).append(i)
+        self.batch_head = dumps({"type": "funding_rate_batch", "timestamp": ts})[:-1] + ',"data":['
+
+    @staticmethod
+    def _candidates(by_symbol: Mapping[Any, list[int]], total: int, symbols: list[str] | None) -> Iterable[int]:
+        if symbols is None:
+            return range(total)
+        return sorted(i for s in symbols for i in by_symbol.get(s, ()))
+
+
+def frames_for(record: Mapping[str, Any], updates: Updates | _Encoded, *, max_bytes: int | None = None) -> list[str]:
+    """The encoded SPEC frames one connection gets, in order: rates then opportunity events.
+
+    `batch` puts the rates in funding_rate_batch frames, each at most `max_bytes` when given."""
+    enc = updates if isinstance(updates, _Encoded) else _Encoded(updates)
+    filters, channels = record.get("filters") or {}, record.get("channels") or []
+    symbols = filters.get("symbols")
+    out: list[str] = []
     if "funding_rates" in channels:
-        rates = [d for d in updates.rates if rate_matches(filters, d)]
+        rates = [i for i in enc._candidates(enc.rates_by_symbol, len(enc.rates), symbols)
+                 if rate_matches(filters, enc.rates[i])]
         if record.get("format") == "batch" and rates:
-            out.append(dumps({"type": "funding_rate_batch", "timestamp": updates.timestamp, "data": rates}))
+            head = enc.batch_head
+            out.extend(head + ",".join(part) + "]}"
+                       for part in _packed([enc.item[i] for i in rates], len(head) + 2, max_bytes))
         else:
-            out.extend(dumps({"type": "funding_rate_update", "timestamp": updates.timestamp, "data": d})
-                       for d in rates)
+            out.extend(enc.single[i] for i in rates)
     if "opportunities" in channels:
-        out.extend(dumps({"type": "opportunity_update", "timestamp": updates.timestamp, "event": event,
-                          "data": d}) for event, d in updates.opportunities if opportunity_matches(filters, d))
+        out.extend(enc.opp_frames[i] for i in enc._candidates(enc.opps_by_symbol, len(enc.opps), symbols)
+                   if opportunity_matches(filters, enc.opps[i][1]))
     return out
 
 
-def fan_out(kv: Any, pusher: Any, updates: Updates) -> dict[str, int]:
-    """Push to every subscriber whose filters match; prune the gone ones. Returns counts."""
+def messages_for(frames: Sequence[str], timestamp: str, max_bytes: int) -> list[str]:
+    """A connection's frames of one run as WebSocket messages: ONE message unless they exceed `max_bytes`.
+
+    One frame goes as it is (the SPEC frame); more go in one envelope,
+    {"type": "updates", "timestamp": ..., "frames": [frame, ...]}, in order. Over the API Gateway
+    message limit the envelope is split into as few messages as fit (ceil(size / max_bytes) or one more).
+    """
+    if len(frames) <= 1:
+        return list(frames)
+    head = dumps({"type": "updates", "timestamp": timestamp})[:-1] + ',"frames":['
+    return [part[0] if len(part) == 1 else head + ",".join(part) + "]}"
+            for part in _packed(list(frames), len(head) + 2, max_bytes)]
+
+
+def _packed(items: list[str], overhead: int, max_bytes: int | None) -> list[list[str]]:
+    """Consecutive runs of `items` whose comma-joined size plus `overhead` stays within `max_bytes`."""
+    if max_bytes is None:
+        return [items]
+    runs: list[list[str]] = [[]]
+    size = overhead
+    for item in items:
+        n = len(item.encode()) if not item.isascii() else len(item)
+        if runs[-1] and size + 1 + n > max_bytes:
+            runs.append([])
+            size = overhead
+        size += n + (1 if len(runs[-1]) else 0)
+        runs[-1].append(item)
+    return runs
+
+
+def fan_out(kv: Any, pusher: Any, updates: Updates, *, max_bytes: int | None = None) -> dict[str, int]:
+    """Push to every subscriber whose filters match, ONE post per connection per run; prune the gone ones.
+
+    Connections with the same subscription share the encoded messages. Returns counts: `messages`
+    (posts delivered), `frames_delivered` (SPEC frames inside them), `frames_failed`, `pruned`."""
+    from chalicelib.transport.push import MAX_MESSAGE_BYTES
+
+    limit = max_bytes or MAX_MESSAGE_BYTES
     records = load_all(kv)
     by_endpoint: dict[str | None, dict[str, list[str]]] = {}
-    cache: dict[str, list[str]] = {}     # connections with the same subscription share encoded frames
+    frame_count: dict[str, int] = {}
+    cache: dict[str, tuple[list[str], int]] = {}
+    encoded = _Encoded(updates)
     for record in records:
         signature = json.dumps([record.get("channels"), record.get("filters"), record.get("format")], sort_keys=True)
-        frames = cache.get(signature)
-        if frames is None:
-            frames = cache[signature] = frames_for(record, updates)
-        if frames:
-            by_endpoint.setdefault(record.get("endpoint"), {})[record["id"]] = frames
-    delivered = failed = 0
+        cached = cache.get(signature)
+        if cached is None:
+            frames = frames_for(record, encoded, max_bytes=limit)
+            cached = cache[signature] = (messages_for(frames, updates.timestamp, limit), len(frames))
+        messages, count = cached
+        if messages:
+            by_endpoint.setdefault(record.get("endpoint"), {})[record["id"]] = messages
+            frame_count[record["id"]] = count
+    delivered = posted = failed = 0
     gone: list[str] = []
-    for endpoint, frames_by_connection in by_endpoint.items():
+    for endpoint, messages_by_connection in by_endpoint.items():
         try:
-            result = pusher.send(frames_by_connection, endpoint)
+            result = pusher.send(messages_by_connection, endpoint)
         except Exception as exc:   # no endpoint configured / client error: count it, never fail the analysis
-            log.warning("push to %d connections via %s failed: %s", len(frames_by_connection), endpoint, exc)
-            failed += sum(len(frames) for frames in frames_by_connection.values())
+            log.warning("push to %d connections via %s failed: %s", len(messages_by_connection), endpoint, exc)
+            failed += sum(frame_count[cid] for cid in messages_by_connection)
             continue
-        delivered, failed, gone = delivered + result.delivered, failed + result.failed, gone + result.gone
+        missed = set(result.gone) | set(getattr(result, "failed_ids", ()))
+        reached = sum(frame_count[cid] for cid in messages_by_connection if cid not in missed)
+        posted += result.delivered
+        delivered += reached
+        failed += sum(frame_count[cid] for cid in messages_by_connection if cid in missed and cid not in result.gone)
+        gone += result.gone
     pruned = prune(kv, gone)
     return {"connections": len(records), "recipients": sum(len(v) for v in by_endpoint.values()),
-            "frames_delivered": delivered, "frames_failed": failed, "pruned": pruned}
+            "messages": posted, "frames_delivered": delivered, "frames_failed": failed, "pruned": pruned}

@@ -9,7 +9,9 @@ A `Fetcher` performs a venue module's `Request`s against one base URL with a sha
 - other 4xx are not retried; a 2xx body that is not JSON is a `FetchError("malformed JSON from <url>: ...")`;
 - each attempt spends one token of the venue's request budget; when none is left the request is
   skipped (`FetchError.budget`), never delayed;
-- `fetch_many` runs requests with bounded concurrency (spec.max_concurrency threads).
+- `fetch_many` runs requests with bounded concurrency (spec.max_concurrency threads);
+- a request with `cache_seconds > 0` (Paradex /v1/markets, ~4 MB, changes rarely) is answered from a
+  per-process cache while fresh: no HTTP, no budget token; only successful JSON answers are cached.
 
 Clock, sleep and randomness are injected so tests run instantly and deterministically.
 """
@@ -80,23 +82,72 @@ def _retryable_status(status: int) -> bool:
     return status == 429 or status >= 500
 
 
+class ResponseCache:
+    """Decoded answers of `Request.cache_seconds` requests, keyed by method + URL + params + body; one per
+    process (RESPONSE_CACHE), so a warm Lambda or a long-running `frs collect` reuses them across cycles."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def key(url: str, request: Request) -> str:
+        return json.dumps([request.method, url, sorted(request.params.items()), request.json], default=str)
+
+    def get(self, key: str, now: float) -> tuple[bool, Any]:
+        with self._lock:
+            item = self._items.get(key)
+            if item is None or item[0] <= now:
+                self._items.pop(key, None)
+                return False, None
+            return True, item[1]
+
+    def put(self, key: str, value: Any, expires: float) -> None:
+        with self._lock:
+            self._items[key] = (expires, value)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+RESPONSE_CACHE = ResponseCache()
+
+
 class Fetcher:
     def __init__(self, client: httpx.Client, base_url: str, *, deadline: Deadline, policy: RetryPolicy | None = None,
                  budget: TokenBucket | None = None, sleep: Callable[[float], None] = time.sleep,
                  wall: Callable[[], float] = time.time, rng: random.Random | None = None,
-                 max_concurrency: int = 8) -> None:
+                 max_concurrency: int = 8, cache: ResponseCache | None = None,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self.client, self.base_url = client, base_url.rstrip("/")
         self.deadline, self.policy, self.budget = deadline, policy or RetryPolicy(), budget
         self.sleep, self.wall, self.rng = sleep, wall, rng or random.Random()
         self.max_concurrency = max(1, max_concurrency)
+        self.cache, self.monotonic = cache if cache is not None else RESPONSE_CACHE, monotonic
         self.requests_made = 0
+        self.cache_hits = 0
         self._lock = threading.Lock()
 
     def url(self, request: Request) -> str:
         return self.base_url + request.path
 
     def get_json(self, request: Request) -> Any:
-        """Decoded JSON of one request, retried per the policy; FetchError when it cannot be had."""
+        """Decoded JSON of one request (from the cache while a cache_seconds answer is fresh), retried per
+        the policy; FetchError when it cannot be had."""
+        if request.cache_seconds <= 0:
+            return self._fetch(request)
+        key = ResponseCache.key(self.url(request), request)
+        hit, value = self.cache.get(key, self.monotonic())
+        if hit:
+            with self._lock:
+                self.cache_hits += 1
+            return value
+        value = self._fetch(request)
+        self.cache.put(key, value, self.monotonic() + request.cache_seconds)
+        return value
+
+    def _fetch(self, request: Request) -> Any:
         url = self.url(request)
         last = "no attempt made"
         for attempt in range(1, self.policy.attempts + 1):

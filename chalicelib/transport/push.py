@@ -2,9 +2,23 @@
 
 The same boto3 code runs everywhere (DESIGN.md §2): on AWS the endpoint is
 https://{api-id}.execute-api.{region}.amazonaws.com/{stage}; locally it is the local gateway's
-`@connections` endpoint (http://127.0.0.1:<port>), and tests point it at moto or a Stubber.
-A 410 GoneException marks the connection gone (the caller prunes it from the registry); any
-other error is counted as failed and logged, never raised into the analysis.
+`@connections` endpoint (http://127.0.0.1:<management port>, a loopback-only port of its own),
+and tests point it at moto or a Stubber. A 410 GoneException marks the connection gone (the
+caller prunes it from the registry); any other error is counted as failed and logged, never
+raised into the analysis.
+
+Limits this respects (API Gateway quotas, docs.aws.amazon.com/apigateway/latest/developerguide/
+limits.html and apigateway-execution-service-websocket-limits-table.html, read 2026-12):
+- message payload 128 KB per post (not adjustable; frames of 32 KB are API Gateway's business):
+  callers pack a connection's updates into messages of at most MAX_MESSAGE_BYTES;
+- the account-level throttle, shared by REST, WebSocket and the `@connections` callback API:
+  10,000 requests/s with a 5,000-request token bucket in most regions, 2,500/s with 1,250 in
+  the newer ones. Posts to an AWS endpoint are paced at AWS_POSTS_PER_SECOND (bucket
+  AWS_BURST), under the lower default, leaving room for the REST traffic sharing the quota;
+  a throttled post (429 LimitExceededException) is retried by botocore's standard mode.
+Concurrency: at most `max_workers` posts in flight per pusher, across every caller (the analysis
+fan-out and the `$default` replies alike), and the HTTP pool holds exactly that many connections,
+so urllib3 never has to discard one ("Connection pool is full").
 """
 
 from __future__ import annotations
@@ -12,6 +26,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -19,6 +34,9 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 MAX_WORKERS = 16
+MAX_MESSAGE_BYTES = 128_000        # API Gateway: 128 KB per message (read as 1000-byte KB, the safe side)
+AWS_POSTS_PER_SECOND = 2_000       # under the 2,500/s account default of the smallest regions
+AWS_BURST = 1_000                  # under their 1,250-request bucket
 
 
 @dataclass
@@ -26,6 +44,7 @@ class PushResult:
     delivered: int = 0
     failed: int = 0
     gone: list[str] = field(default_factory=list)
+    failed_ids: list[str] = field(default_factory=list)   # connections that missed at least one message
 
 
 def encode(frame: Mapping[str, Any] | str | bytes) -> bytes:
@@ -45,25 +64,62 @@ def is_gone(exc: BaseException) -> bool:
     return code == "GoneException" or status == 410
 
 
+class RateLimiter:
+    """Token bucket: `rate` tokens a second, at most `burst` saved up. Thread-safe; `acquire` sleeps."""
+
+    def __init__(self, rate: float, burst: int, clock: Any = time.monotonic, sleep: Any = time.sleep) -> None:
+        self.rate, self.burst = float(rate), float(burst)
+        self._clock, self._sleep = clock, sleep
+        self._tokens = float(burst)
+        self._stamp = clock()
+        self._lock = threading.Lock()
+
+    def acquire(self) -> None:
+        while True:
+            with self._lock:
+                now = self._clock()
+                self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+                self._stamp = now
+                if self._tokens >= 1:
+                    self._tokens -= 1
+                    return
+                wait = (1 - self._tokens) / self.rate
+            self._sleep(wait)
+
+
+def is_aws(url: str) -> bool:
+    return url.startswith("https://")
+
+
 class ApiGatewayPusher:
     """Pusher (services/ports.py) over boto3 `apigatewaymanagementapi`; one client per endpoint."""
 
-    def __init__(self, endpoint_url: str | None, *, max_workers: int = MAX_WORKERS, client_factory: Any = None):
+    def __init__(self, endpoint_url: str | None, *, max_workers: int = MAX_WORKERS, client_factory: Any = None,
+                 aws_rate: float = AWS_POSTS_PER_SECOND, aws_burst: int = AWS_BURST):
         self.endpoint_url = endpoint_url
         self.max_workers = max_workers
         self._client_factory = client_factory or _boto_client
         self._clients: dict[str, Any] = {}
+        self._limiters: dict[str, RateLimiter | None] = {}
+        self._aws_rate, self._aws_burst = aws_rate, aws_burst
         self._lock = threading.Lock()
+        # every post of this pusher holds a slot: never more in flight than the pool has connections
+        self._slots = threading.BoundedSemaphore(max_workers)
 
     def client(self, endpoint_url: str | None = None) -> Any:
+        url = self._url(endpoint_url)
+        with self._lock:
+            if url not in self._clients:
+                self._clients[url] = self._client_factory(url, self.max_workers)
+                self._limiters[url] = RateLimiter(self._aws_rate, self._aws_burst) if is_aws(url) else None
+            return self._clients[url]
+
+    def _url(self, endpoint_url: str | None) -> str:
         url = self.endpoint_url or endpoint_url
         if not url:
             raise ValueError("no WebSocket management endpoint: set WS_MANAGEMENT_URL "
                              "(https://{api-id}.execute-api.{region}.amazonaws.com/{stage})")
-        with self._lock:
-            if url not in self._clients:
-                self._clients[url] = self._client_factory(url, self.max_workers)
-            return self._clients[url]
+        return url
 
     def post(self, connection_ids: Iterable[str], frame: Mapping[str, Any] | str | bytes,
              endpoint_url: str | None = None) -> tuple[int, list[str]]:
@@ -72,21 +128,25 @@ class ApiGatewayPusher:
         result = self.send({cid: [data] for cid in connection_ids}, endpoint_url)
         return result.delivered, result.gone
 
-    def send(self, frames_by_connection: Mapping[str, Sequence[bytes | str]],
+    def send(self, messages_by_connection: Mapping[str, Sequence[bytes | str]],
              endpoint_url: str | None = None) -> PushResult:
-        """Each connection's frames in order; connections in parallel (at most `max_workers`)."""
+        """Each connection's messages in order (one post each); connections in parallel (at most `max_workers`)."""
         result = PushResult()
-        if not frames_by_connection:
+        if not messages_by_connection:
             return result
         client = self.client(endpoint_url)
+        limiter = self._limiters.get(self._url(endpoint_url))
         lock = threading.Lock()
 
-        def deliver(cid: str, frames: Sequence[bytes | str]) -> None:
+        def deliver(cid: str, messages: Sequence[bytes | str]) -> None:
             sent = failed = 0
             gone = False
-            for data in frames:
+            for data in messages:
+                if limiter is not None:
+                    limiter.acquire()
                 try:
-                    client.post_to_connection(ConnectionId=cid, Data=encode(data))
+                    with self._slots:
+                        client.post_to_connection(ConnectionId=cid, Data=encode(data))
                     sent += 1
                 except Exception as exc:
                     if is_gone(exc):
@@ -99,13 +159,17 @@ class ApiGatewayPusher:
                 result.failed += failed
                 if gone:
                     result.gone.append(cid)
+                elif failed:
+                    result.failed_ids.append(cid)
 
-        items = list(frames_by_connection.items())
+        items = list(messages_by_connection.items())
         if len(items) == 1:
             deliver(*items[0])
         else:
-            with ThreadPoolExecutor(max_workers=min(self.max_workers, len(items))) as pool:
-                list(pool.map(lambda item: deliver(*item), items))
+            with ThreadPoolExecutor(max_workers=min(self.max_workers, len(items)),
+                                    thread_name_prefix="frs-push") as pool:
+                for _ in pool.map(lambda item: deliver(*item), items):
+                    pass
         return result
 
 
@@ -113,15 +177,17 @@ def _boto_client(endpoint_url: str, max_workers: int) -> Any:
     import boto3
     from botocore.config import Config
 
-    config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 2, "mode": "standard"},
-                    max_pool_connections=max(10, max_workers))
+    # the pool holds as many connections as posts may be in flight (ApiGatewayPusher._slots)
+    options: dict[str, Any] = {"connect_timeout": 2, "read_timeout": 5, "max_pool_connections": max_workers,
+                               "retries": {"max_attempts": 3, "mode": "standard"}}   # standard: retries 429s
+    if not is_aws(endpoint_url):
+        # The local gateway ignores signatures: skip SigV4 (a third of a post's CPU) and the credentials
+        from botocore import UNSIGNED
+
+        options["signature_version"] = UNSIGNED
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-    kwargs: dict[str, Any] = {}
-    if endpoint_url.startswith("http://") and not os.environ.get("AWS_ACCESS_KEY_ID"):
-        # The local gateway ignores signatures, but botocore refuses to sign without credentials.
-        kwargs = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
     return boto3.client("apigatewaymanagementapi", endpoint_url=endpoint_url, region_name=region,
-                        config=config, **kwargs)
+                        config=Config(**options))
 
 
 def make_pusher(settings: Any) -> ApiGatewayPusher:

@@ -8,18 +8,20 @@ A venue module exposes:
                                                                           # (e.g. GRVT ticker per instrument); [] = done
     def parse(spec, payloads: dict[str, Any], *, now_ms: int) -> ParseResult   # pure; raises ParseError
     def history_requests(spec, dex_symbol, start_ms, end_ms, cursor) -> Request | None   # optional (backfill)
-    def parse_history(spec, payload, *, dex_symbol) -> tuple[list[HistoryPoint], cursor|None]  # optional
+    def parse_history(spec, payload, *, dex_symbol[, cursor]) -> tuple[list[HistoryPoint], cursor|None]  # optional;
+                                          # `cursor` (the one the page was requested with) if the history is stateful
 
 `payloads` maps Request.key -> decoded JSON body. Transport (chalicelib/transport) performs
 the requests; venues never do I/O, read the clock or the environment. A request that failed is simply
 absent from `payloads`: a missing first-stage payload is a ParseError, a missing follow-up payload
 (one GRVT ticker, one EdgeX contract) rejects only that market. follow_up() returns only requests whose
-keys are not in `payloads` yet; since a failed request stays absent, call it ONCE after the first stage
-(GRVT and EdgeX need exactly one follow-up stage) rather than looping until it returns [].
+keys are not in `payloads` yet. The collector calls it again after each stage until it returns nothing new
+(EdgeX: stage 2 getLatestFundingRate, stage 3 the tickers); a failed request stays absent and is not retried.
 
 History of venues keyed by a numeric id (Lighter market_id, EdgeX contractId) takes dex_symbol as
 "NAME#<id>" (e.g. "ETH#0"); see history_id(). Cursors are opaque to callers: pass None first, then
-whatever parse_history returned, until it returns None.
+whatever parse_history returned, until it returns None. A parse_history that accepts `cursor` is given the cursor
+its page was requested with (Paradex chains funding_index readings from one boundary to the next through it).
 
 Helpers below keep each venue module a SPEC plus a short parse(): to_decimal (raw text -> Decimal),
 normalize_symbol (kPEPE / 1000PEPE / 1MBABYDOGE / -USD-PERP ...), validate_record and build_snapshot
@@ -51,6 +53,8 @@ class Request:
     path: str                                  # appended verbatim to the base URL
     params: dict[str, str] = field(default_factory=dict)
     json: Any = None                           # POST body
+    cache_seconds: float = 0                   # > 0: the transport reuses a successful answer this long (per
+                                               # process, so a warm Lambda too); for payloads that change rarely
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +79,8 @@ class VenueSpec:
     rate_limit: RateLimit
     multiplier_prefixes: tuple[tuple[str, Decimal], ...] = (("1000000", Decimal(1000000)), ("1M", Decimal(1000000)), ("1000", Decimal(1000)), ("k", Decimal(1000)))
     symbol_suffixes: tuple[str, ...] = ()      # stripped to get the base asset, e.g. "-USD-PERP"
+    multiplier_names: tuple[tuple[str, str, Decimal], ...] = ()   # explicit (listed base, asset, multiplier) for names
+                                               # no generic prefix can catch: GRVT KPEPE = 1000 PEPE, but KAITO is KAITO
     max_concurrency: int = 8                   # parallel requests within one collection (follow-up stage)
     docs_url: str = ""
     notes: str = ""                            # unit/period assumptions with their source
@@ -162,6 +168,9 @@ def normalize_symbol(raw: str, spec: VenueSpec) -> tuple[str, Decimal]:
         if name.endswith(suffix) and len(name) > len(suffix):
             name = name[: -len(suffix)]
             break
+    for listed, asset, multiplier in spec.multiplier_names:
+        if name == listed:
+            return asset, multiplier
     for prefix, multiplier in spec.multiplier_prefixes:
         rest = name[len(prefix):]
         if name.startswith(prefix) and rest[:1].isalpha() and (prefix != "k" or rest[:1].isupper()):
@@ -223,7 +232,8 @@ def validate_record(spec: VenueSpec, dex_symbol: str, funding_rate: Decimal | No
 def build_snapshot(spec: VenueSpec, dex_symbol: str, *, now_ms: int, rate: Any, mark: Any,
                    interval: Decimal | None = None, base: str | None = None, index: Any = None,
                    oi_base: Any = None, volume_usd: Any = None, bid: Any = None, ask: Any = None,
-                   next_funding_ms: int | None = None, venue_ts_ms: int | None = None) -> MarketSnapshot | Reject:
+                   next_funding_ms: int | None = None, venue_ts_ms: int | None = None,
+                   market_id: Any = None) -> MarketSnapshot | Reject:
     """Raw venue values (str/float/int) -> a normalized snapshot, or a Reject saying why not.
 
     rate: as published; divided by spec.rate_scale (percent -> fraction) and, when the venue publishes
@@ -267,6 +277,7 @@ def build_snapshot(spec: VenueSpec, dex_symbol: str, *, now_ms: int, rate: Any, 
         volume_24h_usd=values["24h volume"], best_bid=per_token(values["best bid"]),
         best_ask=per_token(values["best ask"]), next_funding_time_ms=next_funding_ms,
         venue_ts_ms=venue_ts_ms, multiplier=multiplier, quote=spec.quote,
+        market_id=None if market_id is None else str(market_id),
     )
 
 
@@ -334,6 +345,14 @@ def unwrap(spec: VenueSpec, body: Any, where: str, kind: type, *, ok: str = "SUC
         msg = body.get("msg") if isinstance(body, dict) else None
         raise ParseError(f"{spec.id}: {where}: code is {code!r}, expected {ok!r} (msg {msg!r})")
     return need(body, "data", kind, spec, where)
+
+
+def envelope_rows(spec: VenueSpec, body: Any, where: str) -> list[dict[str, Any]]:
+    """The list of JSON objects in the `data` of a {"code": "SUCCESS", "data": [...]} envelope (EdgeX); a missing
+    body (the request failed) or another code is a ParseError naming it."""
+    if body is None:
+        raise ParseError(f"{spec.id}: {where} was not fetched")
+    return rows({"data": unwrap(spec, body, where, list)}, "data", spec, where)
 
 
 def history_id(spec: VenueSpec, dex_symbol: str, what: str) -> str:

@@ -20,12 +20,13 @@ SPEC = VenueSpec(
     fees=FeeSchedule(maker=Decimal("0.00027"), taker=Decimal("0.00055")),  # help.grvt.io Level 1 (conservative)
     rate_limit=vb.RateLimit(requests_per_minute=600, source="[U] not published; ccxt weights 4 per ticker call"),
     symbol_suffixes=("_USDT_Perp",),
+    multiplier_names=tuple((f"K{a}", a, Decimal(1000)) for a in ("PEPE", "BONK", "SHIB")),  # KPEPE = 1000 PEPE; KAITO stays
     max_concurrency=8,                   # one ticker call per instrument (no bulk ticker REST endpoint found)
     docs_url="https://api-docs.grvt.io/market_data_api/",
-    notes="Per-instrument interval funding_interval_hours (1/4/8; string or int). [U] ticker `funding_rate` "
-          "is the rate for ONE interval of the instrument (funding_rate_8h_curr the 8 h-normalized one; equal "
-          "on 8 h markets) - tests/online checks funding_rate = funding_rate_8h_curr x interval/8 on a 1 h "
-          "market. Timestamps are nanoseconds (strings).",
+    notes="Ticker funding_rate == funding_rate_8h_curr (despite the name): both percentage points per the "
+          "instrument's own funding_interval_hours (4 h perps rest at 0.005, 8 h at 0.01; recorded 2026-09-13). "
+          "History rows with funding_interval_hours 0 (before 2025-10-10) are per-minute readings of an 8 h-basis "
+          "rate: downsampled to one 1 h observation per clock hour (rate/8), never stored as 8 h settlements.",
 )
 HISTORY_LIMIT = 1000  # /full/v1/funding limit max (pysdk ApiFundingRateRequest)
 
@@ -81,16 +82,18 @@ def history_requests(spec: VenueSpec, dex_symbol: str, start_ms: int, end_ms: in
 
 def parse_history(spec: VenueSpec, payload: Any, *, dex_symbol: str) -> tuple[list[vb.HistoryPoint], Any]:
     """Wire: {"result": [{"funding_rate" pct, "funding_time" ns, "mark_price", "funding_interval_hours"}], "next"}.
-    funding_interval_hours "0" (legacy vb.rows) -> the 8 h default."""
-    items = vb.rows(payload, "result", spec, "funding")
-    multiplier = vb.normalize_symbol(dex_symbol, spec)[1]
-    points = []
+    Settlement rows (interval > 0) as they are; legacy per-minute rows (interval 0): last reading per clock hour, 1 h."""
+    items, multiplier = vb.rows(payload, "result", spec, "funding"), vb.normalize_symbol(dex_symbol, spec)[1]
+    settled: list[tuple[int, vb.HistoryPoint]] = []
+    legacy: list[tuple[int, vb.HistoryPoint]] = []
     for r in items:
         time_ms, rate, mark = vb.ns_to_ms(r.get("funding_time")), vb.finite_or_none(r.get("funding_rate")), vb.finite_or_none(r.get("mark_price"))
         if time_ms is not None and rate is not None:
-            points.append(vb.HistoryPoint(
-                time_ms=time_ms, funding_rate=rate / spec.rate_scale,
-                funding_interval_hours=vb.interval_hours(r.get("funding_interval_hours"), spec.funding_interval_hours),
-                mark_price=None if mark is None else mark / multiplier))
-    points.sort(key=lambda p: p.time_ms)
+            raw = r.get("funding_interval_hours")            # explicit 0 = legacy; absent = the 8 h default
+            hours = Decimal(0) if vb.finite_or_none(raw) == 0 else vb.interval_hours(raw, spec.funding_interval_hours)
+            point = vb.HistoryPoint(time_ms, rate / spec.rate_scale, hours, None if mark is None else mark / multiplier)
+            (settled if hours > 0 else legacy).append((time_ms, point))
+    hourly = [vb.HistoryPoint(hour, p.funding_rate / spec.funding_interval_hours, Decimal(1), p.mark_price)
+              for hour, p in vb.last_per_hour(legacy)]
+    points = sorted([p for _, p in settled] + hourly, key=lambda p: p.time_ms)
     return points, (payload.get("next") or None) if items else None

@@ -16,17 +16,18 @@ SPEC = VenueSpec(
     default_base_url="https://mainnet.zklighter.elliot.ai",
     funding_interval_hours=Decimal(1),   # "Funding payments occur at each hour mark" (docs.lighter.xyz funding) [C]
     rate_scale=Decimal(1),               # /funding-rates `rate` is a fraction (JSON float) [C schema]
-    rate_period_hours=Decimal(8),        # ...expressed over 8 h: funding_rate (1 h) = rate / 8 [U, DESIGN §3]
+    rate_period_hours=Decimal(8),        # ...expressed over 8 h: funding_rate (1 h) = rate / 8 (its `hyperliquid` row = 8 x HL's)
     quote="USDC",                        # quote/settle USDC (DEX_APIS §2)
     fees=FeeSchedule(maker=Decimal(0), taker=Decimal(0)),  # Standard account 0/0 (apidocs account-types)
     rate_limit=vb.RateLimit(requests_per_minute=60, source="apidocs.lighter.xyz/docs/rate-limits (Standard)"),
     docs_url="https://apidocs.lighter.xyz/reference",
-    notes="[U] /funding-rates `rate` = 8 h-equivalent fraction (df-lighter-core; ccxt example 0.000096 = "
-          "0.0012 %/h x 8) -> rate_1h = rate/8; tests/online checks it against /fundings. Rows of other "
-          "exchanges dropped. [U] REST open_interest in base units -> USD via mark_price. /fundings: "
-          "unsigned percent per hour, sign from `direction` (long pays -> positive).",
+    notes="/funding-rates `rate` = 8 h-equivalent fraction: its relayed `hyperliquid` BTC row 0.0000655 = 7.8 x HL's "
+          "hourly 0.0000084 the same minute; Lighter rows are multiples of 8e-7 (0.0001 %/h x 8) (recorded 2026-09-11) -> "
+          "rate_1h = rate/8. Other exchanges' rows dropped. REST open_interest in base units -> USD via mark_price. "
+          "/fundings: unsigned percent per hour, sign from `direction` (long pays -> positive); windows <= 720 h.",
 )
 FUNDINGS_PAGE = 750  # "Maximum 750 fundings will be returned per call" (SDK candlestick_api.py)
+WINDOW_MS = 720 * 3_600_000   # a wider /fundings window may keep only its newest 750 rows (LDATA): <= 720 h each
 
 
 def requests(spec: VenueSpec) -> list[Request]:
@@ -53,18 +54,20 @@ def parse(spec: VenueSpec, payloads: dict[str, Any], *, now_ms: int) -> ParseRes
         results.append(vb.build_snapshot(
             spec, str(m.get("symbol")), now_ms=now_ms, rate=rates.get(m.get("market_id")),
             mark=m.get("mark_price"), index=m.get("index_price"), oi_base=m.get("open_interest"),
-            volume_usd=m.get("daily_quote_token_volume"), next_funding_ms=vb.next_full_hour_ms(now_ms)))
+            volume_usd=m.get("daily_quote_token_volume"), next_funding_ms=vb.next_full_hour_ms(now_ms),
+            market_id=m.get("market_id")))
     return vb.collect(spec, results, skipped)
 
 
 def history_requests(spec: VenueSpec, dex_symbol: str, start_ms: int, end_ms: int,
                      cursor: Any) -> Request | None:
-    """cursor: next start (vb.ms) from parse_history. Timestamps are sent in seconds (df-lighter-core) [U]."""
-    start = int(cursor) if cursor is not None else start_ms
-    if start >= end_ms:
+    """Windows of <= 720 h (<= 721 hourly rows, under the 750 cap), walking back from end_ms; cursor: the earliest
+    time (ms) already fetched. Timestamps are sent in seconds (df-lighter-core)."""
+    end = end_ms if cursor is None else int(cursor) - 1
+    if end < start_ms:
         return None
     params = {"market_id": vb.history_id(spec, dex_symbol, "market_id"), "resolution": "1h", "count_back": "0",
-              "start_timestamp": str((start + 999) // 1000), "end_timestamp": str(end_ms // 1000)}
+              "start_timestamp": str((max(start_ms, end - WINDOW_MS) + 999) // 1000), "end_timestamp": str(end // 1000)}
     return Request("fundings", "GET", "/api/v1/fundings", params=params)
 
 
@@ -79,11 +82,4 @@ def parse_history(spec: VenueSpec, payload: Any, *, dex_symbol: str) -> tuple[li
         and (rate := vb.finite_or_none(r.get("rate"))) is not None
     ]
     points.sort(key=lambda p: p.time_ms)
-    cursor = points[-1].time_ms + 1 if len(items) >= FUNDINGS_PAGE and points else None
-    return points, cursor
-
-
-def history_keys(spec: VenueSpec, payloads: dict[str, Any]) -> dict[str, str]:
-    """{dex_symbol: "NAME#<market_id>"} from the orderBookDetails listing (history is keyed by market_id)."""
-    markets = vb.rows(payloads.get("orderBookDetails"), "order_book_details", spec, "orderBookDetails")
-    return {str(m.get("symbol")): f"{m.get('symbol')}#{m.get('market_id')}" for m in markets if m.get("market_id") is not None}
+    return points, points[0].time_ms if points else None      # an empty window: nothing older (not listed yet)

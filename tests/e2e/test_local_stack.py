@@ -146,8 +146,9 @@ def receive_updates(url: str) -> dict[str, dict]:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise AssertionError(f"within {UPDATES_TIMEOUT:.0f} s got only {sorted(first)}")
-            frame = json.loads(ws.recv(timeout=remaining))
-            first.setdefault(frame.get("type"), frame)
+            message = json.loads(ws.recv(timeout=remaining))
+            for frame in message["frames"] if message.get("type") == "updates" else [message]:
+                first.setdefault(frame.get("type"), frame)
     return first
 
 

@@ -82,7 +82,7 @@ def test_two_failing_venues_do_not_stop_the_others_from_printing_and_storing(rep
     assert lines["grvt"].split()[1] == "FAILED"
     assert f"HTTP 500 from {replay.url}/grvt/full/v1/all_instruments after 3 attempts" in lines["grvt"]
     assert lines["edgex"].split()[1] == "FAILED"
-    assert f"malformed JSON from {replay.url}/edgex/api/v1/public/meta/getMetaData: " in lines["edgex"]
+    assert f"malformed JSON from {replay.url}/edgex/api/v2/public/meta/getMetaData: " in lines["edgex"]
     assert "store" in lines["hyperliquid"]
     with psycopg.connect(db_url) as conn:
         stored = dict(conn.execute(
@@ -110,7 +110,10 @@ def test_normalized_numbers_match_the_generator_inputs(replay, capsys):
     u.pin("grvt", one_hour, "funding_rate", "0.01")                  # percentage points per 1 h
     u.pin("lighter", "ETH", "rate", 0.000096)                         # 8 h-equivalent fraction (JSON float)
     u.pin("paradex", "TAO-USD-PERP", "funding_rate", "0.0024")        # per 24 h reference period
-    u.pin("edgex", "BTCUSDT", "fundingRate", "-0.00012236")           # per 240 min
+    u.pin("edgex", "BTCUSDC", "forecastFundingRate", "-0.00012236")   # per 240 min (V2 getLatestFundingRate)
+    u.pin("edgex", "BTCUSDC", "markPrice", "76767.5")                 # getLatestFundingRate
+    u.pin("edgex", "BTCUSDC", "openInterest", "3284.957")             # getTicker, base units
+    u.pin("edgex", "BTCUSDC", "value", "210414016.4312")              # getTicker, 24 h quote volume
     u.pin("hyperliquid", "kPEPE", "funding", "0.0000125")             # hourly
     u.pin("hyperliquid", "kPEPE", "markPx", "0.019")                  # per 1000 PEPE
     rc, records, _ = run(capsys, "--json")
@@ -123,10 +126,26 @@ def test_normalized_numbers_match_the_generator_inputs(replay, capsys):
     assert (lt["funding_rate"], lt["rate_1h"], lt["rate_8h"]) == (0.000012, 0.000012, 0.000096)
     p = got[("paradex", "TAO-USD-PERP")]
     assert (p["funding_rate"], p["funding_interval_hours"], p["rate_1h"], p["rate_8h"]) == (0.0024, 24, 0.0001, 0.0008)
-    e = got[("edgex", "BTCUSDT")]
-    assert (e["funding_interval_hours"], e["rate_1h"]) == (4, -0.00003059)
+    e = got[("edgex", "BTCUSDC")]
+    assert (e["funding_interval_hours"], e["rate_1h"], e["rate_8h"]) == (4, -0.00003059, -0.00024472)  # /4, x8
+    assert (e["symbol"], e["mark_price"], e["volume_24h_usd"]) == ("BTC", 76767.5, 210414016.4312)
+    assert e["open_interest_usd"] == 252177936.4975                   # 3284.957 x 76767.5
     k = got[("hyperliquid", "kPEPE")]
     assert (k["symbol"], k["mark_price"], k["rate_8h"], k["multiplier"]) == ("PEPE", 0.000019, 0.0001, 1000)
+
+
+def test_edgex_pointed_at_v1_is_reported_failed_with_the_reason(replay, monkeypatch, capsys):
+    """`frs replay-server --edgex-api v1` (here: edgex_api="v1") exports EDGEX_API_URL=.../edgex/api/v1; V1 lists
+    its contracts but answers the funding call with data: [] - the module says so, the others are unaffected."""
+    with ReplayServer(port=0, seed=5, edgex_api="v1") as v1:
+        monkeypatch.setenv("EDGEX_API_URL", v1.base_urls()["EDGEX_API_URL"])
+        reset_settings_cache()
+        rc, records, err = run(capsys, "--json")
+    assert rc == 0 and "edgex" not in {r["dex"] for r in records}
+    line = next(x for x in err.splitlines() if x.startswith("edgex"))
+    assert line.split()[1] == "FAILED"
+    assert "getLatestFundingRate answered SUCCESS with no data for" in line
+    assert "deprecated V1 API answers this way: is EDGEX_API_URL pointing at V1 (.../api/v1), not V2" in line
 
 
 def test_breaker_state_survives_in_redis_across_invocations(replay, redis_url):

@@ -19,7 +19,7 @@ from chalice import Chalice, Response
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-from chalicelib.local.gateway import Gateway, GatewayThread
+from chalicelib.local.gateway import BodyGuard, Gateway, GatewayThread, HttpResponse
 
 WAIT = 10.0  # generous: these are waits, not timing assertions
 
@@ -284,3 +284,115 @@ def test_a_malformed_body_length_is_a_400_not_a_dropped_connection(gateway, fram
         while chunk := sock.recv(4096):
             reply += chunk
     assert reply.startswith(b"HTTP/1.1 400 "), reply[:200]
+
+
+# ---- hardening: back-pressure, the admin key before the body, @connections off the public port ----
+def test_saturated_gateway_answers_503_with_retry_after_instead_of_hanging() -> None:
+    seen: dict[str, list[Any]] = {"connect": [], "message": [], "disconnect": []}
+    entered, release = threading.Event(), threading.Event()
+    seen["gate"] = [entered, release]
+    # 2 workers + a queue of 1: three requests in flight fill it; the fourth is refused at once
+    runner = GatewayThread(Gateway(tiny_app(seen), "127.0.0.1", 0, workers=2, queue=1)).start()
+    base = runner.gateway.url
+    held: list[httpx.Response] = []
+    threads = [threading.Thread(target=lambda: held.append(httpx.get(f"{base}/api/v1/slow", timeout=WAIT)))
+               for _ in range(3)]
+    try:
+        for thread in threads:
+            thread.start()
+        wait_for(lambda: runner.gateway.pool.pending == 3, "three requests in flight")
+        started = time.monotonic()
+        r = httpx.get(f"{base}/api/v1/items/x", timeout=WAIT)
+        refused_in = time.monotonic() - started
+        assert r.status_code == 503 and r.headers["retry-after"] == "1"
+        assert "saturated" in r.json()["message"]
+        assert refused_in < WAIT / 2    # answered, not queued behind the held handlers (they wait WAIT s)
+        assert runner.gateway.rejected == 1
+    finally:
+        release.set()
+        for thread in threads:
+            thread.join(WAIT)
+    assert [r.status_code for r in held] == [200, 200, 200]
+    # capacity back: the same request is served
+    assert httpx.get(f"{base}/api/v1/items/x", timeout=WAIT).status_code == 200
+    runner.stop()
+
+
+def _admin_gateway(reads: list[str]) -> GatewayThread:
+    app = tiny_app({"connect": [], "message": [], "disconnect": []})
+
+    @app.route("/api/v1/admin/things/{name}", methods=["PUT"], content_types=["application/json"])
+    def put_thing(name):
+        reads.append(name)
+        return {"stored": name, "bytes": len(app.current_request.raw_body)}
+
+    def check(headers: list[tuple[str, str]]) -> HttpResponse | None:
+        given = dict((k.lower(), v) for k, v in headers).get("x-api-key")
+        return None if given == "right" else HttpResponse.json(403, {"error": "forbidden"})
+
+    guard = BodyGuard([__import__("re").compile(r"/api/v1/admin/things/[^/]+")], check)
+    return GatewayThread(Gateway(app, "127.0.0.1", 0, body_guard=guard)).start()
+
+
+def test_a_wrong_admin_key_is_refused_before_the_body_is_read() -> None:
+    import socket
+
+    reads: list[str] = []
+    runner = _admin_gateway(reads)
+    try:
+        body_size = 10 * 1024 * 1024            # what the issue sent: 10 MB
+        head = (f"PUT /api/v1/admin/things/a HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                f"X-API-Key: wrong\r\nContent-Length: {body_size}\r\n\r\n").encode()
+        with socket.create_connection(("127.0.0.1", runner.gateway.port), timeout=WAIT) as sock:
+            sock.sendall(head)                   # the head only: not one body byte is sent
+            reply = b""
+            while chunk := sock.recv(4096):      # the gateway answers and closes without waiting for it
+                reply += chunk
+        assert reply.startswith(b"HTTP/1.1 403 "), reply[:200]
+        assert b"Connection: close" in reply and reply.endswith(b'{"error": "forbidden"}')
+        assert reads == []
+        # the right key: the body is read and the handler runs; 1,000 bytes of JSON string = 1,002 with quotes
+        r = httpx.put(f"{runner.gateway.url}/api/v1/admin/things/b", headers={"X-API-Key": "right"},
+                      json="x" * 1000, timeout=WAIT)
+        assert r.status_code == 200 and r.json() == {"stored": "b", "bytes": 1002}
+        # a non-admin path is not guarded
+        assert httpx.get(f"{runner.gateway.url}/api/v1/items/c", timeout=WAIT).status_code == 200
+    finally:
+        runner.stop()
+
+
+def test_the_real_admin_guard_uses_the_apps_key_check(monkeypatch) -> None:
+    from chalicelib.local.stack import admin_guard
+    from chalicelib.settings import reset_settings_cache
+
+    monkeypatch.setenv("ADMIN_API_KEY", "s3cret")
+    reset_settings_cache()
+    try:
+        guard = admin_guard()
+        assert guard.applies("/api/v1/admin/dexes/lighter/fees") and not guard.applies("/api/v1/dexes/lighter")
+        refused = guard.check([("X-API-Key", "nope")])
+        assert refused is not None and refused.status == 403
+        assert json.loads(refused.body) == {"error": "forbidden", "detail": "invalid API key", "parameter": "X-API-Key"}
+        missing = guard.check([])
+        assert missing is not None and missing.status == 401
+        assert guard.check([("x-api-key", "s3cret")]) is None
+    finally:
+        monkeypatch.delenv("ADMIN_API_KEY")
+        reset_settings_cache()
+
+
+def test_connections_api_is_not_on_the_public_port(gateway) -> None:
+    runner, seen = gateway
+    gw = runner.gateway
+    assert gw.management_port != gw.port and gw.management_url == f"http://127.0.0.1:{gw.management_port}"
+    with connect(gw.ws_url, open_timeout=WAIT) as ws:
+        wait_for(lambda: seen["connect"], "$connect")
+        cid = seen["connect"][0][0]
+        public = httpx.post(f"{gw.url}/@connections/{cid}", content=b"spoofed", timeout=WAIT)
+        assert public.status_code == 403 and public.json() == {"message": "Missing Authentication Token"}
+        assert httpx.get(f"{gw.url}/@connections/{cid}", timeout=WAIT).status_code == 403
+        # the management port delivers
+        assert httpx.post(f"{gw.management_url}/@connections/{cid}", content=b"real", timeout=WAIT).status_code == 200
+        assert ws.recv(timeout=WAIT) == "real"
+        with pytest.raises(TimeoutError):
+            ws.recv(timeout=0.3)             # the spoofed frame never arrived

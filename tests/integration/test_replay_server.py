@@ -34,9 +34,11 @@ def collect(module, s: ReplayServer, now_ms: int = NOW_MS):
 def test_base_urls_and_health(server):
     urls = server.base_urls()
     assert urls["PARADEX_API_URL"] == f"http://127.0.0.1:{server.port}/paradex"
+    assert urls["EDGEX_API_URL"] == f"http://127.0.0.1:{server.port}/edgex/api/v2"   # EdgeX: version in the base
     assert set(urls) == {"HYPERLIQUID_API_URL", "LIGHTER_API_URL", "PARADEX_API_URL", "GRVT_API_URL", "EDGEX_API_URL"}
     health = httpx.get(f"{server.url}/_control/health").json()
     assert health["status"] == "ok" and health["source"] == "replay" and health["seed"] == 3
+    assert health["edgex_api"] == "v2"
     assert all(n >= 100 for n in health["venues"].values())
 
 
@@ -55,7 +57,7 @@ def test_multiplier_listings_compare_per_token(server):
         for s in collect(module, server).snapshots:
             if s.symbol == "PEPE":
                 pepe[s.dex_symbol] = s
-    assert set(pepe) == {"kPEPE", "1000PEPE", "PEPE-USD-PERP", "1000PEPE_USDT_Perp", "1000PEPEUSDT"}
+    assert set(pepe) == {"kPEPE", "1000PEPE", "PEPE-USD-PERP", "KPEPE_USDT_Perp", "1000PEPEUSDC"}
     marks = [s.mark_price for s in pepe.values()]
     assert max(marks) / min(marks) < Decimal("1.01")    # same token price within 1 % after / 1000
 
@@ -85,7 +87,7 @@ def test_control_endpoint_sets_and_clears_faults(server):
     assert r.json() == {"faults": {"grvt": "500", "edgex": "429:3", "lighter": "latency:50"}}
     ticker = httpx.post(f"{server.url}/grvt/full/v1/ticker", json={"instrument": "BTC_USDT_Perp"})
     assert ticker.status_code == 500
-    meta = httpx.get(f"{server.url}/edgex/api/v1/public/meta/getMetaData")
+    meta = httpx.get(f"{server.url}/edgex/api/v2/public/meta/getMetaData")
     assert meta.status_code == 429 and meta.headers["Retry-After"] == "3"
     assert httpx.get(f"{server.url}/lighter/api/v1/funding-rates").json()["code"] == 200
     assert httpx.delete(f"{server.url}/_control/faults").json() == {"faults": {}}
@@ -133,3 +135,75 @@ def test_frs_replay_server_command_serves_with_cli_faults():
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_edgex_speaks_v2_and_its_v1_paths_answer_like_live_v1(server):
+    v2 = f"{server.url}/edgex/api/v2/public"
+    contracts = httpx.get(f"{v2}/meta/getMetaData").json()["data"]["contractList"]
+    assert contracts[0]["contractId"].startswith("3000000") and contracts[0]["contractName"].endswith("USDC")
+    ids = ",".join(c["contractId"] for c in contracts[:3])
+    latest = httpx.get(f"{v2}/funding/getLatestFundingRate", params={"contractId": ids}).json()["data"]
+    assert [r["contractId"] for r in latest] == ids.split(",")              # many contracts in one call
+    assert httpx.get(f"{v2}/quote/getTicker").json()["data"] == []          # bulk getTicker: [] in V2
+    assert httpx.get(f"{v2}/quote/getTicker", params={"contractId": ids}).json()["data"] == []
+    assert len(httpx.get(f"{v2}/quote/getTicker", params={"contractId": contracts[0]["contractId"]}).json()["data"]) == 1
+    v1 = f"{server.url}/edgex/api/v1/public"
+    assert httpx.get(f"{v1}/meta/getMetaData").json()["data"]["contractList"][0]["contractId"].startswith("1000000")
+    for path in ("/funding/getLatestFundingRate", "/quote/getTicker", "/funding/getFundingRatePage"):
+        body = httpx.get(f"{v1}{path}", params={"contractId": "10000001"}).json()
+        assert (body["code"], body["data"]) == ("SUCCESS", [])
+
+
+def test_edgex_v1_mode_points_the_collector_at_v1_and_it_fails_saying_why():
+    from chalicelib.venues import edgex
+
+    with ReplayServer(port=0, seed=3, clock=lambda: NOW_MS, edgex_api="v1") as v1:
+        assert v1.base_urls()["EDGEX_API_URL"].endswith("/edgex/api/v1")
+        r = collect(edgex, v1)
+    assert r.status == "failed"
+    assert r.error.startswith("parse error: edgex: getLatestFundingRate answered SUCCESS with no data for ")
+    assert "deprecated V1 API" in r.error and r.requests_made == 2     # metadata + the one funding call, no tickers
+
+
+def test_paradex_backfill_chains_funding_index_over_hour_boundaries(server):
+    """frs backfill's paging (services/backfill.fetch_history) hands Paradex's parse_history the cursor of each
+    page, so each point is funding_index(B) - funding_index(B - 1 h) over the spot: the accrued funding."""
+    import httpx as _httpx
+
+    from chalicelib.services.backfill import fetch_history
+    from chalicelib.transport.http import Deadline, Fetcher
+    from chalicelib.venues import paradex
+
+    hour = 3_600_000
+    end = NOW_MS // hour * hour
+    fetcher = Fetcher(_httpx.Client(), server.base_url("paradex"), deadline=Deadline(30))
+    pages, points = fetch_history(paradex, "BTC-USD-PERP", end - 6 * hour, end, fetcher=fetcher)
+    assert pages == 7 and fetcher.requests_made == 7                  # one small request per boundary
+    assert [p.time_ms for p in points] == [end - h * hour for h in range(5, -1, -1)]
+    u = server.universe
+    for p in points:
+        # what the generator's index accrued in that hour, per 1 BTC, over its spot (the anchor price)
+        accrued = u.paradex_funding_index("BTC", p.time_ms) - u.paradex_funding_index("BTC", p.time_ms - hour)
+        assert p.funding_interval_hours == 1
+        # spot comes from the wire's premium / rate, and the rate is written with 10 decimals: 1e-5 relative
+        assert float(p.funding_rate) == pytest.approx(accrued / u.assets["BTC"].price, rel=1e-5)
+        assert 0 < float(p.funding_rate) < 0.0001                     # an hourly fraction near the baseline
+
+
+def test_lighter_backfill_of_40_days_keeps_every_hour(server):
+    """The replay's /fundings keeps only the NEWEST 750 rows of a wider window (as observed live). 40 days = 960 h:
+    one wide request would return 750 and lose the 210 oldest hours; <= 720 h windows get all 961 (both ends)."""
+    import httpx as _httpx
+
+    from chalicelib.services.backfill import fetch_history
+    from chalicelib.transport.http import Deadline, Fetcher
+    from chalicelib.venues import lighter
+
+    hour = 3_600_000
+    end = NOW_MS // hour * hour
+    start = end - 960 * hour
+    btc_id = server.universe._lighter_ids()["BTC"]
+    fetcher = Fetcher(_httpx.Client(), server.base_url("lighter"), deadline=Deadline(30))
+    pages, points = fetch_history(lighter, f"BTC#{btc_id}", start, end, fetcher=fetcher)
+    assert [p.time_ms for p in points] == list(range(start, end + 1, hour))      # 961 hours, none missing
+    assert pages == 2                       # [end-720h, end], then [start, end-720h-1s] (240 h) which reached start

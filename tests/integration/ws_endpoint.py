@@ -20,6 +20,7 @@ class ConnectionsEndpoint:
         self.live: set[str] = set(live or ())
         self.frames: dict[str, list[tuple[float, dict[str, Any]]]] = {}
         self.requests = 0
+        self.posts: dict[str, int] = {}
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -35,7 +36,10 @@ class ConnectionsEndpoint:
                     self.send_response(410)
                     self.send_header("x-amzn-ErrorType", "GoneException")
                 else:
-                    owner.frames.setdefault(cid, []).append((time.time(), json.loads(body)))
+                    owner.posts[cid] = owner.posts.get(cid, 0) + 1
+                    message = json.loads(body)    # an "updates" envelope carries one run's frames
+                    unwrapped = message["frames"] if message.get("type") == "updates" else [message]
+                    owner.frames.setdefault(cid, []).extend((time.time(), f) for f in unwrapped)
                     payload = b"{}"
                     self.send_response(200)
                 self.send_header("Content-Type", "application/json")

@@ -81,6 +81,7 @@ class RecordingPusher:
 
     def __init__(self, gone: tuple[str, ...] = ()) -> None:
         self.frames: dict[str, list[dict[str, Any]]] = {}
+        self.posts: dict[str, int] = {}
         self.endpoints: list[str | None] = []
         self.gone = set(gone)
 
@@ -93,7 +94,10 @@ class RecordingPusher:
             if cid in self.gone:
                 result.gone.append(cid)
                 continue
-            self.frames.setdefault(cid, []).extend(json.loads(f) for f in frames)
+            self.posts[cid] = self.posts.get(cid, 0) + len(frames)
+            for message in map(json.loads, frames):   # an "updates" envelope carries a run's frames
+                unwrapped = message["frames"] if message.get("type") == "updates" else [message]
+                self.frames.setdefault(cid, []).extend(unwrapped)
             result.delivered += len(frames)
         return result
 

@@ -125,7 +125,8 @@ def test_fan_out_prunes_a_connection_api_gateway_says_is_gone(env: Env) -> None:
     with stubber:
         counts = ws_registry.fan_out(env.kv, pusher, updates)
         stubber.assert_no_pending_responses()
-    assert counts == {"connections": 2, "recipients": 2, "frames_delivered": 1, "frames_failed": 0, "pruned": 1}
+    assert counts == {"connections": 2, "recipients": 2, "messages": 1, "frames_delivered": 1, "frames_failed": 0,
+                      "pruned": 1}
     assert env.kv.smembers(keys.ws_connections()) == {b"alive"} and record(env, "gone") is None
 
 
@@ -156,4 +157,5 @@ def test_a_push_that_cannot_be_sent_is_counted_not_raised(env: Env) -> None:
     ws_registry.handle_message(env.kv, "c1", '{"action":"subscribe"}', now_ms=0, known_dexes=[])
     updates = ws_registry.Updates("t", [{"dex_name": "lighter", "symbol": "BTC"}], [])
     counts = ws_registry.fan_out(env.kv, ApiGatewayPusher(None), updates)
-    assert counts == {"connections": 1, "recipients": 1, "frames_delivered": 0, "frames_failed": 1, "pruned": 0}
+    assert counts == {"connections": 1, "recipients": 1, "messages": 0, "frames_delivered": 0, "frames_failed": 1,
+                      "pruned": 0}

@@ -48,7 +48,8 @@ def venues() -> Venues:
 
 
 def settings() -> Settings:
-    env = {f"{d.upper()}_API_URL": f"http://replay.test/{d}" for d in ("hyperliquid", "lighter", "paradex", "grvt", "edgex")}
+    env = {f"{d.upper()}_API_URL": f"http://replay.test/{d}" for d in ("hyperliquid", "lighter", "paradex", "grvt")}
+    env["EDGEX_API_URL"] = "http://replay.test/edgex/api/v2"     # EdgeX's base carries its API version
     return Settings.from_env({**env, "COLLECTION_TIMEOUT_SECONDS": "5"})
 
 
@@ -93,12 +94,12 @@ def test_budget_that_cannot_cover_every_ticker_collects_what_fits(venues):
 
 
 def test_failed_first_stage_request_fails_the_venue(venues):
-    venues.broken["/edgex/api/v1/public/meta/getMetaData"] = httpx.Response(503)
+    venues.broken["/edgex/api/v2/public/meta/getMetaData"] = httpx.Response(503)
     r = collect_venue(edgex, settings(), now_ms=NOW_MS, breaker=breaker(), budget=TokenBucket(100, 0),
                       runtime=runtime(venues))
     assert r.status == "failed"                              # first stage: the venue cannot be parsed
-    assert r.error == "HTTP 503 from http://replay.test/edgex/api/v1/public/meta/getMetaData after 2 attempts"
-    assert r.requests_made == 3                              # metadata twice (retry) + the bulk ticker once
+    assert r.error == "HTTP 503 from http://replay.test/edgex/api/v2/public/meta/getMetaData after 2 attempts"
+    assert r.requests_made == 2                              # metadata twice (retry); nothing else without it
 
 
 def test_a_failing_ticker_rejects_only_that_instrument(venues):

@@ -25,9 +25,10 @@ def recorded(fixture_json):
         if dex == "grvt":
             return {"all_instruments": fixture_json("grvt", "all_instruments.ccxt-comment.json"),
                     "ticker:BTC_USDT_Perp": fixture_json("grvt", "ticker.BTC_USDT_Perp.ccxt-comment.json")}
-        if dex == "edgex":
-            return {"getMetaData": fixture_json("edgex", "getMetaData.docs-example.json"),
-                    "getTicker": fixture_json("edgex", "getTicker.docs-example.json")}
+        if dex == "edgex":   # V2, recorded 2026-09-13 (README): BTC has its one-contract getTicker, ETH has none
+            return {"getMetaData": fixture_json("edgex", "getMetaData.v2.2026-09-13.json"),
+                    "getLatestFundingRate": fixture_json("edgex", "getLatestFundingRate.v2.2026-09-13.json"),
+                    "getTicker:30000001": fixture_json("edgex", "getTicker.30000001.v2.2026-09-13.json")}
         raise KeyError(f"no recorded payloads for {dex}: add them here when registering a venue")
 
     return load

@@ -95,7 +95,7 @@ def test_unit_assumptions_are_declared(venue):
 
 HISTORY = [m for m in REGISTRY if hasattr(m, "history_requests")]
 HISTORY_SYMBOL = {"hyperliquid": "BTC", "lighter": "ETH#0", "paradex": "BTC-USD-PERP", "grvt": "BTC_USDT_Perp",
-                  "edgex": "BTCUSDT#10000001"}
+                  "edgex": "BTCUSDC#30000001"}
 
 
 @pytest.mark.parametrize("venue", HISTORY, ids=[m.SPEC.id for m in HISTORY])

@@ -74,13 +74,46 @@ def test_fundings_history_percent_per_hour_signed_by_direction():
     assert [(p.time_ms, p.funding_rate, p.funding_interval_hours) for p in points] == [
         (1763532000000, D("0.000012"), 1),          # 0.0012 % per hour, longs paid -> positive
         (1763535600000, D("-0.000012"), 1)]         # shorts paid -> negative
-    assert cursor is None
+    assert cursor == 1763532000000                  # the earliest hour fetched: the next window ends before it
 
 
 def test_history_needs_the_market_id():
     req = lighter.history_requests(lighter.SPEC, "ETH#0", 1763532000000, 1763539200000, None)
     assert req.path == "/api/v1/fundings"
     assert req.params == {"market_id": "0", "resolution": "1h", "count_back": "0",
-                          "start_timestamp": "1763532000", "end_timestamp": "1763539200"}
+                          "start_timestamp": "1763532000", "end_timestamp": "1763539200"}   # 2 h: one window
     with pytest.raises(ValueError, match="market_id"):
         lighter.history_requests(lighter.SPEC, "ETH", 0, 1, None)
+
+
+def test_backfill_windows_are_at_most_720_hours_walking_back():
+    """1000 h backfill from T0 = 1760000000 s: windows [T0+280h, T0+1000h] (720 h = 721 hourly rows < 750),
+    then [T0, T0+280h - 1 s]; an empty or exhausted window ends it. No window can lose its older hours."""
+    t0, hour = 1_760_000_000_000, 3_600_000
+    end = t0 + 1000 * hour
+    first = lighter.history_requests(lighter.SPEC, "BTC#1", t0, end, None)
+    assert (first.params["start_timestamp"], first.params["end_timestamp"]) == (
+        str(1_760_000_000 + 280 * 3600), str(1_760_000_000 + 1000 * 3600))          # 1761008000, 1763600000
+    rows = [{"timestamp": (t0 + h * hour) // 1000, "rate": "0.0001", "direction": "long"} for h in range(280, 1001)]
+    points, cursor = lighter.parse_history(lighter.SPEC, {"fundings": rows}, dex_symbol="BTC#1")
+    assert len(points) == 721 and cursor == t0 + 280 * hour                          # 1000 - 280 + 1 rows
+    second = lighter.history_requests(lighter.SPEC, "BTC#1", t0, end, cursor)
+    assert (second.params["start_timestamp"], second.params["end_timestamp"]) == (
+        str(1_760_000_000), str(1_760_000_000 + 280 * 3600 - 1))                     # 1760000000, 1761007999
+    rows = [{"timestamp": (t0 + h * hour) // 1000, "rate": "0.0001", "direction": "long"} for h in range(0, 280)]
+    points, cursor = lighter.parse_history(lighter.SPEC, {"fundings": rows}, dex_symbol="BTC#1")
+    assert len(points) == 280 and cursor == t0
+    assert lighter.history_requests(lighter.SPEC, "BTC#1", t0, end, cursor) is None   # reached start_ms
+    assert lighter.parse_history(lighter.SPEC, {"fundings": []}, dex_symbol="BTC#1") == ([], None)
+    for req in (first, second):                                                       # each window <= 720 h
+        assert int(req.params["end_timestamp"]) - int(req.params["start_timestamp"]) <= 720 * 3600
+
+
+def test_recorded_fundings_2026_09_11(fixture_json):
+    """Real BTC rows: value / (rate / 100) is the price paid on, so the 4-dp percent IS the settled hourly rate."""
+    payload = fixture_json("lighter", "fundings.BTC.2026-09-11.json")
+    points, _ = lighter.parse_history(lighter.SPEC, payload, dex_symbol="BTC#1")
+    assert [(p.time_ms, p.funding_rate) for p in points] == [
+        (1789135200000, D("0.000010")), (1789138800000, D("0.000001")),   # 0.0010 % and 0.0001 % per hour, long
+        (1789142400000, D("0.000001")), (1789146000000, D("0.000010"))]
+    assert D(payload["fundings"][0]["value"]) / (D("0.0010") / 100) == D("79227.6")   # 0.792276 / 0.00001

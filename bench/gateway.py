@@ -1,0 +1,304 @@
+"""Local gateway vs a minimal Python server returning the same bytes, in one run (issue 18, row "local gateway").
+
+The gateway (chalicelib.local.gateway, what `frs local` serves) runs the real app on real
+PostgreSQL + Redis with 5 venues x --symbols markets of live snapshots; the cached routes are
+GET /api/v1/funding-rates and GET /api/v1/opportunities (the app's in-process cache is warm).
+The reference is the smallest honest Python HTTP/1.1 server: asyncio streams, read the request
+head, write back the exact bytes the gateway answered for that route (headers and body). Both
+run in this process on their own event loop thread; the load comes from a separate process
+(this file with --client) so the client never competes for our GIL:
+
+  throughput: --connections keep-alive connections, closed loop, --seconds s per server, --rounds rounds
+              alternating reference and gateway -> median requests/s of each
+  paced:      --rate requests/s open loop for --paced-seconds (latency counted from the scheduled send
+              time, so queueing shows), p50/p99 in ms
+
+A third column, the same REST event through app(event, context) in a loop (no sockets, one thread),
+interleaved with the rounds, is the app's own ceiling: the ratio gateway/app is the gateway's share.
+Prints the ratio gateway/reference (target >= 0.3x) and the gateway's paced p99 (target < 20 ms at
+200 req/s), with the load average before and after. Loopback only; bounded durations.
+
+    python bench/gateway.py                   # ~1 min
+    python bench/gateway.py --seconds 3 --paced-seconds 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+ROUTES = ("/api/v1/funding-rates", "/api/v1/opportunities")
+
+
+def loadavg() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+def pct(samples: list[float], p: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] if ordered else float("nan")
+
+
+# ---- the load generator (run in a child process) ------------------------------------------------
+async def _request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, raw: bytes) -> int:
+    writer.write(raw)
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    await reader.readexactly(length)
+    return status
+
+
+async def closed_loop(port: int, path: str, connections: int, seconds: float) -> dict[str, float]:
+    raw = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: bench\r\n\r\n".encode()
+    done = errors = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        nonlocal done, errors
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 22)
+        while time.perf_counter() < deadline:
+            if await _request(reader, writer, raw) == 200:
+                done += 1
+            else:
+                errors += 1
+        writer.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(connections)))
+    elapsed = time.perf_counter() - started
+    return {"requests": done, "errors": errors, "seconds": elapsed, "rps": done / elapsed}
+
+
+async def paced(port: int, path: str, rate: float, seconds: float, connections: int) -> dict[str, float]:
+    raw = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: bench\r\n\r\n".encode()
+    idle: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
+    for _ in range(connections):
+        idle.put_nowait(await asyncio.open_connection("127.0.0.1", port, limit=1 << 22))
+    latencies: list[float] = []
+    errors = 0
+    total = int(rate * seconds)
+    start = time.perf_counter() + 0.05
+
+    async def one(i: int) -> None:
+        nonlocal errors
+        scheduled = start + i / rate
+        await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
+        conn = await idle.get()
+        try:
+            status = await _request(*conn, raw)
+        finally:
+            idle.put_nowait(conn)
+        latencies.append((time.perf_counter() - scheduled) * 1000)
+        if status != 200:
+            errors += 1
+
+    await asyncio.gather(*(one(i) for i in range(total)))
+    while not idle.empty():
+        idle.get_nowait()[1].close()
+    return {"requests": total, "errors": errors, "p50_ms": pct(latencies, 50), "p99_ms": pct(latencies, 99),
+            "max_ms": max(latencies)}
+
+
+def client_main(args: argparse.Namespace) -> None:
+    if args.mode == "closed":
+        result = asyncio.run(closed_loop(args.port, args.path, args.connections, args.seconds))
+    else:
+        result = asyncio.run(paced(args.port, args.path, args.rate, args.seconds, args.connections))
+    print(json.dumps(result))
+
+
+def load(port: int, path: str, mode: str, **kw: float) -> dict[str, float]:
+    cmd = [sys.executable, __file__, "--client", mode, "--port", str(port), "--path", path]
+    for key, value in kw.items():
+        cmd += [f"--{key}", str(value)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# ---- the servers ---------------------------------------------------------------------------------
+class Reference:
+    """Minimal asyncio HTTP/1.1 server: any request -> the fixed bytes for its path."""
+
+    def __init__(self, replies: dict[str, bytes]) -> None:
+        self.replies = replies
+        self.loop = asyncio.new_event_loop()
+        self.port = 0
+        ready = threading.Event()
+
+        async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            try:
+                while True:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                    path = head.split(b" ", 2)[1].decode()
+                    writer.write(self.replies[path])
+                    await writer.drain()
+            except (asyncio.IncompleteReadError, ConnectionError):
+                writer.close()
+
+        async def start() -> None:
+            server = await asyncio.start_server(serve, "127.0.0.1", 0)
+            self.port = server.sockets[0].getsockname()[1]
+            ready.set()
+
+        def main() -> None:
+            asyncio.set_event_loop(self.loop)
+            self.loop.run_until_complete(start())
+            self.loop.run_forever()
+
+        threading.Thread(target=main, daemon=True).start()
+        ready.wait(10)
+
+
+def raw_get(port: int, path: str) -> bytes:
+    async def go() -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 22)
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: bench\r\n\r\n".encode())
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(int(line[15:]) for line in head.split(b"\r\n") if line[:15].lower() == b"content-length:")
+        body = await reader.readexactly(length)
+        writer.close()
+        return head + body
+
+    return asyncio.run(go())
+
+
+def app_alone(gateway: object, path: str, seconds: float) -> float:
+    """The handler's own ceiling: the same REST event through app(event, context) in a loop, no sockets."""
+    from chalicelib.local import events as ev
+
+    gw: Any = gateway
+    route = gw.routes.match(path)
+    headers = [("Host", f"127.0.0.1:{gw.port}"), ("User-Agent", "bench")]
+    done, deadline = 0, time.perf_counter() + seconds
+    started = time.perf_counter()
+    while time.perf_counter() < deadline:
+        event = ev.rest_event(method="GET", path=path, route=route, query=[], headers=headers, body=None,
+                              source_ip="127.0.0.1", host=f"127.0.0.1:{gw.port}")
+        gw.app(event, ev.lambda_context(gw.function_name))
+        done += 1
+    return done / (time.perf_counter() - started)
+
+
+def _bench_api():
+    spec = importlib.util.spec_from_file_location("bench_api", ROOT / "bench" / "api.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--symbols", type=int, default=100, help="markets per venue (5 venues)")
+    ap.add_argument("--connections", type=int, default=8)
+    ap.add_argument("--seconds", type=float, default=3.0, help="closed-loop duration per server, route and round")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--rate", type=float, default=200.0)
+    ap.add_argument("--paced-seconds", type=float, default=10.0)
+    ap.add_argument("--client", choices=("closed", "paced"), help=argparse.SUPPRESS)
+    ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--path", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.client:
+        args.mode = args.client
+        if args.mode == "paced":
+            args.seconds = args.paced_seconds
+        return client_main(args)
+
+    import logging
+
+    logging.disable(logging.WARNING)
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    from chalicelib import wiring
+    from chalicelib.local.gateway import Gateway, GatewayThread
+    from chalicelib.settings import Settings
+
+    api = _bench_api()
+    tmp = Path(tempfile.mkdtemp(prefix="frs-bench-gw-"))
+    os.chmod(tmp, 0o755)
+    db_url, redis_url, started = api.servers(tmp)
+    runner = None
+    try:
+        from chalicelib.storage.repository import PgStorage
+
+        env = {"DATABASE_URL": db_url, "CACHE_TTL_SECONDS": "600"}
+        if redis_url:
+            env["REDIS_URL"] = redis_url
+        wiring.override(settings=Settings.from_env(env))
+        storage = PgStorage(db_url)
+        storage.ingest(api.live_snapshots(args.symbols, int(time.time() * 1000)))
+        wiring.override(storage=storage)
+        from app import app
+
+        runner = GatewayThread(Gateway(app, "127.0.0.1", 0)).start()
+        gw_port = runner.gateway.port
+        replies = {}
+        for path in ROUTES:
+            raw_get(gw_port, path)                       # fills the app's cache
+            replies[path] = raw_get(gw_port, path)
+            assert replies[path].startswith(b"HTTP/1.1 200 "), replies[path][:300]
+        reference = Reference(replies)
+        print(f"bench/gateway.py  5 venues x {args.symbols} symbols  load average before: {loadavg()}", flush=True)
+        results: dict[str, object] = {"load_before": loadavg()}
+        for path in ROUTES:
+            row: dict[str, object] = {"bytes": len(replies[path])}
+            servers = (("reference", reference.port), ("gateway", gw_port))
+            for _, port in servers:
+                load(port, path, "closed", connections=args.connections, seconds=1)      # warm-up
+            rounds: dict[str, list[float]] = {"reference": [], "gateway": [], "app": []}
+            for _ in range(args.rounds):     # alternate, so a load swing on the shared box hits all three
+                for name, port in servers:
+                    rounds[name].append(load(port, path, "closed", connections=args.connections,
+                                             seconds=args.seconds)["rps"])
+                rounds["app"].append(app_alone(runner.gateway, path, args.seconds))
+            ref_rps, gw_rps = statistics.median(rounds["reference"]), statistics.median(rounds["gateway"])
+            app_rps = statistics.median(rounds["app"])
+            row["app_alone_rps"] = [round(x) for x in rounds["app"]]
+            row["gateway_vs_app"] = round(gw_rps / app_rps, 3)
+            ratio = gw_rps / ref_rps
+            row.update(reference_rps=[round(x) for x in rounds["reference"]],
+                       gateway_rps=[round(x) for x in rounds["gateway"]], ratio=round(ratio, 3))
+            print(f"  {path:<24} {row['bytes']:>6} B  reference {ref_rps:6.0f} req/s  gateway {gw_rps:6.0f} req/s"
+                  f"  (medians of {args.rounds} alternating rounds)  ratio {ratio:.2f}x (target >= 0.3x);"
+                  f"  the app alone (event -> app(), no HTTP, one thread) {app_rps:.0f} calls/s: the gateway"
+                  f" serves {gw_rps / app_rps:.2f}x of the app's own ceiling", flush=True)
+            for name, port in (("reference", reference.port), ("gateway", gw_port)):
+                row[f"paced {name}"] = load(port, path, "paced", connections=16, rate=args.rate,
+                                            **{"paced-seconds": args.paced_seconds})
+            gp, rp = row["paced gateway"], row["paced reference"]
+            print(f"  {'':<24} paced {args.rate:.0f} req/s x {args.paced_seconds:.0f} s: gateway p50 "  # type: ignore[index]
+                  f"{gp['p50_ms']:.2f} ms p99 {gp['p99_ms']:.2f} ms (target < 20 ms), reference p99 "  # type: ignore[index]
+                  f"{rp['p99_ms']:.2f} ms, errors {gp['errors']}", flush=True)  # type: ignore[index]
+            results[path] = row
+        results["load_after"] = loadavg()
+        results["rejected_503"] = runner.gateway.rejected
+        print(f"load average after: {results['load_after']}  (2-core box shared with other jobs)")
+        print(json.dumps(results))
+    finally:
+        if runner is not None:
+            runner.stop()
+        wiring.reset()
+        for server in reversed(started):
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()
