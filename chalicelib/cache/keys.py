@@ -56,3 +56,8 @@ def venue_states() -> str:
 def unit_check() -> str:
     """The last cross-venue unit check: {"checked_at", "venues": {dex: verdict}} (core/unit_check.py)."""
     return f"{PREFIX}:venues:unit_check"
+
+
+def calibration() -> str:
+    """Latest calibration verdict per venue (settled vs published), written by the settlement run."""
+    return f"{PREFIX}:calibration"

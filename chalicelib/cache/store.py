@@ -171,6 +171,32 @@ class MemoryKV:
         return len(self.smembers(key))
 
     # ---- pub/sub and batching ----------------------------------------------------------------
+    # ---- lists (the ingest buffer) ------------------------------------------------------------
+    def _list(self, key: str) -> list[bytes]:
+        if not self._live(key):
+            self._data[key] = []
+        return self._data[key]
+
+    def rpush(self, key: str, *values: Any) -> int:
+        with self._lock:
+            items = self._list(key)
+            items.extend(_b(v) for v in values)
+            return len(items)
+
+    def lpop(self, key: str) -> bytes | None:
+        with self._lock:
+            items = self._list(key)
+            return items.pop(0) if items else None
+
+    def lindex(self, key: str, index: int) -> bytes | None:
+        with self._lock:
+            items = self._list(key)
+            return items[index] if -len(items) <= index < len(items) else None
+
+    def llen(self, key: str) -> int:
+        with self._lock:
+            return len(self._list(key))
+
     def publish(self, channel: str, message: Any) -> int:
         for listener in list(self.listeners):
             listener(channel, _b(message))

@@ -37,6 +37,7 @@ class MarketSnapshot:
     quote: str = "USD"                           # USDC / USDT / USD as the venue quotes
     collection_latency_ms: int | None = None
     min_order_size: Decimal | None = None        # smallest order in base-asset units, where the venue publishes it
+    market_id: str | None = None                 # the venue's id where its history API is keyed by one (Lighter, EdgeX)
 
     @property
     def rate_1h(self) -> Decimal:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -103,7 +103,36 @@ class ReadStore(Protocol):
         ...
 
 
-class Storage(JobStore, ReadStore, Protocol):
+class SettlementStore(Protocol):
+    """Settled funding and calibration (services/settle.py, services/backfill.py, sql/0008-0009)."""
+
+    def ingest_history(self, dex: str, symbol: str, dex_symbol: str, points: Sequence[Any]) -> int: ...
+
+    def ingest_settlements(self, dex: str, symbol: str, points: Sequence[Any], *, source: str) -> int: ...
+
+    def last_settlements(self, dex: str, *, since: datetime) -> dict[str, int]: ...
+
+    def calibration_pairs(self, dex: str, *, since: datetime) -> list[dict[str, Any]]: ...
+
+    def save_calibration(self, dex: str, verdict: dict[str, Any], report: dict[str, Any]) -> None: ...
+
+    def calibrations(self) -> list[dict[str, Any]]: ...
+
+    def backfill_done_days(self, dex: str, *, since: date, kind: str = "rates") -> dict[str, set[date]]: ...
+
+    def backfill_mark_days(self, dex: str, dex_symbol: str, days: Sequence[date], rows: int,
+                           *, kind: str = "rates") -> None: ...
+
+    def settlement_history(self, *, dex: str, symbol: str, start: datetime, end: datetime, page: int,
+                           page_size: int) -> tuple[list[dict[str, Any]], int]: ...
+
+    def leg_history(self, dex: str, symbol: str, *, start: datetime, end: datetime
+                    ) -> tuple[list[dict[str, Any]], str]: ...
+
+    def realized_sums(self, *, since: datetime) -> dict[tuple[str, str], tuple[Decimal, int]]: ...
+
+
+class Storage(JobStore, ReadStore, SettlementStore, Protocol):
     """Everything: what wiring.storage() returns."""
 
 

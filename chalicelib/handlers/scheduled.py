@@ -88,6 +88,16 @@ def health_check(event: Any) -> dict[str, Any]:
 
 
 @_observed
+@scheduled.schedule(Cron(7, "*", "*", "*", "?", "*"), name="settlements")  # hourly, 7 min after settlement
+def settlements(event: Any) -> dict[str, Any]:
+    from chalicelib.services import settle
+
+    summary = settle.run(settings=wiring.settings(), storage=wiring.storage(), kv=wiring.kv())
+    return {"venues": summary["venues"], "verdicts": {d: v["status"] for d, v in summary["verdicts"].items()},
+            "events": len(summary["events"])}
+
+
+@_observed
 @scheduled.schedule(Cron(17, 3, "*", "*", "?", "*"), name="maintenance")  # daily 03:17 UTC, off the hour
 def maintenance(event: Any) -> dict[str, Any]:
     from chalicelib.services import jobs

@@ -178,9 +178,14 @@ def _with_baseline(result: VenueResult, storage: Any) -> VenueResult:
     return judge(result, module.SPEC.rate_limit.requests_per_minute if module else None, baseline)
 
 
-def store_result(result: VenueResult, storage: Any, *, monotonic: Callable[[], float] = time.monotonic) -> VenueResult:
-    """Judge against the baseline, ingest the snapshots and log the collection; a storage error fails
-    the venue with that reason."""
+def store_result(result: VenueResult, storage: Any, *, monotonic: Callable[[], float] = time.monotonic,
+                 kv: Any = None) -> VenueResult:
+    """Judge against the baseline, ingest the snapshots and log the collection. A storage error fails the
+    venue with that reason; with `kv` (Redis) the batch waits in the ingest buffer instead
+    (services/buffer.py: the venue is then DEGRADED, its data kept), and a successful store drains what
+    earlier collections buffered."""
+    from chalicelib.services import buffer
+
     t0 = monotonic()
     result = _with_baseline(result, storage)
     stored, status, error = 0, result.status, result.error
@@ -189,6 +194,13 @@ def store_result(result: VenueResult, storage: Any, *, monotonic: Callable[[], f
             stored = storage.ingest(result.snapshots)
     except Exception as exc:   # the database is down or rejected the batch: report, don't crash the others
         status, error = FAILED, f"store failed: {type(exc).__name__}: {exc}"
+        if kv is not None and result.snapshots:
+            kept = buffer.spill(kv, result.dex, result.snapshots)
+            status = FAILED if kept.startswith("LOST") else DEGRADED
+            error = f"{error}; {kept}"
+    else:
+        if kv is not None:
+            buffer.drain(kv, storage, result.dex)
     stored_result = dataclasses.replace(result, status=status, error=error, store_ms=_ms(monotonic() - t0))
     try:
         storage.log_collection(outcome(stored_result, stored))

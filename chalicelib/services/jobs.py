@@ -35,8 +35,8 @@ def collect(dex: str, *, settings: Any, storage: Any, kv: Any, collect_kwargs: A
     t0 = time.perf_counter()
     kwargs = dict(collect_kwargs or {})
     kwargs.setdefault("breaker", breaker_for(dex, settings, storage=storage, kv=kv))
-    result = store_result(collect_venue(get_venue(dex), settings, **kwargs), storage)
-    cached = bool(result.snapshots) and result.status != FAILED   # FAILED with snapshots = the store failed
+    result = store_result(collect_venue(get_venue(dex), settings, **kwargs), storage, kv=kv)
+    cached = bool(result.snapshots) and result.status != FAILED   # FAILED with snapshots = the batch was lost
     if cached:
         from chalicelib.cache.store import is_outage
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -403,6 +403,87 @@ class PgStorage:
     def breaker_set(self, dex: str, state: str, failures: int, opened_at: datetime | None) -> None:
         self._write(lambda conn: conn.execute(q("breaker_set"), {
             "dex": dex, "state": state, "failures": failures, "opened_at": opened_at}))
+
+    # ---- settlements and calibration (sql/0009_settlements.sql)
+    def ingest_settlements(self, dex: str, symbol: str, points: Sequence[Any], *, source: str) -> int:
+        """Settled funding of one market (objects with time_ms, funding_rate, funding_interval_hours,
+        mark_price); rows already present are kept. Returns rows inserted."""
+        if not points:
+            return 0
+        days = sorted({datetime.fromtimestamp(p.time_ms / 1000, tz=UTC).date() for p in points})
+
+        def work(conn: psycopg.Connection) -> int:
+            dex_id = self._resolve_dexes(conn, [dex])[dex]
+            symbol_id = self._resolve_symbols(conn, [symbol])[symbol]
+            if _scalar(conn, "storage_backend") == "partitions":
+                conn.execute(q("ensure_partitions"), {"parents": ["settlements"], "days": days})
+            cur = conn.execute(q("insert_settlements"), {
+                "dex_id": dex_id, "symbol_id": symbol_id, "source": source, "times": [p.time_ms for p in points],
+                "rates": [p.funding_rate for p in points], "hours": [p.funding_interval_hours for p in points],
+                "marks": [p.mark_price for p in points]})
+            return cur.rowcount
+
+        return int(self._write(work))
+
+    def last_settlements(self, dex: str, *, since: datetime) -> dict[str, int]:
+        """{symbol: newest stored settlement (epoch ms)} of one venue, looking back to `since`."""
+        return {r["symbol"]: int(r["last_ms"]) for r in self._rows("last_settlements", {"dex": dex, "since": _utc(since)})}
+
+    def calibration_pairs(self, dex: str, *, since: datetime) -> list[dict[str, Any]]:
+        return self._rows("calibration_pairs", {"dex": dex, "since": _utc(since)})
+
+    def save_calibration(self, dex: str, verdict: dict[str, Any], report: dict[str, Any]) -> None:
+        self._write(lambda conn: conn.execute(q("save_calibration"), {
+            "dex": dex, "status": verdict["status"], "factor": verdict["factor"],
+            "sign_agreement": verdict["sign_agreement"], "samples": verdict["samples"],
+            "window_hours": verdict["window_hours"], "report": Jsonb(report, dumps=_dumps)}))
+
+    def calibrations(self) -> list[dict[str, Any]]:
+        return self._rows("calibrations")
+
+    def settlement_history(self, *, dex: str, symbol: str, start: datetime, end: datetime, page: int,
+                           page_size: int) -> tuple[list[dict[str, Any]], int]:
+        def work(conn: psycopg.Connection) -> tuple[list[dict[str, Any]], int]:
+            ids = conn.execute(q("market_ids"), {"dex": dex, "symbol": symbol}).fetchone()
+            if ids is None:
+                return [], 0
+            with conn.cursor(row_factory=dict_row) as cur:
+                rows = cur.execute(q("settlement_history"), {
+                    "dex_id": ids[0], "symbol_id": ids[1], "start": _utc(start), "end": _utc(end),
+                    "limit": page_size, "offset": (page - 1) * page_size}).fetchall()
+            total = int(rows[0].pop("total")) if rows else 0
+            for r in rows[1:]:
+                r.pop("total", None)
+            return rows, total
+
+        return self.db.run(work)
+
+    def leg_history(self, dex: str, symbol: str, *, start: datetime, end: datetime) -> tuple[list[dict[str, Any]], str]:
+        """(rows, source) of one leg for a backtest: settlements, else collected rates as hourly accruals."""
+        params = {"dex": dex, "symbol": symbol, "start": _utc(start), "end": _utc(end)}
+        rows = self._rows("settlements_between", params)
+        if rows:
+            return rows, "settlements"
+        return self._rows("collected_hourly", params), "collected_rates"
+
+    def realized_sums(self, *, since: datetime) -> dict[tuple[str, str], tuple[Decimal, int]]:
+        """{(dex, symbol): (sum of settled per-interval rates, settlements)} since `since`."""
+        return {(r["dex"], r["symbol"]): (r["funding_sum"], int(r["settlements"]))
+                for r in self._rows("realized_sums", {"since": _utc(since)})}
+
+    # ---- backfill progress (sql/0008_backfill_progress.sql)
+    def backfill_done_days(self, dex: str, *, since: date, kind: str = "rates") -> dict[str, set[date]]:
+        """{dex_symbol: UTC days already backfilled} for one venue, from `since` on."""
+        done: dict[str, set[date]] = {}
+        for row in self._rows("backfill_done_days", {"dex": dex, "kind": kind, "since": since}):
+            done.setdefault(row["dex_symbol"], set()).add(row["day"])
+        return done
+
+    def backfill_mark_days(self, dex: str, dex_symbol: str, days: Sequence[date], rows: int,
+                           *, kind: str = "rates") -> None:
+        if days:
+            self._write(lambda conn: conn.execute(q("backfill_mark_days"), {
+                "dex": dex, "kind": kind, "dex_symbol": dex_symbol, "days": list(days), "rows": rows}))
 
 
 def _dumps(obj: Any) -> str:

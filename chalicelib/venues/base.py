@@ -235,7 +235,8 @@ def validate_record(spec: VenueSpec, dex_symbol: str, funding_rate: Decimal | No
 def build_snapshot(spec: VenueSpec, dex_symbol: str, *, now_ms: int, rate: Any, mark: Any,
                    interval: Decimal | None = None, base: str | None = None, index: Any = None,
                    oi_base: Any = None, volume_usd: Any = None, bid: Any = None, ask: Any = None,
-                   next_funding_ms: int | None = None, venue_ts_ms: int | None = None) -> MarketSnapshot | Reject:
+                   next_funding_ms: int | None = None, venue_ts_ms: int | None = None,
+                   market_id: Any = None) -> MarketSnapshot | Reject:
     """Raw venue values (str/float/int) -> a normalized snapshot, or a Reject saying why not.
 
     rate: as published; divided by spec.rate_scale (percent -> fraction) and, when the venue publishes
@@ -279,6 +280,7 @@ def build_snapshot(spec: VenueSpec, dex_symbol: str, *, now_ms: int, rate: Any, 
         volume_24h_usd=values["24h volume"], best_bid=per_token(values["best bid"]),
         best_ask=per_token(values["best ask"]), next_funding_time_ms=next_funding_ms,
         venue_ts_ms=venue_ts_ms, multiplier=multiplier, quote=spec.quote,
+        market_id=None if market_id is None else str(market_id),
     )
 
 

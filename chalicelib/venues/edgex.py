@@ -77,7 +77,7 @@ def parse(spec: VenueSpec, payloads: dict[str, Any], *, now_ms: int) -> ParseRes
         results.append(vb.build_snapshot(
             spec, name, now_ms=now_ms, rate=f.get("forecastFundingRate"), mark=f.get("markPrice") or f.get("oraclePrice"),
             interval=minutes / 60, base=coins.get(c.get("baseCoinId")), index=f.get("indexPrice"),
-            oi_base=tickers.get(cid, {}).get("openInterest"), volume_usd=tickers.get(cid, {}).get("value"), venue_ts_ms=vb.ms(f.get("fundingTimestamp")),
+            oi_base=tickers.get(cid, {}).get("openInterest"), volume_usd=tickers.get(cid, {}).get("value"), venue_ts_ms=vb.ms(f.get("fundingTimestamp")), market_id=cid,
             next_funding_ms=None if settled is None else settled + int(minutes * 60_000)))
     return vb.collect(spec, results, disabled)
 

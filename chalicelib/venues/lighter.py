@@ -54,7 +54,8 @@ def parse(spec: VenueSpec, payloads: dict[str, Any], *, now_ms: int) -> ParseRes
         results.append(vb.build_snapshot(
             spec, str(m.get("symbol")), now_ms=now_ms, rate=rates.get(m.get("market_id")),
             mark=m.get("mark_price"), index=m.get("index_price"), oi_base=m.get("open_interest"),
-            volume_usd=m.get("daily_quote_token_volume"), next_funding_ms=vb.next_full_hour_ms(now_ms)))
+            volume_usd=m.get("daily_quote_token_volume"), next_funding_ms=vb.next_full_hour_ms(now_ms),
+            market_id=m.get("market_id")))
     return vb.collect(spec, results, skipped)
 
 

@@ -1,0 +1,75 @@
+"""Queries behind /history/settlements/{dex}/{symbol} and /dexes/{dex}/calibration (settled funding).
+
+Every rate states its basis: `funding_rate` is the fraction ONE settlement paid for its
+`funding_interval_hours`; `rate_1h` / `rate_8h` are the same normalized per hour / per 8 hours.
+Calibration figures: `factor` = settled / published (1 = units agree), accuracy in rate_1h (fraction
+per hour) and in APR percentage points.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from chalicelib import wiring
+from chalicelib.api import data
+from chalicelib.core.serialize import iso_ms
+
+EIGHT = Decimal(8)
+
+
+def _fresh(updated: datetime | None) -> dict[str, Any]:
+    now = time.time()
+    ts = updated.timestamp() if updated else now
+    return {"source": "database", "updated_at": iso_ms(int(ts * 1000)), "data_age_seconds": round(max(0.0, now - ts), 3)}
+
+
+def settlement_history(dex: str, symbol: str, q: Any) -> dict[str, Any]:
+    data.require_dex(dex)
+    data.require_symbol(symbol)
+    start, end = q.window(datetime.now(UTC))
+    rows, total = wiring.storage().settlement_history(dex=dex, symbol=symbol, start=start, end=end,
+                                                      page=q.page, page_size=q.page_size)
+    points = [{"time": r["time"], "funding_rate": r["funding_rate"], "funding_interval_hours": r["funding_interval_hours"],
+               "rate_1h": r["rate_1h"], "rate_8h": r["rate_1h"] * EIGHT, "mark_price": r["mark_price"],
+               "source_endpoint": r["source"]} for r in rows]
+    newest = rows[-1]["time"] if rows else None
+    return {**_fresh(newest), "dex_name": dex, "symbol": symbol, "basis": "per_interval",
+            "settlements": points, "period_start": start, "period_end": end,
+            "pagination": {"page": q.page, "page_size": q.page_size, "total": total,
+                           "total_pages": math.ceil(total / q.page_size) if total else 0}}
+
+
+def calibrations() -> dict[str, dict[str, Any]]:
+    """{dex: stored calibration row (report decoded)}; {} when none has run yet."""
+    out = {}
+    for r in wiring.storage().calibrations():
+        report = r.get("report")
+        out[r["dex"]] = r | {"report": json.loads(report) if isinstance(report, str) else report}
+    return out
+
+
+def summary(row: dict[str, Any] | None) -> dict[str, Any]:
+    """The calibration summary shown in /dexes and /health (no per-market detail)."""
+    if row is None:
+        return {"status": "unverified", "factor": None, "samples": 0, "suspected": "no settlement run yet",
+                "updated_at": None}
+    verdict = (row.get("report") or {}).get("verdict") or {}
+    return {"status": row["status"], "factor": row.get("factor"), "sign_agreement": row.get("sign_agreement"),
+            "samples": row.get("samples"), "window_hours": row.get("window_hours"),
+            "suspected": verdict.get("suspected"), "updated_at": row.get("updated_at")}
+
+
+def calibration(dex: str) -> dict[str, Any]:
+    data.require_dex(dex)
+    row = calibrations().get(dex)
+    report = (row or {}).get("report") or {}
+    return {**_fresh(row.get("updated_at") if row else None), "dex_name": dex, **summary(row),
+            "accuracy": report.get("accuracy", {}), "markets": report.get("markets", {}),
+            "units": {"factor": "settled / published (1 = units agree)", "bias_1h": "fraction per hour",
+                      "mae_1h": "fraction per hour", "bias_apr_points": "APR percentage points",
+                      "mae_apr_points": "APR percentage points", "sign_hit_rate": "fraction 0..1"}}
