@@ -168,7 +168,10 @@ def _cli_env(server: ReplayServer, database_url: str) -> dict[str, str]:
     return env
 
 
-ALL_3_DAYS = ["backfill", "--dex", "all", "--symbol", "all", "--days", "3", "--rate-limit-scale", "200", "--json"]
+# the five venues whose replay data serves full settled histories (the replay's Aster/Extended/Backpack/Pacifica/
+# HIP-3 data is recorded rows without a generated history: backfilling them there proves nothing)
+FIVE = ["hyperliquid", "lighter", "paradex", "grvt", "edgex"]
+ALL_3_DAYS = ["backfill", "--dex", *FIVE, "--symbol", "all", "--days", "3", "--rate-limit-scale", "200", "--json"]
 
 
 def _counts(database_url: str, before_ms: int) -> dict[str, tuple[int, int]]:
