@@ -189,6 +189,28 @@ class HistoryQuery(TimeRange, BasisQuery):
     page_size: int = Field(100, ge=1, le=1000)
 
 
+class SettlementHistoryQuery(TimeRange):
+    page: int = Field(1, ge=1, le=1_000_000)
+    page_size: int = Field(100, ge=1, le=1000)
+
+
+class BacktestQuery(Query):
+    symbol: SymbolName = Field(description="Asset, e.g. BTC")
+    long_dex: DexName = Field(description="Venue of the long leg")
+    short_dex: DexName = Field(description="Venue of the short leg (must differ from long_dex)")
+    start_time: datetime = Field(description="ISO 8601 start of the window (UTC)")
+    end_time: datetime | None = Field(None, description="ISO 8601 end (default now); the window spans at most 366 days")
+    fee_type: FeeType = Field("maker", description="Fee tier used for the round trip")
+    notional: Decimal = Field(Decimal(10_000), gt=0, le=Decimal("1e12"), allow_inf_nan=False,
+                              description="USD per leg")
+    enter_divergence_8h: Decimal | None = Field(None, ge=Decimal(-1), le=Decimal(1), allow_inf_nan=False, description=(
+        "Rule mode: enter when the settled divergence reaches this (fraction per 8 h); needs exit_divergence_8h"))
+    exit_divergence_8h: Decimal | None = Field(None, ge=Decimal(-1), le=Decimal(1), allow_inf_nan=False,
+                                               description="Rule mode: exit below this divergence (fraction per 8 h)")
+
+    _utc_times = field_validator("start_time", "end_time")(_utc)
+
+
 class OpportunityHistoryQuery(TimeRange):
     symbol: SymbolName | None = None
     min_profit: FractionIn | None = Field(None, ge=Decimal(-1), le=Decimal(1), allow_inf_nan=False,

@@ -97,6 +97,12 @@ def _asyncapi(c: Call) -> Any:
     return document()
 
 
+def _settle() -> Any:
+    from chalicelib.api import settlements
+
+    return settlements
+
+
 _WH = "chalicelib.webhooks.api"
 _KEY = "Requires a webhook API key in X-API-Key (`frs webhook-key --owner NAME` issues one); see docs/webhooks.md."
 
@@ -156,6 +162,20 @@ ROUTES: tuple[Route, ...] = (
        errors=(400, 401, 403, 404, 422, 503), admin=True,
        description="Requires the X-API-Key header. 503 when no admin key is configured (admin is off). "
                    "Invalidates dex_metadata and opportunities caches."),
+    # settled funding (docs/settled-funding.md)
+    _R("GET", f"{V1}/history/settlements/{{dex}}/{{symbol}}", "History", "What one market actually paid, per settlement",
+       p.SettlementHistoryQuery, "SettlementHistory",
+       lambda c: _settle().settlement_history(c.path.dex, c.path.symbol, c.query), p.DexSymbolPath, errors=(400, 404),
+       description="Settled funding from the venue's settled-history endpoint, oldest first, paginated; "
+                   "`funding_rate` is per the settlement's own interval."),
+    _R("GET", f"{V1}/dexes/{{dex}}/calibration", "DEX metadata", "Published vs settled: unit verdict and forecast accuracy",
+       p.NoQuery, "Calibration", lambda c: _settle().calibration(c.path.dex), p.DexPath, errors=(400, 404),
+       description="verified / unverified / unit_mismatch (with the settled/published factor) over 72 h; bias, "
+                   "MAE and sign hit rate over 24 h / 7 d / 30 d, per venue and per market."),
+    _R("GET", f"{V1}/backtest", "Opportunities", "Backtest a long/short pair on settled funding, with fees",
+       p.BacktestQuery, "Backtest", lambda c: _settle().backtest(c.query), errors=(400, 404),
+       description="Hold from start_time to end_time, or enter/exit on enter_divergence_8h / exit_divergence_8h. "
+                   "USD figures for `notional` per leg; a leg without settlements uses the collected rates (source)."),
     # webhooks (docs/webhooks.md): models in chalicelib.webhooks.api, imported on first use
     _R("POST", f"{V1}/webhooks", "Webhooks", "Register a webhook; the answer holds its signing secret, once",
        p.NoQuery, f"{_WH}:WebhookCreated", lambda c: _wh("create", c, c.body), body=f"{_WH}:WebhookCreate",

@@ -226,6 +226,94 @@ class RateHistory(Fresh):
     pagination: Pagination
 
 
+class SettlementPoint(Out):
+    time: datetime = Field(description="Settlement instant (UTC)")
+    funding_rate: float = Field(description="Fraction that settlement paid for its interval (positive: longs pay)")
+    funding_interval_hours: float
+    rate_1h: float
+    rate_8h: float
+    mark_price: float | None
+    source_endpoint: str = Field(description="The venue endpoint the settlement came from")
+
+
+class SettlementHistory(Fresh):
+    """GET /history/settlements/{dex}/{symbol}: what the venue actually paid, oldest first."""
+
+    dex_name: str
+    symbol: str
+    basis: Literal["per_interval"] = Field("per_interval", description="funding_rate is per settlement interval")
+    settlements: list[SettlementPoint]
+    period_start: datetime
+    period_end: datetime
+    pagination: Pagination
+
+
+class Accuracy(Out):
+    samples: int
+    bias_1h: float | None = Field(description="Mean of published - settled rate_1h (positive: published too high)")
+    mae_1h: float | None = Field(description="Mean absolute published - settled rate_1h")
+    bias_apr_points: float | None
+    mae_apr_points: float | None
+    sign_hit_rate: float | None = Field(description="Share of pairs whose signs agree")
+
+
+class Calibration(Fresh):
+    """GET /dexes/{dex}/calibration: published vs settled (services/settle.py, core/calibration.py)."""
+
+    dex_name: str
+    status: Literal["verified", "unverified", "unit_mismatch"]
+    factor: float | None = Field(description="Settled / published, median over pairs above the noise floor")
+    sign_agreement: float | None = None
+    samples: int | None
+    window_hours: int | None = None
+    suspected: str | None = Field(description="The likely unit error (x8, x1/100, sign flipped) or why unverified")
+    accuracy: dict[str, Accuracy] = Field(description="Per window: 24h, 168h (7 d), 720h (30 d)")
+    markets: dict[str, dict[str, Accuracy]] = Field(description="Per symbol, per window")
+    units: dict[str, str]
+
+
+class BacktestLeg(Out):
+    dex: str
+    side: Literal["long", "short"]
+    source: Literal["settlements", "collected_rates"] = Field(
+        description="settlements, or the collected rates as hourly accruals where the venue has none")
+    fee_rate: float
+    settlements: int
+    funding_usd: float
+    expected_settlements: int
+    coverage: float
+
+
+class EquityPoint(Out):
+    time: str
+    equity_usd: float
+    event: Literal["enter", "settle", "exit"]
+
+
+class Backtest(Out):
+    """GET /backtest: a long/short pair replayed on settled funding, with fees (core/backtest.py)."""
+
+    symbol: str
+    mode: Literal["hold", "rule"]
+    start_time: datetime
+    end_time: datetime
+    fee_type: Literal["maker", "taker"]
+    enter_divergence_8h: float | None
+    exit_divergence_8h: float | None
+    notional_usd: float
+    hours_in_position: float
+    funding_usd: float
+    fees_usd: float
+    net_pnl_usd: float
+    net_return: float
+    apy_percent: float | None
+    max_drawdown_usd: float
+    round_trips: int
+    legs: list[BacktestLeg]
+    equity_curve: list[EquityPoint]
+    units: dict[str, str]
+
+
 class OpportunityHistory(Fresh):
     opportunities: list[Opportunity]
     total_count: int
@@ -441,11 +529,25 @@ FIELD_UNITS: dict[str, str] = {
     # venue states (collection outcome, cross-venue unit check)
     "majors": "count", "markets": "count", "markets_unfetched": "count", "factor": "ratio",
     "ratio": "ratio", "median_rate_1h": "fraction/1h", "reference_rate_1h": "fraction/1h",
+    # settled funding, calibration, backtests
+    "sign_agreement": "fraction", "window_hours": "hours", "bias_1h": "fraction/1h", "mae_1h": "fraction/1h",
+    "bias_apr_points": "percent/year", "mae_apr_points": "percent/year", "sign_hit_rate": "fraction",
+    "notional_usd": "USD", "funding_usd": "USD", "fees_usd": "USD", "net_pnl_usd": "USD", "max_drawdown_usd": "USD",
+    "equity_usd": "USD", "net_return": "fraction", "apy_percent": "percent/year", "hours_in_position": "hours",
+    "round_trips": "count", "settlements": "count", "expected_settlements": "count", "coverage": "fraction",
+    "fee_rate": "fraction", "enter_divergence_8h": "fraction/8h", "exit_divergence_8h": "fraction/8h",
+    # webhooks (chalicelib/webhooks/api.py)
+    "delivered": "count", "pending": "count", "failed": "count", "cancelled": "count",
+    "consecutive_failures": "count", "attempts": "count", "last_status_code": "http-status",
 }
+
+
 MODEL_UNITS: dict[tuple[str, str], str] = {
     ("FundingRateStats", "std_dev"): "fraction/8h",     # /stats is always on the 8 h basis
     ("FundingRateStats", "min_rate"): "fraction/8h",
     ("FundingRateStats", "max_rate"): "fraction/8h",
+    ("SettlementPoint", "funding_rate"): "fraction/interval",   # always per the settlement's own interval
+    ("DeliveryOut", "id"): "id",                                # a delivery's numeric id
 }
 
 

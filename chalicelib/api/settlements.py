@@ -73,3 +73,21 @@ def calibration(dex: str) -> dict[str, Any]:
             "units": {"factor": "settled / published (1 = units agree)", "bias_1h": "fraction per hour",
                       "mae_1h": "fraction per hour", "bias_apr_points": "APR percentage points",
                       "mae_apr_points": "APR percentage points", "sign_hit_rate": "fraction 0..1"}}
+
+
+def backtest(q: Any) -> dict[str, Any]:
+    """GET /backtest: 400/404 naming the parameter for a bad window, an unknown venue or no data."""
+    from chalicelib.api.errors import ApiError
+    from chalicelib.services.backtest import BacktestInputError, run_backtest
+
+    data.require_dex(q.long_dex, "long_dex")
+    data.require_dex(q.short_dex, "short_dex")
+    data.require_symbol(q.symbol)
+    try:
+        return run_backtest(wiring.storage(), symbol=q.symbol, long_dex=q.long_dex, short_dex=q.short_dex,
+                            start=q.start_time, end=q.end_time or datetime.now(UTC), fee_type=q.fee_type,
+                            notional=q.notional, enter_divergence_8h=q.enter_divergence_8h,
+                            exit_divergence_8h=q.exit_divergence_8h)
+    except BacktestInputError as exc:
+        raise ApiError(exc.status, str(exc), exc.parameter, "invalid_parameter" if exc.status == 400 else "no_data") \
+            from None

@@ -55,6 +55,8 @@ UNITS: dict[str, str] = {
     "ms": "milliseconds",
     "count": "a count",
     "multiplier": "base units per listed contract unit (1000 for kPEPE)",
+    "id": "an identifier (a number with no magnitude)",
+    "http-status": "an HTTP status code",
 }
 
 

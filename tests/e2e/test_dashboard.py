@@ -223,8 +223,12 @@ def test_a_row_opens_its_detail_with_both_legs(stack, browser) -> None:
                   "break-even", "fees (round trip"):
         assert label in text, label
     assert f"open={row_id.replace(':', '%3A')}" in browser.current_url or f"open={row_id}" in browser.current_url
-    # the long leg's 8 h rate in the detail is the row's "Long rate" cell
-    assert long_rate_cell in text
+    # the long leg's 8 h rate in the detail is the row's "Long rate" cell (both read again together: a live
+    # update may land between reading the row and opening its detail)
+    def cell_in_detail() -> bool:
+        row = browser.find_element("css selector", f'#opps tbody tr[data-id="{row_id}"]')
+        return row.find_elements("tag name", "td")[3].text in browser.find_element("id", "detail").text
+    assert long_rate_cell and wait("the row's long rate in the detail", cell_in_detail)
     # its 1 h rate is the venue's rate_1h (REST, same market), to display precision (5 decimals of a percent)
     m = api(base, f"/funding-rates/{long_dex}/{symbol}")
     shown = wait("rate / 1 h", lambda: re.search(r"rate / 1 h\s+(-?\d+\.\d+) %", detail.text))
@@ -267,8 +271,7 @@ def test_matrix_basis_switch_changes_the_numbers_correctly(stack, browser) -> No
 def test_history_chart_draws_one_line_per_venue(stack, browser) -> None:
     _, base, _ = stack
     symbol = "BTC"
-    listed = sorted(d for d, by in ((d, api(base, f"/funding-rates/{d}")["rates"]) for d in
-                                    ("edgex", "grvt", "hyperliquid", "lighter", "paradex")) if symbol in by)
+    listed = sorted(api(base, "/funding-rates")["data"].get(symbol, {}))   # every venue listing it now
     browser.get(base + f"/?view=history&market={symbol}&range=24h")
     paths = wait("chart lines", lambda: (p := browser.find_elements("css selector", "#chart svg path[data-dex]"))
                  and len(p) == len(listed) and p)

@@ -34,7 +34,7 @@ def records(monkeypatch, capsys):
     reset_settings_cache()
     wiring.reset()
     assert rc == 0 and "FAILED" not in err, err
-    return {(r["dex"], r["dex_symbol"]): r for r in map(json.loads, out.splitlines())}, err
+    return {(r["dex_name"], r["dex_symbol"]): r for r in map(json.loads, out.splitlines())}, err
 
 
 def pick(row, *fields):

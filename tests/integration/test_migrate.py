@@ -139,7 +139,7 @@ def _day_names(parent: str, first: datetime, days: int) -> set[str]:
 
 def test_partitions_exist_from_yesterday_to_a_week_ahead(db_url: str) -> None:
     yesterday = _today() - timedelta(days=1)
-    for parent in ("funding_rates", "opportunities"):
+    for parent in ("funding_rates", "opportunities", "settlements"):
         names = _tables(db_url, f"{parent}%")
         assert f"{parent}_default" in names
         assert _day_names(parent, yesterday, 9) <= names   # yesterday, today, +1..+7
@@ -188,7 +188,9 @@ def test_maintenance_creates_ahead_and_drops_expired(db_url: str) -> None:
         result = storage.maintain(ahead_days=10, retention_days=30)
         assert result["backend"] == "partitions"
         assert set(result["created"]) == (_day_names("funding_rates", today + timedelta(days=8), 3)
-                                          | _day_names("opportunities", today + timedelta(days=8), 3))
+                                          | _day_names("opportunities", today + timedelta(days=8), 3)
+                                          | _day_names("settlements", today + timedelta(days=8), 3))
+        # settlements are kept 400 days whatever the retention (backtests read them): none dropped at 40 days
         assert result["dropped"] == [f"funding_rates_p{expired_day:%Y%m%d}", f"opportunities_p{expired_day:%Y%m%d}"]
         assert result["purged"] == ["funding_rates_default (1 rows)"]
         assert f"funding_rates_p{expired_day:%Y%m%d}" not in _tables(db_url, "funding_rates%")

@@ -65,8 +65,14 @@ class Api:
         return r.status_code, json.loads(r.body)
 
     def put(self, path: str, body: Any, **headers: str) -> tuple[int, Any]:
-        raw = body if isinstance(body, str | bytes) else json.dumps(body)
-        r = self.client.http.put(path, body=raw, headers={"Content-Type": "application/json", **headers})
+        return self.request("PUT", path, body, **headers)
+
+    def post(self, path: str, body: Any, **headers: str) -> tuple[int, Any]:
+        return self.request("POST", path, body, **headers)
+
+    def request(self, method: str, path: str, body: Any = None, **headers: str) -> tuple[int, Any]:
+        raw = body if body is None or isinstance(body, str | bytes) else json.dumps(body)
+        r = self.client.http.request(method, path, body=raw, headers={"Content-Type": "application/json", **headers})
         return r.status_code, json.loads(r.body)
 
 

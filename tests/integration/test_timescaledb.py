@@ -112,11 +112,11 @@ def test_migrations_build_hypertables_and_the_jobs_compress_and_expire(pglite: s
     assert migrate(pglite) == ALL
     assert migrate(pglite) == []
     assert _one(pglite, "SELECT hypertable_name, compression_enabled FROM timescaledb_information.hypertables "
-                        "ORDER BY 1") == [("funding_rates", True), ("opportunities", False)]
+                        "ORDER BY 1") == [("funding_rates", True), ("opportunities", False), ("settlements", False)]
     jobs = dict(_one(pglite, "SELECT proc_name || ':' || hypertable_name, job_id FROM timescaledb_information.jobs "
                              "WHERE proc_name IN ('policy_compression', 'policy_retention')"))
     assert sorted(jobs) == ["policy_compression:funding_rates", "policy_retention:funding_rates",
-                            "policy_retention:opportunities"]
+                            "policy_retention:opportunities", "policy_retention:settlements"]   # 400 days (0009)
 
     storage = PgStorage(pglite)
     try:
@@ -165,4 +165,4 @@ def test_a_non_superuser_migrator_works_where_timescaledb_is_installed(pglite: s
     assert migrate(pglite) == ALL
     assert _one(pglite, "SELECT tableowner FROM pg_tables WHERE tablename = 'funding_rates'") == [("frs_migrator",)]
     assert _one(pglite, "SELECT hypertable_name FROM timescaledb_information.hypertables ORDER BY 1") == [
-        ("funding_rates",), ("opportunities",)]
+        ("funding_rates",), ("opportunities",), ("settlements",)]

@@ -91,17 +91,56 @@ def walk(value: Any, schema: dict[str, Any], components: dict[str, Any], where: 
             walk(v, {}, components, f"{where}.{key} (undeclared field)", None, problems, seen)
 
 
+def _webhook_key() -> str:
+    """A webhook API key issued as `frs webhook-key` does, for the /webhooks rows."""
+    from chalicelib.webhooks import keys
+
+    key, key_id, digest = keys.new_key()
+    wiring.webhooks().store.insert_key(key_id, digest, "units-test")
+    return key
+
+
+def _settled(api: Api) -> None:
+    """Two legs' settlements for /backtest and the settlement history (HL 1 h, paradex 8 h), last two days."""
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from chalicelib.venues.base import HistoryPoint
+
+    hour = 3_600_000
+    base = int(datetime.now(UTC).timestamp() * 1000) // (8 * hour) * (8 * hour) - 48 * hour
+    api.storage.ingest_settlements("hyperliquid", "BTC", [HistoryPoint(base + h * hour, Decimal("0.00001"), Decimal(1),
+                                                                       Decimal(100)) for h in range(1, 41)], source="test")
+    api.storage.ingest_settlements("paradex", "BTC", [HistoryPoint(base + h * hour, Decimal("0.0002"), Decimal(8))
+                                                      for h in (8, 16, 24, 32, 40)], source="test")
+    QUERIES["/api/v1/backtest"] = (f"symbol=BTC&long_dex=hyperliquid&short_dex=paradex&start_time="
+                                   f"{datetime.fromtimestamp(base / 1000, tz=UTC).isoformat().replace('+00:00', 'Z')}")
+    QUERIES["/api/v1/history/settlements/{dex}/{symbol}"] = "period=7d"
+
+
 def rest_responses(api: Api) -> dict[str, Any]:
     out = {}
-    for route in DOCUMENTED:
-        path = route.path.format(**PATH_VALUES)
+    _settled(api)
+    key = _webhook_key()
+    hook: dict[str, Any] = {}
+    # deleting comes last: the other webhook rows need the webhook the POST row created
+    for route in sorted(DOCUMENTED, key=lambda r: r.method == "DELETE"):
+        values = {**PATH_VALUES, "webhook_id": hook.get("id", "")}
+        path = route.path.format(**values)
         query = QUERIES.get(route.path)
         url = f"{path}?{query}" if query else path
+        webhook = {"X-API-Key": key} if route.tag == "Webhooks" else {}
         if route.method == "PUT":
             status, body = api.put(url, FEES, **{"X-API-Key": ADMIN_KEY})
+        elif route.method == "POST" and route.path.endswith("/webhooks"):
+            status, body = api.post(url, {"format": "telegram", "events": ["opportunity.opened"],
+                                          "telegram": {"bot_token": "123456:" + "a" * 30, "chat_id": "42"}}, **webhook)
+            hook = body
+        elif route.method in ("POST", "DELETE"):
+            status, body = api.request(route.method, url, **webhook)
         else:
-            status, body = api.get(url)
-        assert status == 200, (url, status, body)
+            status, body = api.get(url, **webhook)
+        assert status == route.status, (url, status, body)
         out[f"{route.method} {route.path}"] = (route, body)
     return out
 
@@ -114,7 +153,8 @@ def test_every_numeric_field_of_every_rest_response_declares_its_unit(api: Api) 
     problems: list[str] = []
     seen: set[str] = set()
     for name, (route, body) in rest_responses(api).items():
-        schema = doc["paths"][route.path][route.method.lower()]["responses"]["200"]["content"]["application/json"]["schema"]
+        schema = doc["paths"][route.path][route.method.lower()]["responses"][str(route.status)]["content"][
+            "application/json"]["schema"]
         walk(body, schema, components, name, None, problems, seen)
     assert problems == [], '\n'.join(problems)
     # the walk saw real numbers in every kind of response (not a vacuous pass)

@@ -467,7 +467,7 @@ def test_analysis_cycle_is_not_delayed_by_a_hanging_receiver(db_url: str, redis_
             from chalicelib.cache import keys as cache_keys
 
             kv = redis.Redis.from_url(redis_url)
-            open_now = {o["id"] for o in json.loads(kv.get(cache_keys.opportunities_all()))}
+            open_now = set(json.loads(kv.get(cache_keys.opportunity_state())))   # {id: state} of the open ones
             kv.close()
             # every opportunity the analysis holds open was announced once (run 1 had one venue: no pairs)
             assert sorted(b["data"]["id"] for b in rx.bodies()) == sorted(open_now)
