@@ -18,7 +18,7 @@ from chalicelib.api.cache import CACHE, Cached
 from chalicelib.api.errors import bad_parameter
 from chalicelib.api.params import CompareQuery, OpportunityQuery
 from chalicelib.api.rates import with_meta
-from chalicelib.api.system import suspect_dexes
+from chalicelib.api.system import excluded_dexes, suspect_dexes
 from chalicelib.core import units
 from chalicelib.core.codec import opportunity_to_dict
 from chalicelib.core.filters import FilterError, OpportunityFilter, apply_filter, filters_applied
@@ -37,13 +37,17 @@ def computed(parent: Cached, hold_hours: Decimal, fee_type: str) -> Cached:
     # a stale venue is left out, as the analysis and /health treat it (core.units)
     stale_ms = units.stale_after_ms(wiring.settings().collection_interval_seconds)
 
+    excluded = excluded_dexes()   # unit_mismatch venues (settlements disagree with their rates): left out
+
     def build() -> tuple[tuple[list[Opportunity], int], int]:
         now_ms = int(time.time() * 1000)
-        opps = find_opportunities(list(parent.value.snapshots), fees, now_ms=now_ms, hold_hours=hold_hours,
+        snapshots = [s for s in parent.value.snapshots if s.dex not in excluded]
+        opps = find_opportunities(snapshots, fees, now_ms=now_ms, hold_hours=hold_hours,
                                   fee_type=fee_type, max_age_ms=stale_ms)
         return (list(opps), now_ms), 1500 * len(opps)
 
-    return CACHE.derived(f"{PREFIX}:computed:{hold_hours}:{fee_type}", parent, build, data.ttl())
+    return CACHE.derived(f"{PREFIX}:computed:{hold_hours}:{fee_type}:{','.join(sorted(excluded))}", parent, build,
+                         data.ttl())
 
 
 _QUERY_NAMES = {"min_profit_percent": "min_profit", "min_volume_24h": "min_volume", "max_volume_24h": "max_volume"}

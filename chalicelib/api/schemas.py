@@ -389,6 +389,16 @@ class VenueCollection(Out):
     at: datetime | None = Field(description="When that run started")
 
 
+class CalibrationSummary(Out):
+    """The settled-vs-published verdict of the last settlement run (GET /dexes/{dex}/calibration has the detail)."""
+
+    status: Literal["verified", "unverified", "unit_mismatch"] | None = Field(
+        description="unit_mismatch: left out of opportunities until it verifies again")
+    factor: float | None = Field(description="Settled / published (1 = units agree)")
+    samples: int | None
+    suspected: str | None
+
+
 class DexEntry(Out):
     name: str
     display_name: str
@@ -406,6 +416,7 @@ class DexEntry(Out):
     consecutive_errors: int
     collection: VenueCollection
     unit_check: UnitCheck
+    calibration: CalibrationSummary | None = None
 
 
 class DexMetadata(Fresh, DexEntry):
@@ -446,6 +457,7 @@ class DexHealth(Out):
     problems: list[str]
     collection: VenueCollection
     unit_check: UnitCheck
+    calibration: CalibrationSummary | None = None
 
 
 class ServiceHealth(Out):

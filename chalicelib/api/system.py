@@ -53,6 +53,38 @@ def unit_checks() -> dict[str, Any]:
     return cached.value
 
 
+def calibrations() -> dict[str, Any]:
+    """{dex: calibration verdict} the settlement run left (Redis copy keys.calibration, else venue_calibration)."""
+    def read_redis(client: Any) -> tuple[dict[str, Any], None, int] | None:
+        raw = client.get(keys.calibration())
+        return (json.loads(raw), None, len(raw)) if raw else None
+
+    def load_db() -> tuple[dict[str, Any], None, int]:
+        rows = wiring.storage().calibrations()
+        verdicts = {r["dex"]: ((json.loads(r["report"]) if isinstance(r["report"], str) else r["report"]) or {})
+                    .get("verdict", {}) for r in rows}
+        return verdicts, None, 64 + 256 * len(verdicts)
+
+    return CACHE.fetch("venues:calibration", ttl=data.ttl(), kv=data.kv(), read_redis=read_redis, load_db=load_db).value
+
+
+def calibration(dex: str, verdicts: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One venue's settled-vs-published verdict as /dexes and /health show it (docs/settled-funding.md)."""
+    v = (calibrations() if verdicts is None else verdicts).get(dex)
+    if not v:
+        return {"status": "unverified", "factor": None, "samples": 0, "suspected": "no settlement run yet"}
+    return {"status": v.get("status"), "factor": v.get("factor"), "samples": v.get("samples"),
+            "suspected": v.get("suspected")}
+
+
+def excluded_dexes() -> frozenset[str]:
+    """Venues whose settlements disagree with what they publish (unit_mismatch): left out of opportunities
+    until they verify again."""
+    from chalicelib.services.settle import excluded_venues
+
+    return frozenset(excluded_venues(calibrations()))
+
+
 def unit_check(dex: str, checks: dict[str, Any] | None = None) -> dict[str, Any]:
     """One venue's unit verdict as the API shows it (see schemas.UnitCheck for the units)."""
     checks = unit_checks() if checks is None else checks
@@ -92,6 +124,7 @@ def public_dex(row: dict[str, Any], checks: dict[str, Any] | None = None) -> dic
         "updated_at": row.get("updated_at"),
         "collection": collection_state(row),
         "unit_check": unit_check(row["name"], checks),
+        "calibration": calibration(row["name"]),
     }
 
 
@@ -177,13 +210,16 @@ def health() -> tuple[dict[str, Any], int]:
         errors = int(row.get("consecutive_errors") or 0)
         collection = collection_state(row, "last_")
         verdict = unit_check(name, checks)
+        settled = calibration(name)
         reasons = [r for r, bad in (
             ("circuit breaker open", breaker == "open"),
             (f"{errors} consecutive errors", errors >= settings.circuit_failure_threshold),
             ("no data", newest is None),
             ("stale data", units.is_stale(age_ms, settings.collection_interval_seconds)),
             (f"collection {collection['status']}: {collection['reason']}", collection["status"] in ("degraded", "failed")),
-            (f"unit_suspect x{verdict['factor']}: {verdict['reason']}", verdict["status"] == "suspect")) if bad]
+            (f"unit_suspect x{verdict['factor']}: {verdict['reason']}", verdict["status"] == "suspect"),
+            (f"unit_mismatch: settled/published x{settled['factor']} ({settled['suspected']}); left out of "
+             "opportunities", settled["status"] == "unit_mismatch")) if bad]
         if age_ms is not None:
             ages.append(age_ms)
         if last_ok is not None:
@@ -193,7 +229,7 @@ def health() -> tuple[dict[str, Any], int]:
             "consecutive_errors": errors, "error_rate_percent": float(row.get("error_rate_percent") or 0.0),
             "avg_collection_latency_ms": float(row.get("avg_collection_latency_ms") or 0.0),
             "breaker_state": breaker or "closed", "data_age_seconds": None if age_ms is None else age_ms // 1000,
-            "problems": reasons, "collection": collection, "unit_check": verdict})
+            "problems": reasons, "collection": collection, "unit_check": verdict, "calibration": settled})
     healthy = sum(1 for d in dex_health if d["is_healthy"])
     status = "healthy" if dex_health and healthy == len(dex_health) else "degraded" if healthy else "unhealthy"
     return {"status": status, **base, "dex_health": dex_health,

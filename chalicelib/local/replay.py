@@ -57,13 +57,21 @@ def _wall_ms() -> int:
     return int(time.time() * 1000)
 
 
+_SERVING = threading.local()   # .history: this request thread is serving a settled-history endpoint
+HISTORY_ENDPOINTS = ("/api/v1/fundings", "/full/v1/funding", "/funding/getFundingRatePage")   # + HL fundingHistory
+
+
 class ScaledUniverse(Universe):
-    """The seeded universe with some venues' rates multiplied by a factor (a simulated unit error)."""
+    """The seeded universe with some venues' rates multiplied by a factor (a simulated unit error):
+    `scales` everywhere, `settled_scales` only in the settled histories (what a venue paid disagrees
+    with what it published: the calibration's case)."""
 
     scales: dict[str, float]
+    settled_scales: dict[str, float]
 
     def rate_1h(self, dex: str, name: str, now_ms: int) -> float:
-        return super().rate_1h(dex, name, now_ms) * self.scales.get(dex, 1.0)
+        settled = self.settled_scales.get(dex, 1.0) if getattr(_SERVING, "history", False) else 1.0
+        return super().rate_1h(dex, name, now_ms) * self.scales.get(dex, 1.0) * settled
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,7 +166,12 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if fault is not None:
                 time.sleep(fault.latency_ms / 1000)
-            status, payload = route(replay.universe, prefix, method, rest, query, body, replay.clock())
+            _SERVING.history = rest.endswith(HISTORY_ENDPOINTS) or (
+                isinstance(body, dict) and body.get("type") == "fundingHistory")
+            try:
+                status, payload = route(replay.universe, prefix, method, rest, query, body, replay.clock())
+            finally:
+                _SERVING.history = False
             self._json(status, payload)
         except (BrokenPipeError, ConnectionResetError):
             return
@@ -290,6 +303,7 @@ class ReplayServer:
         self.clock: Clock = clock or _wall_ms
         self.universe = ScaledUniverse(seed)
         self.universe.scales = {}
+        self.universe.settled_scales = {}
         self._faults: dict[str, Fault] = {}
         self._lock = threading.Lock()
         self.requests: Counter[str] = Counter()
@@ -352,6 +366,13 @@ class ReplayServer:
                 self._faults.pop(dex, None)
             else:
                 self._faults[dex] = Fault.parse(kind, times)
+
+    def set_settlement_scale(self, dex: str, factor: float) -> None:
+        """Serve `dex`'s SETTLED histories multiplied by `factor` (its published rates unchanged; 1 restores)."""
+        if dex not in DEXES:
+            raise ValueError(f"unknown dex {dex!r}; expected one of {', '.join(DEXES)}")
+        with self._lock:
+            self.universe.settled_scales[dex] = float(factor)
 
     def set_rate_scale(self, dex: str, factor: float) -> None:
         """Serve `dex`'s funding rates multiplied by `factor` (1 restores them)."""

@@ -172,6 +172,29 @@ def emit_events(emit: Emit | None, outbound: Sequence[Mapping[str, Any]]) -> dic
         return {"error": f"{type(exc).__name__}: {exc}"[:300]}
 
 
+def calibration_excluded(kv: Any, storage: Any) -> dict[str, str]:
+    """{dex: reason} of unit_mismatch venues from the settlement run's verdicts (Redis copy, else the database)."""
+    from chalicelib.services.settle import excluded_venues
+
+    try:
+        raw = kv.get(keys.calibration())
+    except Exception as exc:
+        if not is_outage(exc):
+            raise
+        raw = None
+    if raw:
+        return excluded_venues(json.loads(raw))
+    rows = getattr(storage, "calibrations", None)
+    if rows is None:
+        return {}
+    try:
+        return excluded_venues({r["dex"]: {"status": r["status"], "factor": r.get("factor"),
+                                           "suspected": None} for r in rows()})
+    except Exception as exc:   # no verdict this run (database hiccup): nothing excluded, said once in the log
+        log.warning("analysis: calibration verdicts unavailable (%s): no venue excluded this run", exc)
+        return {}
+
+
 # ---- the run ----------------------------------------------------------------------------------
 LOCK_KEY = f"{keys.PREFIX}:analysis:lock"
 PENDING_KEY = f"{keys.PREFIX}:analysis:pending"
@@ -281,6 +304,9 @@ def run_once(event: Mapping[str, Any], *, settings: Any, storage: AnalysisStore,
         fees, fees_source = load_fees(_NO_CACHE, storage, ttl)
     lap("load")
 
+    excluded = calibration_excluded(kv if redis_ok else _NO_CACHE, storage)
+    if excluded:   # settlements disagree with what these venues publish (unit_mismatch): no opportunity on them
+        snapshots = [s for s in snapshots if s.dex not in excluded]
     stale_ms = units.stale_after_ms(settings.collection_interval_seconds)   # a venue that far behind is left out
     # only pairs that pay after fees are kept: prune the rest before their records are built
     # OpportunityRow namedtuples, typed `tuple` by the core

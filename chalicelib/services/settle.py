@@ -37,7 +37,7 @@ def source_of(module: ModuleType, key: str, now_ms: int) -> str:
 
 
 def collect_venue_settlements(module: ModuleType, settings: Any, storage: Any, *, now_ms: int,
-                              stop: threading.Event) -> dict[str, Any]:
+                              stop: threading.Event, rate_scale: float = 1.0) -> dict[str, Any]:
     """Fetch and store one venue's new settlements. Never raises: failures are in the summary."""
     from chalicelib.services.backfill import BackfillError, PacedBudget, fetch_history, list_markets
     from chalicelib.transport.budget import bucket_for
@@ -54,7 +54,7 @@ def collect_venue_settlements(module: ModuleType, settings: Any, storage: Any, *
         out["error"], out["errors"] = str(exc), 1
         return out
     last = storage.last_settlements(spec.id, since=datetime.fromtimestamp(now_ms / 1000, tz=UTC) - timedelta(days=30))
-    budget = PacedBudget(bucket_for(spec), stop)
+    budget = PacedBudget(bucket_for(spec), stop, scale=rate_scale)
     client = make_client(1)
     try:
         for m in markets:
@@ -101,8 +101,9 @@ def verdict_events(before: dict[str, str], reports: dict[str, dict[str, Any]], n
 
 
 def run(*, settings: Any, storage: Any, kv: Any = None, modules: list[ModuleType] | None = None,
-        now_ms: int | None = None, run_seconds: float = RUN_SECONDS) -> dict[str, Any]:
-    """Collect settlements of every enabled venue, then calibrate them all. Returns the run summary."""
+        now_ms: int | None = None, run_seconds: float = RUN_SECONDS, rate_scale: float = 1.0) -> dict[str, Any]:
+    """Collect settlements of every enabled venue, then calibrate them all. Returns the run summary.
+    `rate_scale` > 1 only against a loopback upstream (tests, the replay server), never a live venue."""
     from chalicelib.venues import REGISTRY
 
     now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
@@ -115,7 +116,7 @@ def run(*, settings: Any, storage: Any, kv: Any = None, modules: list[ModuleType
     try:
         with ThreadPoolExecutor(max_workers=max(1, len(modules)), thread_name_prefix="settle") as pool:
             collected = list(pool.map(lambda m: collect_venue_settlements(m, settings, storage, now_ms=now_ms,
-                                                                          stop=stop), modules))
+                                                                          stop=stop, rate_scale=rate_scale), modules))
     finally:
         timer.cancel()
     before = {c["dex"]: c["status"] for c in storage.calibrations()}
