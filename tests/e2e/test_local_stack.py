@@ -190,7 +190,7 @@ def test_frs_local_replay_end_to_end(data_dir: Path) -> None:
                 assert {opp["long_dex"], opp["short_dex"]} <= VENUES
             # every dexes row: the collectors (hip3's own row keeps its logs) and the discovered hyperliquid-xyz,
             # whose row the first hip3 ingest creates: it shows once the REST cache of dexes rows turns over
-            deadline, names = time.monotonic() + 90, set()
+            deadline, names = time.monotonic() + 150, set()   # memory + Redis copies: up to 2 x CACHE_TTL_SECONDS
             while names != COLLECTORS | {"hyperliquid-xyz"} and time.monotonic() < deadline:
                 r = client.get("/api/v1/health")
                 assert r.status_code == 200, r.text
