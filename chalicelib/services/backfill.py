@@ -205,14 +205,20 @@ class Reporter:
 
 
 class PacedBudget:
-    """A venue's token bucket that WAITS for a token (a backfill has time; a collection does not)."""
+    """A venue's token bucket that WAITS for a token (a backfill has time; a collection does not).
 
-    def __init__(self, bucket: Any, stop: threading.Event, *, scale: float = 1.0) -> None:
-        self.bucket, self.stop, self.scale = bucket, stop, scale
+    `reserve` tokens are left in the bucket for others sharing it (the settlement run shares the collectors'
+    process-wide bucket in `frs local`: without a reserve it would starve them for minutes)."""
+
+    def __init__(self, bucket: Any, stop: threading.Event, *, scale: float = 1.0, reserve: float = 0.0) -> None:
+        self.bucket, self.stop, self.scale, self.reserve = bucket, stop, scale, reserve
+
+    def _take(self, cost: float) -> bool:
+        return self.bucket.available - cost >= self.reserve and self.bucket.take(cost)
 
     def take(self, n: float = 1.0) -> bool:
         cost = n / self.scale
-        while not self.bucket.take(cost):
+        while not self._take(cost):
             wait = max(0.01, cost / max(self.bucket.refill_per_second, 1e-9) / 4)
             if self.stop.wait(min(wait, 1.0)):
                 return False                      # stopping: the Fetcher reports "budget" and we stop

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 HOUR_MS = 3_600_000
 LOOKBACK_HOURS = 12            # a gap longer than this is for `frs backfill`
 ACCURACY_DAYS = 30
+COLLECTOR_SHARE = 0.25         # of a venue's request budget, never spent by the settlement run
 RUN_SECONDS = 540.0            # stays inside the Lambda's timeout (600 s) whatever the venues do
 
 
@@ -54,7 +55,9 @@ def collect_venue_settlements(module: ModuleType, settings: Any, storage: Any, *
         out["error"], out["errors"] = str(exc), 1
         return out
     last = storage.last_settlements(spec.id, since=datetime.fromtimestamp(now_ms / 1000, tz=UTC) - timedelta(days=30))
-    budget = PacedBudget(bucket_for(spec), stop, scale=rate_scale)
+    bucket = bucket_for(spec)
+    # the collectors keep a quarter of the venue's budget: settlements wait for what is left above it
+    budget = PacedBudget(bucket, stop, scale=rate_scale, reserve=bucket.capacity * COLLECTOR_SHARE)
     client = make_client(1)
     try:
         for m in markets:

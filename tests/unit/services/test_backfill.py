@@ -66,3 +66,20 @@ def test_progress_line_states_rate_eta_and_errors():
     # 1200 rows in 10 s = 120 rows/s; 5 windows took 10 s -> 15 left take 30 s
     assert "markets 4/10" in line and "windows 5/20" in line and "120 rows/s" in line
     assert "ETA 0m30s" in line and "errors 1" in line
+
+
+def test_paced_budget_leaves_its_reserve_to_the_collectors():
+    import threading
+
+    from chalicelib.services.backfill import PacedBudget
+    from chalicelib.transport.budget import TokenBucket
+
+    now = [0.0]
+    bucket = TokenBucket(60, 1.0, clock=lambda: now[0])      # 60 requests/min, full
+    stop = threading.Event()
+    paced = PacedBudget(bucket, stop, reserve=15)
+    for _ in range(45):                                       # 60 - 15: what the settlement run may spend now
+        assert paced.take()
+    stop.set()                                                # the 46th would dig into the reserve: it waits
+    assert paced.take() is False
+    assert bucket.available == 15 and bucket.take()           # a collector still finds its tokens
