@@ -10,6 +10,7 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY app.py ./
 COPY chalicelib ./chalicelib
+COPY frs_local ./frs_local
 COPY sql ./sql
 COPY .chalice ./.chalice
 COPY infra/localstack_setup.py ./infra/

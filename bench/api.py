@@ -46,7 +46,7 @@ def percentiles(samples_ms: list[float]) -> dict[str, float]:
 
 
 def servers(tmp: Path) -> tuple[str, str | None, list]:
-    from chalicelib.local.servers import PostgresServer, RedisServer, ServerUnavailable, free_port
+    from frs_local.servers import PostgresServer, RedisServer, ServerUnavailable, free_port
 
     started = []
     db_url = os.environ.get("DATABASE_URL")

@@ -145,8 +145,8 @@ def package_costs() -> dict[str, float]:
 
 def prepare(tmp: Path) -> tuple[dict[str, str], list]:
     """Real PostgreSQL + Redis + replay venues, migrated, one warm-up cycle stored."""
-    from chalicelib.local.replay import ReplayServer
-    from chalicelib.local.servers import PostgresServer, RedisServer, free_port
+    from frs_local.replay import ReplayServer
+    from frs_local.servers import PostgresServer, RedisServer, free_port
 
     started: list = []
     db_url, redis_url = os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL")

@@ -30,8 +30,8 @@ def database(tmp: Path) -> tuple[str, object | None]:
         return url, None
     import psycopg
 
-    from chalicelib.local.servers import PostgresServer, free_port
     from chalicelib.storage.migrate import migrate
+    from frs_local.servers import PostgresServer, free_port
 
     pg = PostgresServer(data_dir=tmp / "pg", port=free_port()).start()
     with psycopg.connect(pg.dsn, autocommit=True) as conn:
@@ -47,13 +47,13 @@ def main() -> int:
     parser.add_argument("--latency", type=int, default=0, help="ms of injected latency per request on every venue")
     args = parser.parse_args()
 
-    from chalicelib.local.replay import ReplayServer
     from chalicelib.services.collect import collect_all
     from chalicelib.settings import Settings
     from chalicelib.storage.repository import PgStorage
     from chalicelib.transport.breaker import reset_memory
     from chalicelib.transport.budget import reset_buckets
     from chalicelib.venues import REGISTRY
+    from frs_local.replay import ReplayServer
 
     tmp = Path(tempfile.mkdtemp(prefix="frs-bench-collect-"))
     os.chmod(tmp, 0o755)

@@ -177,8 +177,8 @@ def real_clients(args: argparse.Namespace, kv: Any) -> dict[str, Any]:
     from app import app
     from chalicelib import wiring
     from chalicelib.cache import keys
-    from chalicelib.local.gateway import Gateway, GatewayThread
     from chalicelib.services.ws_registry import fan_out
+    from frs_local.gateway import Gateway, GatewayThread
 
     runner = GatewayThread(Gateway(app, "127.0.0.1", 0, management_port=args.management_port)).start()
     procs: list[subprocess.Popen[str]] = []
@@ -284,8 +284,8 @@ def main() -> None:
     import redis
 
     from chalicelib import wiring
-    from chalicelib.local.servers import RedisServer, free_port
     from chalicelib.settings import Settings
+    from frs_local.servers import RedisServer, free_port
 
     tmp = Path(tempfile.mkdtemp(prefix="frs-bench-fanout-"))
     os.chmod(tmp, 0o755)

@@ -1,6 +1,6 @@
 """Local gateway vs a minimal Python server returning the same bytes, in one run (issue 18, row "local gateway").
 
-The gateway (chalicelib.local.gateway, what `frs local` serves) runs the real app on real
+The gateway (frs_local.gateway, what `frs local` serves) runs the real app on real
 PostgreSQL + Redis with 5 venues x --symbols markets of live snapshots; the cached routes are
 GET /api/v1/funding-rates and GET /api/v1/opportunities (the app's in-process cache is warm).
 The reference is the smallest honest Python HTTP/1.1 server: asyncio streams, read the request
@@ -182,7 +182,7 @@ def raw_get(port: int, path: str) -> bytes:
 
 def app_alone(gateway: object, path: str, seconds: float) -> float:
     """The handler's own ceiling: the same REST event through app(event, context) in a loop, no sockets."""
-    from chalicelib.local import events as ev
+    from frs_local import events as ev
 
     gw: Any = gateway
     route = gw.routes.match(path)
@@ -228,8 +228,8 @@ def main() -> None:
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     from chalicelib import wiring
-    from chalicelib.local.gateway import Gateway, GatewayThread
     from chalicelib.settings import Settings
+    from frs_local.gateway import Gateway, GatewayThread
 
     api = _bench_api()
     tmp = Path(tempfile.mkdtemp(prefix="frs-bench-gw-"))

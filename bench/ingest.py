@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     if not dsn:
         import psycopg
 
-        from chalicelib.local.servers import PostgresServer, free_port
+        from frs_local.servers import PostgresServer, free_port
 
         tmp = Path(tempfile.mkdtemp(prefix="frs-bench-"))
         os.chmod(tmp, 0o755)

@@ -28,10 +28,10 @@ def main() -> None:
     from decimal import Decimal
 
     from chalicelib.core.opportunities import Prune, opportunity_rows, to_opportunity
-    from chalicelib.local.replay import ReplayServer
     from chalicelib.services.collect import collect_all
     from chalicelib.settings import Settings
     from chalicelib.venues import REGISTRY, venue_spec
+    from frs_local.replay import ReplayServer
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=15)

@@ -8,14 +8,14 @@ import sys
 
 # subcommand -> (module, help). The module provides `add_arguments(parser)` and `run(args) -> int`.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "local": ("chalicelib.local.stack", "run the whole stack on this machine (PostgreSQL, Redis, gateway, scheduler)"),
+    "local": ("frs_local.stack", "run the whole stack on this machine (PostgreSQL, Redis, gateway, scheduler)"),
     "migrate": ("chalicelib.storage.migrate", "apply pending SQL migrations to $DATABASE_URL"),
     "collect": ("chalicelib.services.collect_cli", "fetch, normalize and (with DATABASE_URL) store venue snapshots"),
     "backfill": ("chalicelib.services.backfill", "load a market's funding history from its venue"),
     "settle": ("chalicelib.services.calibrate_cli", "fetch new settlements of every venue, then calibrate"),
     "calibrate": ("chalicelib.services.calibrate_cli", "each venue's published-vs-settled verdict and accuracy"),
     "backtest": ("chalicelib.services.backtest", "backtest a long/short pair on settled funding, with fees"),
-    "replay-server": ("chalicelib.local.replay", "serve recorded-shape venue responses on loopback"),
+    "replay-server": ("frs_local.replay", "serve recorded-shape venue responses on loopback"),
     "maintain": ("chalicelib.storage.maintenance_cli", "create partitions ahead, drop expired ones"),
     "webhook-key": ("chalicelib.webhooks.keys", "issue a webhook API key (printed once; only its hash is stored)"),
 }

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.local.servers import PostgresServer, RedisServer, ServerUnavailable, free_port
+from frs_local.servers import PostgresServer, RedisServer, ServerUnavailable, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -4,7 +4,7 @@ the one route table, chalicelib/api/routes.py, served by the REST blueprint).
 Lambda functions: `webhook-deliver` consumes the SQS
 queue WEBHOOK_QUEUE_NAME (batch of 1: a receiver's slowness holds one message, not ten), with its
 dead-letter queue declared in infra/webhooks-queue.sam.json; `webhook-sweep` (every 5 min)
-re-queues webhooks whose wake-up message was lost. Locally chalicelib.local.webhook_queue feeds
+re-queues webhooks whose wake-up message was lost. Locally frs_local.webhook_queue feeds
 `webhook_deliver` SQS-shaped events in-process.
 """
 

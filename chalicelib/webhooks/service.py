@@ -3,7 +3,7 @@
 emit(events)        the analysis' port: match events to active webhooks (one SELECT), record the
                     events and deliveries (one transaction), queue one wake-up per webhook. No HTTP
                     here, so a slow receiver never slows the analysis.
-handle_message(m)   the queue consumer (SQS Lambda on AWS, chalicelib.local.webhook_queue locally):
+handle_message(m)   the queue consumer (SQS Lambda on AWS, frs_local.webhook_queue locally):
                     delivers a webhook's due deliveries oldest first, one at a time (order per
                     webhook); a failure schedules the retry (backoff + jitter, events.retry_delay_s)
                     and queues a wake-up for then; the last failed attempt (or a 410) disables the

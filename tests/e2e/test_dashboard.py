@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from chalicelib.local.servers import free_port
+from frs_local.servers import free_port
 from tests.conftest import IN_CI
 from tests.e2e.test_local_stack import READY_TIMEOUT, Stack, with_suppress
 

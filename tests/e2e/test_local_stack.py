@@ -27,8 +27,8 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
-from chalicelib.local.servers import PostgresServer, free_port, port_open
 from chalicelib.venues import BY_ID, REGISTRY
+from frs_local.servers import PostgresServer, free_port, port_open
 
 ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT = 90.0  # the first run includes initdb

@@ -23,8 +23,8 @@ from chalice.test import Client
 from app import app
 from chalicelib import wiring
 from chalicelib.cache import keys
-from chalicelib.local.replay import ReplayServer
 from chalicelib.settings import Settings
+from frs_local.replay import ReplayServer
 
 from .ws_endpoint import ConnectionsEndpoint
 

@@ -10,7 +10,6 @@ from decimal import Decimal
 import pytest
 
 from chalicelib import wiring
-from chalicelib.local.replay import ReplayServer
 from chalicelib.services import analyze, settle
 from chalicelib.services.collect import Runtime, collect_all
 from chalicelib.settings import Settings, reset_settings_cache
@@ -18,6 +17,7 @@ from chalicelib.storage.repository import PgStorage
 from chalicelib.transport.breaker import CircuitBreaker, DictStore
 from chalicelib.transport.budget import reset_buckets
 from chalicelib.venues import BY_ID
+from frs_local.replay import ReplayServer
 
 H = 3_600_000
 FIVE = ("hyperliquid", "lighter", "paradex", "grvt", "edgex")

@@ -18,11 +18,11 @@ import pytest
 
 from chalicelib import wiring
 from chalicelib.cli import main
-from chalicelib.local.replay import ReplayServer
-from chalicelib.local.replay_data import rate_str
 from chalicelib.services.backfill import DAY_MS, day_start_ms, utc_day
 from chalicelib.settings import reset_settings_cache
 from chalicelib.transport.budget import reset_buckets
+from frs_local.replay import ReplayServer
+from frs_local.replay_data import rate_str
 
 HOUR_MS = 3_600_000
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]

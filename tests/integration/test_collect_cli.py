@@ -10,13 +10,13 @@ import redis
 
 from chalicelib import wiring
 from chalicelib.cli import main
-from chalicelib.local.replay import ReplayServer
 from chalicelib.services.collect import collect_venue
 from chalicelib.settings import Settings, reset_settings_cache
 from chalicelib.transport import breaker as breaker_mod
 from chalicelib.transport.breaker import CircuitBreaker, RedisStore
 from chalicelib.transport.budget import reset_buckets
 from chalicelib.venues import edgex, grvt
+from frs_local.replay import ReplayServer
 
 DEXES = {"hyperliquid", "lighter", "paradex", "grvt", "edgex"}
 RECORD_FIELDS = {"dex_name", "symbol", "dex_symbol", "basis", "funding_rate", "native_rate", "funding_interval_hours",

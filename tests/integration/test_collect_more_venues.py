@@ -9,10 +9,10 @@ import pytest
 
 from chalicelib import wiring
 from chalicelib.cli import main
-from chalicelib.local.replay import ReplayServer
 from chalicelib.settings import reset_settings_cache
 from chalicelib.transport import breaker as breaker_mod
 from chalicelib.transport.budget import reset_buckets
+from frs_local.replay import ReplayServer
 
 NEW = {"aster", "extended", "backpack", "pacifica", "hip3"}
 

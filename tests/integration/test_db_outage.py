@@ -9,14 +9,14 @@ import psycopg
 import pytest
 import redis
 
-from chalicelib.local.replay import ReplayServer
-from chalicelib.local.servers import PostgresServer, ServerUnavailable, free_port
 from chalicelib.services import buffer, jobs
 from chalicelib.settings import Settings, reset_settings_cache
 from chalicelib.storage.migrate import migrate
 from chalicelib.storage.repository import PgStorage
 from chalicelib.transport.breaker import CircuitBreaker, DictStore
 from chalicelib.transport.budget import reset_buckets
+from frs_local.replay import ReplayServer
+from frs_local.servers import PostgresServer, ServerUnavailable, free_port
 from tests.conftest import IN_CI
 
 VENUES = ("hyperliquid", "lighter", "paradex", "grvt", "edgex")

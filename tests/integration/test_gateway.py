@@ -19,7 +19,7 @@ from chalice import Chalice, Response
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-from chalicelib.local.gateway import BodyGuard, Gateway, GatewayThread, HttpResponse
+from frs_local.gateway import BodyGuard, Gateway, GatewayThread, HttpResponse
 
 WAIT = 10.0  # generous: these are waits, not timing assertions
 
@@ -190,7 +190,7 @@ def test_the_connection_is_registered_before_the_handshake_response_leaves(gatew
     # a client that sees 101 may use its id at once (another thread reading `connections` raced this)
     from websockets.protocol import State
 
-    from chalicelib.local import gateway as gw
+    from frs_local import gateway as gw
 
     runner, _ = gateway
     at_handshake: list[bool] = []
@@ -266,7 +266,7 @@ def test_stop_closes_sockets_and_fires_disconnect(gateway) -> None:
         with pytest.raises(ConnectionClosed):
             ws.recv(timeout=WAIT)
     assert [code for _, code in seen["disconnect"]] == [1001]
-    from chalicelib.local.servers import port_open
+    from frs_local.servers import port_open
 
     assert not port_open(runner.gateway.port)
 
@@ -362,8 +362,8 @@ def test_a_wrong_admin_key_is_refused_before_the_body_is_read() -> None:
 
 
 def test_the_real_admin_guard_uses_the_apps_key_check(monkeypatch) -> None:
-    from chalicelib.local.stack import admin_guard
     from chalicelib.settings import reset_settings_cache
+    from frs_local.stack import admin_guard
 
     monkeypatch.setenv("ADMIN_API_KEY", "s3cret")
     reset_settings_cache()

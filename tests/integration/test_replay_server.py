@@ -7,13 +7,13 @@ from decimal import Decimal
 import httpx
 import pytest
 
-from chalicelib.local.replay import ReplayServer
-from chalicelib.local.replay_data import DIVERGENT
 from chalicelib.services.collect import Runtime, collect_venue
 from chalicelib.settings import Settings
 from chalicelib.transport.breaker import CircuitBreaker, DictStore
 from chalicelib.transport.budget import TokenBucket
 from chalicelib.venues import REGISTRY, grvt, hyperliquid
+from frs_local.replay import ReplayServer
+from frs_local.replay_data import DIVERGENT
 
 NOW_MS = 1_764_774_730_025
 
@@ -219,7 +219,7 @@ def test_lighter_backfill_of_40_days_keeps_every_hour(server):
 def test_rate_scale_serves_one_venues_rates_multiplied(server):
     import argparse
 
-    from chalicelib.local import replay
+    from frs_local import replay
 
     with ReplayServer(port=0, seed=3, clock=lambda: NOW_MS, rate_scales={"hyperliquid": 8}) as scaled:
         assert httpx.get(f"{scaled.url}/_control/health").json()["rate_scales"] == {"hyperliquid": 8.0}

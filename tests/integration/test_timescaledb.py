@@ -27,9 +27,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from chalicelib.local.servers import free_port, port_open
 from chalicelib.storage.migrate import SQL_DIR, migrate
 from chalicelib.storage.repository import PgStorage
+from frs_local.servers import free_port, port_open
 
 ROOT = Path(__file__).resolve().parents[2]
 PGLITE = ROOT / "infra" / "node"

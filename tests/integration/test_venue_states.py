@@ -21,9 +21,9 @@ from chalice.test import Client
 from app import app
 from chalicelib import wiring
 from chalicelib.api.cache import CACHE
-from chalicelib.local.replay import ReplayServer
 from chalicelib.settings import Settings
 from chalicelib.transport.budget import TokenBucket
+from frs_local.replay import ReplayServer
 
 from .ws_endpoint import ConnectionsEndpoint
 

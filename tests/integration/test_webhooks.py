@@ -1,6 +1,6 @@
 """Webhooks end to end: real receivers on loopback, real PostgreSQL, the app's own `webhook-deliver` handler.
 
-Deliveries go through chalicelib.local.webhook_queue (the SQS stand-in) into the Lambda handler, on a
+Deliveries go through frs_local.webhook_queue (the SQS stand-in) into the Lambda handler, on a
 test clock: a retry due in 80 s is reached by advancing the clock, never by sleeping. The receivers
 are real HTTP servers; the standard one verifies Standard Webhooks signatures and de-duplicates on
 webhook-id, as a subscriber should.
@@ -23,13 +23,13 @@ from chalice.test import Client
 
 from app import app
 from chalicelib import wiring
-from chalicelib.local.webhook_queue import LocalQueue
 from chalicelib.settings import Settings
 from chalicelib.storage.db import Database
 from chalicelib.webhooks import keys, signing
 from chalicelib.webhooks.config import WebhookConfig
 from chalicelib.webhooks.service import WebhookService
 from chalicelib.webhooks.store import WebhookStore
+from frs_local.webhook_queue import LocalQueue
 
 T0_MS = 1_767_225_600_000   # 2026-01-01T00:00:00Z, the test clock's start
 
@@ -423,8 +423,8 @@ def test_api_keys_ownership_and_the_test_endpoint(harness: Harness, caplog: pyte
 # ---- the analysis emits; a hanging receiver does not hold it up --------------------------------
 def test_analysis_cycle_is_not_delayed_by_a_hanging_receiver(db_url: str, redis_url: str,
                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    from chalicelib.local.replay import ReplayServer
-    from chalicelib.local.webhook_queue import install
+    from frs_local.replay import ReplayServer
+    from frs_local.webhook_queue import install
 
     monkeypatch.setenv("FRS_CHAIN", "inprocess")
     monkeypatch.setenv("WEBHOOKS_ALLOW_LOOPBACK", "true")

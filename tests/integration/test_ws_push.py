@@ -132,9 +132,9 @@ def test_real_clients_on_the_local_gateway_get_one_message_per_run(redis_url: st
 
     from app import app
     from chalicelib import wiring
-    from chalicelib.local.gateway import Gateway, GatewayThread
-    from chalicelib.local.servers import free_port
     from chalicelib.settings import Settings
+    from frs_local.gateway import Gateway, GatewayThread
+    from frs_local.servers import free_port
 
     management_port = free_port()
     wiring.override(settings=Settings.from_env({"REDIS_URL": redis_url,

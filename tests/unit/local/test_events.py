@@ -9,7 +9,7 @@ import pytest
 from chalice import Chalice, Response
 from chalice.app import Request, WebsocketEvent
 
-from chalicelib.local import events as ev
+from frs_local import events as ev
 
 TEMPLATES = [
     "/api/v1/opportunities",

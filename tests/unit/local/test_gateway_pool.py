@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from chalicelib.local.gateway import WorkerPool
+from frs_local.gateway import WorkerPool
 
 
 def test_results_errors_and_a_fixed_number_of_threads() -> None:

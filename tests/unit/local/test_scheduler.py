@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import pytest
 from chalice import Chalice, Cron, Rate
 
-from chalicelib.local.scheduler import JobResult, Schedule, ScheduleError, Scheduler, describe, jobs_from_app
-from chalicelib.local.stack import mask_dsn, opportunity_line, venue_line
+from frs_local.scheduler import JobResult, Schedule, ScheduleError, Scheduler, describe, jobs_from_app
+from frs_local.stack import mask_dsn, opportunity_line, venue_line
 
 
 def at(text: str) -> datetime:

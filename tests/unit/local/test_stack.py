@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from chalice import Chalice
 
-from chalicelib.local import stack as st
+from frs_local import stack as st
 
 
 def args(**overrides) -> argparse.Namespace:
@@ -116,7 +116,7 @@ def test_doc_rows_follow_the_apps_routes() -> None:
 
 
 def test_an_interrupt_while_postgres_starts_still_stops_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from chalicelib.local import servers
+    from frs_local import servers
 
     stopped: list[Path] = []
 
@@ -136,7 +136,7 @@ def test_an_interrupt_while_postgres_starts_still_stops_it(tmp_path: Path, monke
 
 
 def test_postgres_that_never_came_up_is_not_stopped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from chalicelib.local import servers
+    from frs_local import servers
 
     def start(self, timeout: float = 30.0):
         raise servers.ServerUnavailable("PostgreSQL server binaries not found")
@@ -151,7 +151,7 @@ def test_postgres_that_never_came_up_is_not_stopped(tmp_path: Path, monkeypatch:
 
 
 def test_an_interrupt_while_redis_starts_still_stops_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from chalicelib.local import servers
+    from frs_local import servers
 
     stopped: list[Path] = []
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from chalicelib.local.webhook_queue import MAX_RECEIVES, VISIBILITY_S, LocalQueue
+from frs_local.webhook_queue import MAX_RECEIVES, VISIBILITY_S, LocalQueue
 
 
 class Clock:

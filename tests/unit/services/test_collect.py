@@ -10,14 +10,14 @@ from urllib.parse import parse_qsl
 import httpx
 import pytest
 
-from chalicelib.local.replay import route
-from chalicelib.local.replay_data import Universe
 from chalicelib.services.collect import Runtime, collect_all, collect_venue
 from chalicelib.settings import Settings
 from chalicelib.transport.breaker import CircuitBreaker, DictStore
 from chalicelib.transport.budget import TokenBucket
 from chalicelib.transport.http import RetryPolicy
 from chalicelib.venues import edgex, grvt, hyperliquid, lighter, paradex
+from frs_local.replay import route
+from frs_local.replay_data import Universe
 
 NOW_MS = 1_764_774_730_025
 D = Decimal

@@ -2,7 +2,7 @@
 
 Each venue lives under its own prefix, so `<DEX>_API_URL=http://127.0.0.1:P/<dex>` works with
 the venue modules' paths unchanged (e.g. `POST /hyperliquid/info`, `GET /paradex/v1/markets`).
-Data comes from chalicelib.local.replay_data (seeded, drifting with wall time). Every response
+Data comes from frs_local.replay_data (seeded, drifting with wall time). Every response
 carries `X-Data-Source: replay seed=<S>` (DESIGN.md §6: never fake data silently).
 
 EdgeX speaks V2 under /edgex/api/v2/public/...; its V1 paths (/edgex/api/v1/public/...) answer as the live,
@@ -44,8 +44,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from chalicelib.local import replay_more
-from chalicelib.local.replay_data import DEXES, Universe, garbage_body, wrong_shape_body
+from frs_local import replay_more
+from frs_local.replay_data import DEXES, Universe, garbage_body, wrong_shape_body
 
 EDGEX_APIS = ("v2", "v1")   # which EdgeX API base_urls() points the collector at (v1: the deprecated, empty one)
 SERVED = DEXES + replay_more.DEXES   # replay_more: Aster, Extended, Backpack, Pacifica, HIP-3 (recorded rows)

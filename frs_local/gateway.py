@@ -5,7 +5,7 @@ One asyncio server speaks HTTP/1.1 (keep-alive, Content-Length and chunked bodie
 websockets asyncio server cannot be used here: its HTTP parser refuses request bodies, and
 `POST /@connections/{id}` has one.)
 
-- REST: `/api/v1/...` becomes an API Gateway REST proxy event (chalicelib.local.events.rest_event)
+- REST: `/api/v1/...` becomes an API Gateway REST proxy event (frs_local.events.rest_event)
   and goes to `app(event, context)`, exactly the Lambda entry point.
 - WebSocket: `ws://HOST:PORT/api/v1/ws` (and `/ws/funding-rates`, `/ws/opportunities`, which add
   `channel=<name>` to the `$connect` query string) become `$connect` / `$default` / `$disconnect`
@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from chalicelib.local import events as ev
+from frs_local import events as ev
 
 log = logging.getLogger("frs.local.gateway")
 

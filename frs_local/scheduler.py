@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib.local import events as ev
-from chalicelib.local.gateway import run_in_thread
+from frs_local import events as ev
+from frs_local.gateway import run_in_thread
 
 log = logging.getLogger("frs.local.scheduler")
 

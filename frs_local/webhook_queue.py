@@ -81,7 +81,7 @@ class LocalQueue:
                     _, _, mid, body, receives, sent = heapq.heappop(self._heap)
                 receives += 1
                 try:
-                    from chalicelib.local.events import lambda_context
+                    from frs_local.events import lambda_context
 
                     self.handler(sqs_event(body, mid, receives, sent), lambda_context("webhook-deliver", timeout_s=60))
                 except Exception as exc:

@@ -105,14 +105,14 @@ def _lock(data_dir: Path) -> Iterator[None]:
 
 
 def _pick_port(preferred: int) -> int:
-    from chalicelib.local.servers import free_port, port_open
+    from frs_local.servers import free_port, port_open
 
     return preferred if not port_open(preferred) else free_port()
 
 
 def _recover_postgres(pg_dir: Path) -> str | None:
     """A previous run that crashed may have left postmaster.pid (and maybe a live postmaster)."""
-    from chalicelib.local.servers import PostgresServer
+    from frs_local.servers import PostgresServer
 
     pid_file = pg_dir / "postmaster.pid"
     if not pid_file.exists():
@@ -196,7 +196,7 @@ class Stack:
         Settings.from_env()  # what the user set, checked before anything starts: the message names the variable
 
     def start_replay(self) -> None:
-        from chalicelib.local.replay import ReplayServer
+        from frs_local.replay import ReplayServer
 
         self.replay = ReplayServer(port=0, seed=self.args.seed).start()
         self.exit.callback(self.replay.stop)
@@ -209,7 +209,7 @@ class Stack:
         if external:
             dsn, where = external, "external ($DATABASE_URL)"
         else:
-            from chalicelib.local.servers import PostgresServer
+            from frs_local.servers import PostgresServer
 
             pg_dir = self.data_dir / "pg"
             if note := _recover_postgres(pg_dir):
@@ -236,7 +236,7 @@ class Stack:
                 conn.execute(f'CREATE DATABASE "{DB_NAME}"')
 
     def start_redis(self) -> None:
-        from chalicelib.local.servers import RedisServer, ServerUnavailable
+        from frs_local.servers import RedisServer, ServerUnavailable
 
         env = os.environ
         use_redis = env.get("USE_REDIS", "").strip().lower() not in ("0", "false", "no", "off")
@@ -268,8 +268,8 @@ class Stack:
 
     def load_app(self, port: int) -> None:
         from chalicelib import wiring
-        from chalicelib.local.servers import free_port
         from chalicelib.settings import reset_settings_cache
+        from frs_local.servers import free_port
 
         # @connections is not on the public port: a loopback port of its own that only this machine reaches
         self.management_port = free_port()
@@ -277,7 +277,7 @@ class Stack:
         reset_settings_cache()
         wiring.reset()
         self.exit.callback(wiring.reset)  # closes the app's database and Redis connections first
-        root = str(Path(__file__).resolve().parents[2])
+        root = str(Path(__file__).resolve().parents[1])
         try:
             self.app = importlib.import_module("app").app
         except ModuleNotFoundError as exc:
@@ -285,7 +285,7 @@ class Stack:
                 raise
             sys.path.insert(0, root)
             self.app = importlib.import_module("app").app
-        from chalicelib.local.webhook_queue import install  # webhooks: SQS stand-in feeding webhook-deliver
+        from frs_local.webhook_queue import install  # webhooks: SQS stand-in feeding webhook-deliver
 
         self.exit.callback(install(self.app).stop)
         self.rows.append(("webhooks", "in-process delivery queue -> the app's webhook-deliver handler"))
@@ -335,7 +335,7 @@ def admin_guard() -> Any:
     from chalicelib.api import system
     from chalicelib.api.errors import ApiError
     from chalicelib.api.routes import ROUTES
-    from chalicelib.local.gateway import BodyGuard, HttpResponse
+    from frs_local.gateway import BodyGuard, HttpResponse
 
     paths = [re.compile(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(r.path))) for r in ROUTES if r.tag == "Admin"]
 
@@ -396,8 +396,8 @@ def opportunity_line(rank: int, opp: dict[str, Any]) -> str:
 
 
 async def _serve(stack: Stack, port: int) -> None:
-    from chalicelib.local.gateway import Gateway
-    from chalicelib.local.scheduler import Scheduler, describe, jobs_from_app
+    from frs_local.gateway import Gateway
+    from frs_local.scheduler import Scheduler, describe, jobs_from_app
 
     loop = asyncio.get_running_loop()
     stopping, hurry = asyncio.Event(), asyncio.Event()
@@ -482,7 +482,7 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from chalicelib.local.servers import free_port, port_open
+    from frs_local.servers import free_port, port_open
 
     _logging(args.verbose)
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)  # start-up: unwind on SIGTERM too

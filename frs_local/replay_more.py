@@ -2,7 +2,7 @@
 
 Each venue serves its RECORDED fixture rows verbatim (tests/fixtures/venues/<venue>/, sources in their
 README.md: BTC and ETH there are checkable by hand), plus generated rows in the same wire shape for the rest of
-the seeded universe (chalicelib.local.replay_data), so every venue lists 100+ markets that drift with time.
+the seeded universe (frs_local.replay_data), so every venue lists 100+ markets that drift with time.
 Current-state timestamps of the recorded rows are moved forward by whole 8 h steps (their hour alignment and
 8 h/4 h/1 h boundaries kept); history payloads are served as recorded (Backpack's straddles 2025-08-20).
 """
@@ -15,10 +15,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from chalicelib.local.replay_data import ASSET_NAMES, BUNDLED, HOUR_MS, Universe, _u, num, rate_str
+from frs_local.replay_data import ASSET_NAMES, BUNDLED, HOUR_MS, Universe, _u, num, rate_str
 
 DEXES = ("aster", "extended", "backpack", "pacifica", "hip3")
-FIXTURES = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "venues"
+FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "venues"
 RECORDED_MS = 1789340400000          # 2026-09-13T23:00Z: the recordings are from 2026-09-11..14
 STEP_MS = 8 * HOUR_MS
 TIME_KEYS = ("nextFundingTime", "time", "nextFundingTimestamp", "nextFundingRate", "timestamp", "closeTime",

@@ -1,0 +1,1 @@
+"""Local development tooling (frs local, the replay server, the local gateway): not shipped to Lambda."""
