@@ -35,6 +35,9 @@ _MONTHS = {m.upper(): i for i, m in enumerate(calendar.month_abbr) if m}
 _DAYS = {"SUN": 1, "MON": 2, "TUE": 3, "WED": 4, "THU": 5, "FRI": 6, "SAT": 7}  # AWS: 1 = Sunday
 
 
+BACKGROUND_AT_START = frozenset({"settlements"})   # minutes of paced requests: never ahead of the first cycle
+
+
 class ScheduleError(ValueError):
     """A schedule expression this local scheduler cannot evaluate."""
 
@@ -260,18 +263,21 @@ class Scheduler:
                 await self.fire(job)
 
     async def run(self) -> None:
-        """Start-up jobs first (bounded wait), then every loop until `stop()`."""
+        """Start-up jobs first (bounded wait), then every loop until `stop()`. A long job that needs collected
+        data anyway (BACKGROUND_AT_START: the settlement pass) starts beside the first cycle, not before it."""
         others = [j for j in self.jobs if not j.collector]
+        first = [j for j in others if j.name not in BACKGROUND_AT_START]
 
         async def startup() -> None:  # one after the other: maintenance makes partitions before anything writes
-            for job in others:
+            for job in first:
                 await self.fire(job)
 
         try:
             await asyncio.wait_for(startup(), timeout=self.startup_wait_s)
         except TimeoutError:
             log.warning("start-up jobs still running after %.0f s; collecting anyway", self.startup_wait_s)
-        loops = [asyncio.create_task(self._job_loop(j)) for j in others]
+        loops = [asyncio.create_task(self.fire(j)) for j in others if j.name in BACKGROUND_AT_START]
+        loops += [asyncio.create_task(self._job_loop(j)) for j in others]
         if self.collectors:
             loops.append(asyncio.create_task(self._collector_loop()))
         try:
