@@ -68,7 +68,8 @@ def calibration(dex: str) -> dict[str, Any]:
     data.require_dex(dex)
     row = calibrations().get(dex)
     report = (row or {}).get("report") or {}
-    return {**_fresh(row.get("updated_at") if row else None), "dex_name": dex, **summary(row),
+    verdict = {k: v for k, v in summary(row).items() if k != "updated_at"}   # freshness comes from _fresh
+    return {**_fresh(row.get("updated_at") if row else None), "dex_name": dex, **verdict,
             "accuracy": report.get("accuracy", {}), "markets": report.get("markets", {}),
             "units": {"factor": "settled / published (1 = units agree)", "bias_1h": "fraction per hour",
                       "mae_1h": "fraction per hour", "bias_apr_points": "APR percentage points",
