@@ -433,6 +433,9 @@ async def _serve(stack: Stack, port: int) -> None:
             raise runner.exception()  # type: ignore[misc]
         out("frs local: stopping ... (Ctrl-C again: don't wait for handlers still running)")
         scheduler.stop()
+        from chalicelib.services import settle
+
+        settle.stop_all()   # a paced settlement pass would otherwise hold the exit for minutes
         await _first(runner, hurry, timeout=15)
         runner.cancel()
         drain = asyncio.create_task(scheduler.drain(10))

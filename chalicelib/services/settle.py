@@ -113,6 +113,7 @@ def run(*, settings: Any, storage: Any, kv: Any = None, modules: list[ModuleType
     modules = modules if modules is not None else [m for m in REGISTRY
                                                    if not settings.enabled_dexes or m.SPEC.id in settings.enabled_dexes]
     stop = threading.Event()
+    _RUNNING.add(stop)
     timer = threading.Timer(run_seconds, stop.set)
     timer.daemon = True
     timer.start()
@@ -122,6 +123,7 @@ def run(*, settings: Any, storage: Any, kv: Any = None, modules: list[ModuleType
                                                                           stop=stop, rate_scale=rate_scale), modules))
     finally:
         timer.cancel()
+        _RUNNING.discard(stop)
     before = {c["dex"]: c["status"] for c in storage.calibrations()}
     reports = {m.SPEC.id: calibrate_venue(m.SPEC.id, storage, now_ms=now_ms) for m in modules}
     for dex, rep in reports.items():
@@ -133,6 +135,15 @@ def run(*, settings: Any, storage: Any, kv: Any = None, modules: list[ModuleType
         log.warning("calibration: %s %s -> %s (factor %s, %s)", e["dex"], e["previous"], e["status"], e["factor"],
                     e["suspected"])
     return {"venues": collected, "verdicts": {dex: rep["verdict"] for dex, rep in reports.items()}, "events": events}
+
+
+_RUNNING: set[threading.Event] = set()
+
+
+def stop_all() -> None:
+    """Ask running settlement passes to stop after the market in hand (a process shutting down: frs local)."""
+    for event in list(_RUNNING):
+        event.set()
 
 
 def write_hot_calibration(kv: Any, verdicts: dict[str, Any]) -> None:
