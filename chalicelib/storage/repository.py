@@ -202,6 +202,12 @@ class PgStorage:
         """Backfilled history (objects with time_ms, funding_rate, funding_interval_hours, mark_price):
         day partitions are created for the days covered (so old rows do not pile up in DEFAULT), rows
         already present are kept (ON CONFLICT DO NOTHING). Returns rows inserted."""
+        return self._insert_points("funding_rates", "insert_history", dex, symbol, points, dex_symbol=dex_symbol)
+
+    def _insert_points(self, parent: str, query: str, dex: str, symbol: str, points: Sequence[Any], *,
+                       dex_symbol: str | None = None, **extra: Any) -> int:
+        """One market's points (history or settlements) into `parent`: its day partitions first, then the
+        named insert (ON CONFLICT DO NOTHING). Returns rows inserted."""
         if not points:
             return 0
         days = sorted({datetime.fromtimestamp(p.time_ms / 1000, tz=UTC).date() for p in points})
@@ -209,13 +215,14 @@ class PgStorage:
         def work(conn: psycopg.Connection) -> int:
             dex_id = self._resolve_dexes(conn, [dex])[dex]
             symbol_id = self._resolve_symbols(conn, [symbol])[symbol]
-            conn.execute(q("insert_dex_symbol"), {"dex_id": dex_id, "symbol_id": symbol_id, "dex_symbol": dex_symbol})
+            if dex_symbol is not None:
+                conn.execute(q("insert_dex_symbol"), {"dex_id": dex_id, "symbol_id": symbol_id, "dex_symbol": dex_symbol})
             if _scalar(conn, "storage_backend") == "partitions":
-                conn.execute(q("ensure_partitions"), {"parents": ["funding_rates"], "days": days})
-            cur = conn.execute(q("insert_history"), {
+                conn.execute(q("ensure_partitions"), {"parents": [parent], "days": days})
+            cur = conn.execute(q(query), {
                 "dex_id": dex_id, "symbol_id": symbol_id, "times": [p.time_ms for p in points],
                 "rates": [p.funding_rate for p in points], "hours": [p.funding_interval_hours for p in points],
-                "marks": [p.mark_price for p in points]})
+                "marks": [p.mark_price for p in points], **extra})
             return cur.rowcount
 
         return int(self._write(work))
@@ -408,22 +415,7 @@ class PgStorage:
     def ingest_settlements(self, dex: str, symbol: str, points: Sequence[Any], *, source: str) -> int:
         """Settled funding of one market (objects with time_ms, funding_rate, funding_interval_hours,
         mark_price); rows already present are kept. Returns rows inserted."""
-        if not points:
-            return 0
-        days = sorted({datetime.fromtimestamp(p.time_ms / 1000, tz=UTC).date() for p in points})
-
-        def work(conn: psycopg.Connection) -> int:
-            dex_id = self._resolve_dexes(conn, [dex])[dex]
-            symbol_id = self._resolve_symbols(conn, [symbol])[symbol]
-            if _scalar(conn, "storage_backend") == "partitions":
-                conn.execute(q("ensure_partitions"), {"parents": ["settlements"], "days": days})
-            cur = conn.execute(q("insert_settlements"), {
-                "dex_id": dex_id, "symbol_id": symbol_id, "source": source, "times": [p.time_ms for p in points],
-                "rates": [p.funding_rate for p in points], "hours": [p.funding_interval_hours for p in points],
-                "marks": [p.mark_price for p in points]})
-            return cur.rowcount
-
-        return int(self._write(work))
+        return self._insert_points("settlements", "insert_settlements", dex, symbol, points, source=source)
 
     def last_settlements(self, dex: str, *, since: datetime) -> dict[str, int]:
         """{symbol: newest stored settlement (epoch ms)} of one venue, looking back to `since`."""
