@@ -28,14 +28,14 @@ CHAIN_MODES = ("inprocess", "lambda", "off")
 def collect(dex: str, *, settings: Any, storage: Any, kv: Any, collect_kwargs: Any = None) -> dict[str, Any]:
     """Fetch + normalize one venue, store it and log the outcome, then put its latest list in Redis."""
     from chalicelib.services.analyze import hot_ttl
-    from chalicelib.services.collect import FAILED, collect_venue, store_result
+    from chalicelib.services.collect import FAILED, collect_and_store
     from chalicelib.transport.breaker import breaker_for
     from chalicelib.venues import get_venue
 
     t0 = time.perf_counter()
     kwargs = dict(collect_kwargs or {})
     kwargs.setdefault("breaker", breaker_for(dex, settings, storage=storage, kv=kv))
-    result = store_result(collect_venue(get_venue(dex), settings, **kwargs), storage, kv=kv)
+    result = collect_and_store(get_venue(dex), settings, storage, kv=kv, **kwargs)
     cached = bool(result.snapshots) and result.status != FAILED   # FAILED with snapshots = the batch was lost
     if cached:
         from chalicelib.cache.store import is_outage
