@@ -10,6 +10,12 @@
   valid only while that exact parent entry is: invalidating or refreshing the parent drops them.
 
 Every read says where it came from: "memory" | "redis" | "database".
+
+Degrade, don't fail (issue 12): every successful load is also kept as the key's LAST KNOWN value (bounded,
+no TTL). When the database is unreachable (chalicelib.outage) and Redis has nothing, `fetch` serves that
+copy with `stale=True` (responses say `"stale": true` beside `data_age_seconds`); with no copy the outage
+propagates and the REST wrapper answers 503 with Retry-After. A Redis or database outage is logged once per
+state change, not per request.
 """
 
 from __future__ import annotations
@@ -48,6 +54,7 @@ class Cached:
     updated_ms: int | None
     version: int = 0                # memory entry version (for derived entries)
     key: str = ""
+    stale: bool = False             # the source is down: this is the last known value (updated_ms says how old)
 
 
 class TwoTierCache:
@@ -56,6 +63,7 @@ class TwoTierCache:
         self.max_bytes = max_bytes
         self._mem: OrderedDict[str, Entry] = OrderedDict()
         self._bytes = 0
+        self._last: OrderedDict[str, tuple[Any, int]] = OrderedDict()   # key -> last known (value, updated or loaded ms)
 
     # ---- memory tier ------------------------------------------------------------------
     def _live(self, key: str, ttl: float) -> Entry | None:
@@ -108,6 +116,8 @@ class TwoTierCache:
         write_redis: Callable[[Any, Any], None] | None = None,
     ) -> Cached:
         """memory -> Redis -> database. Loaders return (value, updated_ms, approx_size_bytes)."""
+        from chalicelib import outage
+
         mem_ttl = memory_ttl(ttl)
         entry = self._live(key, mem_ttl)
         if entry is not None:
@@ -117,22 +127,56 @@ class TwoTierCache:
         if kv is not None:
             try:
                 hit = read_redis(kv)
-            except Exception as exc:  # Redis down: serve from the database, say so in the log
-                log.warning("redis read %s failed: %s", key, exc)
+            except Exception as exc:  # Redis down: serve from the database (logged once per state change)
+                if not outage.redis_outage(exc):
+                    log.warning("redis read %s failed: %s", key, exc)
+                outage.down("redis", exc)
+            else:
+                outage.up("redis")
         if hit is not None:
             METRICS.cache(True)
             value, updated_ms, size = hit
+            self._remember(key, value, updated_ms)
             version = self._put(key, value, updated_ms, "redis", mem_ttl, size)
             return Cached(value, "redis", updated_ms, version, key)
         METRICS.cache(False)
-        value, updated_ms, size = load_db()
+        try:
+            value, updated_ms, size = load_db()
+        except Exception as exc:
+            if not outage.database_outage(exc):
+                raise
+            outage.down("database", exc)
+            if key not in self._last:
+                raise                  # nothing known to serve: the REST wrapper answers 503
+            value, updated_ms = self._last[key]
+            return Cached(value, "memory", updated_ms, 0, key, stale=True)
+        outage.up("database")
+        self._remember(key, value, updated_ms)
         if write_redis is not None and kv is not None:
             try:
                 write_redis(kv, value)
             except Exception as exc:
-                log.warning("redis write %s failed: %s", key, exc)
+                if not outage.redis_outage(exc):
+                    log.warning("redis write %s failed: %s", key, exc)
+                outage.down("redis", exc)
         version = self._put(key, value, updated_ms, "database", mem_ttl, size)
         return Cached(value, "database", updated_ms, version, key)
+
+    def _remember(self, key: str, value: Any, updated_ms: int | None) -> None:
+        # no data time of its own (the dexes table): its age is counted from when it was loaded
+        self._last[key] = (value, updated_ms if updated_ms is not None else int(time.time() * 1000))
+        self._last.move_to_end(key)
+        while len(self._last) > self.max_entries:
+            self._last.popitem(last=False)
+
+    def memo(self, key: str, ttl: float, build: Callable[[], Any]) -> Any:
+        """A value computed here, kept in the memory tier for min(ttl, 5 s) (no Redis, no hit/miss counting)."""
+        entry = self._live(key, memory_ttl(ttl))
+        if entry is not None:
+            return entry.value
+        value = build()
+        self._put(key, value, None, "memory", memory_ttl(ttl), 4096)
+        return value
 
     def derived(self, key: str, parent: Cached, build: Callable[[], tuple[Any, int]], ttl: float) -> Cached:
         """A value computed from `parent` (memory only), valid while that parent entry is."""
@@ -141,10 +185,10 @@ class TwoTierCache:
             METRICS.cache(True)
             return Cached(entry.value, "memory", entry.updated_ms, entry.version, key)
         value, size = build()
-        link = (parent.key, parent.version) if parent.key in self._mem else None
+        link = (parent.key, parent.version) if parent.key in self._mem and not parent.stale else None
         version = self._put(key, value, parent.updated_ms, parent.source, memory_ttl(ttl) if link else 0,
                             size, link)
-        return Cached(value, parent.source, parent.updated_ms, version, key)
+        return Cached(value, parent.source, parent.updated_ms, version, key, stale=parent.stale)
 
     # ---- invalidation ---------------------------------------------------------------------
     def invalidate(self, *prefixes: str, kv: Any = None, redis_keys: tuple[str, ...] = (),
@@ -164,6 +208,7 @@ class TwoTierCache:
 
     def clear(self) -> None:
         self._mem.clear()
+        self._last.clear()
         self._bytes = 0
 
 

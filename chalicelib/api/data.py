@@ -109,9 +109,20 @@ def dex_rows() -> Cached:
 
 
 def fee_schedules() -> dict[str, FeeSchedule]:
-    """Current fees (memory only: cleared on fee update; Decimal-exact, straight from the database)."""
-    cached = CACHE.fetch(FEES, ttl=ttl(), kv=None, read_redis=lambda _: None,
-                         load_db=lambda: (wiring.storage().fee_schedules(), None, 4000))
+    """Current fees: memory -> Redis (the analysis' copy under the current fees_version, Decimal-exact codec)
+    -> database; while the database is down, the last known schedules (fees change rarely, by hand)."""
+    from chalicelib.core.codec import fees_from_json, fees_to_json
+
+    def read_redis(client: Any) -> tuple[dict[str, FeeSchedule], None, int] | None:
+        raw = client.get(keys.fee_schedules(client.get(keys.fees_version())))
+        return (fees_from_json(raw), None, len(raw)) if raw else None
+
+    def write_redis(client: Any, fees: dict[str, FeeSchedule]) -> None:
+        if fees and ttl() > 0:
+            client.set(keys.fee_schedules(client.get(keys.fees_version())), fees_to_json(fees), ex=ttl())
+
+    cached = CACHE.fetch(FEES, ttl=ttl(), kv=kv(), read_redis=read_redis,
+                         load_db=lambda: (wiring.storage().fee_schedules(), None, 4000), write_redis=write_redis)
     return cached.value
 
 

@@ -27,6 +27,20 @@ def error_response(err: ApiError) -> Response:
     return json_response(err.body(), err.status)
 
 
+def unavailable(exc: BaseException) -> Response | None:
+    """A dependency outage nothing could serve around: 503 + Retry-After, logged once per state change
+    (chalicelib.outage), no traceback. None for anything else."""
+    from chalicelib import outage
+
+    name = outage.dependency(exc)
+    if name is None:
+        return None
+    outage.down(name, exc)
+    err = ApiError(503, f"the {name} is unavailable and this data has no last known copy here; retry in "
+                        f"{outage.RETRY_AFTER_S} s", None, f"{name}_unavailable")
+    return json_response(err.body(), 503, {"Retry-After": str(outage.RETRY_AFTER_S)})
+
+
 def _kv() -> Any:
     from chalicelib.api.data import kv
 
@@ -44,9 +58,11 @@ def endpoint(fn: Callable[..., Any]) -> Callable[..., Any]:
             response = result if isinstance(result, Response) else json_response(result)
         except ApiError as err:
             response = error_response(err)
-        except Exception:  # a bug, never bad input: keep the contract's shape, log the traceback
-            log.exception("unhandled error in %s", fn.__name__)
-            response = error_response(ApiError(500, "internal error; see the service log", None))
+        except Exception as exc:  # a bug, never bad input: keep the contract's shape, log the traceback
+            response = unavailable(exc)
+            if response is None:
+                log.exception("unhandled error in %s", fn.__name__)
+                response = error_response(ApiError(500, "internal error; see the service log", None))
         METRICS.request((time.perf_counter() - started) * 1000)
         METRICS.maybe_flush(_kv)
         return response

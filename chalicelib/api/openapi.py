@@ -87,9 +87,14 @@ def _operation(route: Route, components: dict[str, Any]) -> dict[str, Any]:
     }
     if route.description:
         op["description"] = route.description
-    for status in route.errors:
+    # every read may meet a dependency outage it cannot serve around: 503 + Retry-After (chalicelib.outage)
+    statuses = (*route.errors, 503) if route.method == "GET" and 503 not in route.errors else route.errors
+    for status in statuses:
         op["responses"][str(status)] = {"description": _ERRORS.get(status, "Error"), "content": {
             "application/json": {"schema": {"$ref": REF.format(model="ErrorBody")}}}}
+        if status == 503:
+            op["responses"]["503"]["headers"] = {"Retry-After": {
+                "description": "Seconds to wait before retrying", "schema": {"type": "integer"}}}
     if route.body is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {
             "schema": _schema(resolve(route.body), components, "validation")}}}
@@ -99,7 +104,8 @@ def _operation(route: Route, components: dict[str, Any]) -> dict[str, Any]:
 
 _ERRORS = {400: "Malformed or unknown parameter", 401: "Missing X-API-Key", 403: "Wrong X-API-Key",
            404: "Unknown dex or symbol", 422: "Body failed validation",
-           503: "Database unavailable (health), or admin off: no admin key configured (admin route)"}
+           503: "A dependency (database, Redis) is down and no last known copy can be served (Retry-After "
+                "says when to retry); on /health: the database is down; on the admin route: admin is off"}
 
 
 def annotate_units(components: dict[str, Any]) -> dict[str, Any]:

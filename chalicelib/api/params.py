@@ -38,6 +38,7 @@ INTERVAL_SECONDS: dict[str, int | None] = {"raw": None, "1h": 3600, "4h": 14400,
 DEX_PATTERN = r"^[A-Za-z0-9_-]{1,50}$"
 SYMBOL_PATTERN = r"^[A-Za-z0-9_.-]{1,32}$"
 MAX_RANGE = timedelta(days=366)
+MIN_HOLD_HOURS = Decimal("0.001")   # 3.6 s; smaller holds (1e-999999) overflowed the Decimal context: 400, not 500
 
 
 def _lower(v: Any) -> Any:
@@ -147,7 +148,7 @@ class OpportunityQuery(Query):
     limit: int = Field(10, ge=1, le=100)
     sort_by: SortBy = "net_profit_percent"
     sort_desc: bool = True
-    hold_hours: Decimal = Field(Decimal(8), gt=0, le=Decimal(8760), allow_inf_nan=False,
+    hold_hours: Decimal = Field(Decimal(8), ge=MIN_HOLD_HOURS, le=Decimal(8760), allow_inf_nan=False,
                                 description="Holding period in hours for net profit and APY")
     fee_type: FeeType = "maker"
 
@@ -160,7 +161,7 @@ class CompareQuery(Query):
     dex1: DexName
     dex2: DexName
     symbol: SymbolName | None = None
-    hold_hours: Decimal = Field(Decimal(8), gt=0, le=Decimal(8760), allow_inf_nan=False)
+    hold_hours: Decimal = Field(Decimal(8), ge=MIN_HOLD_HOURS, le=Decimal(8760), allow_inf_nan=False)
     fee_type: FeeType = "maker"
 
 
@@ -201,7 +202,7 @@ class BacktestQuery(Query):
     start_time: datetime = Field(description="ISO 8601 start of the window (UTC)")
     end_time: datetime | None = Field(None, description="ISO 8601 end (default now); the window spans at most 366 days")
     fee_type: FeeType = Field("maker", description="Fee tier used for the round trip")
-    notional: Decimal = Field(Decimal(10_000), gt=0, le=Decimal("1e12"), allow_inf_nan=False,
+    notional: Decimal = Field(Decimal(10_000), ge=Decimal("0.01"), le=Decimal("1e12"), allow_inf_nan=False,
                               description="USD per leg")
     enter_divergence_8h: Decimal | None = Field(None, ge=Decimal(-1), le=Decimal(1), allow_inf_nan=False, description=(
         "Rule mode: enter when the settled divergence reaches this (fraction per 8 h); needs exit_divergence_8h"))
@@ -320,9 +321,13 @@ def parse_body(raw: bytes | str | None, model: type[BaseModel]) -> Any:
         data = json.loads(raw, parse_float=Decimal)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, f"body is not valid JSON: {exc}", "body", "invalid_body") from None
+    except RecursionError:   # nesting deeper than the parser's stack: no fee body is nested like that
+        raise ApiError(400, "body is nested too deeply to be a fee structure", "body", "invalid_body") from None
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         raise from_validation(exc, status=422) from None
+    except RecursionError:
+        raise ApiError(400, "body is nested too deeply to be a fee structure", "body", "invalid_body") from None
     except ValueError as exc:  # model_post_init
         raise ApiError(422, str(exc), "body", "unprocessable_entity") from None

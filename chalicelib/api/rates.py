@@ -30,7 +30,8 @@ def meta_prefix(cached: Cached, source: str | None = None) -> str:
     updated = cached.updated_ms
     age = "null" if updated is None else repr(max(0.0, round((now_ms - updated) / 1000, 3)))
     stamp = iso_ms(updated if updated is not None else now_ms)
-    return f'{{"source":"{source or cached.source}","updated_at":"{stamp}","data_age_seconds":{age},'
+    stale = '"stale":true,' if cached.stale else ""   # the source is down: the last known data (issue 12)
+    return f'{{"source":"{source or cached.source}",{stale}"updated_at":"{stamp}","data_age_seconds":{age},'
 
 
 def with_meta(body: Cached) -> str:

@@ -70,6 +70,10 @@ def _health(c: Call) -> Any:
     from chalicelib.api.http import json_response
 
     body, status = system.health()
+    if status == 503:
+        from chalicelib.outage import RETRY_AFTER_S
+
+        return json_response(body, status, {"Retry-After": str(RETRY_AFTER_S)})
     return json_response(body, status)
 
 

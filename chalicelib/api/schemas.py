@@ -29,6 +29,8 @@ class Fresh(Out):
         description="Tier that served the data: in-process memory, Redis, or the database")
     updated_at: datetime = Field(description="When the underlying data was collected (newest snapshot)")
     data_age_seconds: float | None = Field(description="Seconds since updated_at at response time")
+    stale: bool | None = Field(None, description="Present (true) only when the data's source (the database) is "
+                                                 "down and this is the last known copy; data_age_seconds says how old")
 
 
 class DexFeesBrief(Out):

@@ -32,8 +32,9 @@ def _now_ms() -> int:
 
 def _meta(cached: Any, now_ms: int) -> dict[str, Any]:
     age = None if cached.updated_ms is None else max(0.0, round((now_ms - cached.updated_ms) / 1000, 3))
-    return {"updated_at": iso_ms(cached.updated_ms) if cached.updated_ms else iso_ms(now_ms),
+    meta = {"updated_at": iso_ms(cached.updated_ms) if cached.updated_ms else iso_ms(now_ms),
             "data_age_seconds": age, "source": cached.source}
+    return {**meta, "stale": True} if cached.stale else meta
 
 
 def fee_structure(row: dict[str, Any]) -> dict[str, Any]:
@@ -184,21 +185,114 @@ def _dt_ms(value: Any) -> int | None:
     return int(value)
 
 
+HEALTH_TTL_S = 5.0   # /health is computed at most once per 5 s per container (min with CACHE_TTL_SECONDS)
+
+
 def health() -> tuple[dict[str, Any], int]:
+    """Cached for HEALTH_TTL_S in the memory tier: a poller hammering /health does not hit the database."""
+    ttl = min(HEALTH_TTL_S, float(wiring.settings().cache_ttl_seconds))
+    body, status = CACHE.memo("health", ttl, _health)
+    return {**body, "timestamp": iso_ms(_now_ms())}, status
+
+
+def _redis_component(client: Any) -> dict[str, Any]:
+    from chalicelib.cache.store import MemoryKV
+
+    if client is None:
+        return {"status": "down", "reason": "no Redis client: hot keys, push and the ingest buffer are off"}
+    if isinstance(client, MemoryKV):
+        return {"status": "fallback", "reason": "in-memory fallback (per process, not shared): REDIS_URL not set"}
+    try:
+        client.ping()
+    except Exception as exc:
+        return {"status": "down", "reason": f"{type(exc).__name__}: {exc}; REST reads the database, WebSocket push "
+                                            "and the ingest buffer are off"}
+    return {"status": "up", "reason": None}
+
+
+def _push_component(client: Any, redis_ok: bool, interval_s: int) -> dict[str, Any]:
+    """The WebSocket push path: the connection registry (Redis) and the last fan-out the analysis recorded."""
+    if not redis_ok:
+        return {"status": "down", "reason": "Redis unavailable: the connection registry cannot be read, nothing "
+                                            "is pushed", "connections": None}
+    last, connections = None, None
+    with contextlib.suppress(Exception):
+        connections = int(client.scard(keys.ws_connections()))
+        raw = client.get(keys.push_status())
+        last = json.loads(raw) if raw else None
+    out: dict[str, Any] = {"connections": connections, "last_push_at": None, "frames_delivered": None,
+                           "frames_failed": None}
+    if not last:
+        return {"status": "unknown", "reason": "no push recorded yet (the analysis records one each cycle)", **out}
+    out.update(last_push_at=iso_ms(int(last["at_ms"])), frames_delivered=int(last.get("frames_delivered") or 0),
+               frames_failed=int(last.get("frames_failed") or 0))
+    age_ms = _now_ms() - int(last["at_ms"])
+    if units.is_stale(age_ms, interval_s):
+        return {"status": "degraded", "reason": f"no push for {age_ms // 1000} s (the analysis is not running)", **out}
+    if out["frames_failed"] and not out["frames_delivered"]:
+        return {"status": "degraded", "reason": f"last push: {out['frames_failed']} frames failed, none delivered",
+                **out}
+    return {"status": "up", "reason": None, **out}
+
+
+def _buffer_component(client: Any, redis_ok: bool, dexes: list[str]) -> dict[str, Any]:
+    """The ingest buffer (services/buffer.py): batches waiting for the database, snapshots lost (counted)."""
+    from chalicelib.services import buffer
+
+    if not redis_ok:
+        return {"status": "unknown", "reason": "Redis unavailable: a batch the database refuses now is lost "
+                                               "(counted when Redis returns)", "batches_waiting": None,
+                "oldest_age_seconds": None, "snapshots_lost": None, "venues": {}}
+    try:
+        per_venue = buffer.backlog(client, dexes)
+    except Exception as exc:
+        return {"status": "unknown", "reason": f"{type(exc).__name__}: {exc}", "batches_waiting": None,
+                "oldest_age_seconds": None, "snapshots_lost": None, "venues": {}}
+    waiting = sum(v["batches_waiting"] for v in per_venue.values())
+    lost = sum(v["snapshots_lost"] for v in per_venue.values())
+    oldest = max((v["oldest_age_seconds"] for v in per_venue.values() if v["oldest_age_seconds"] is not None),
+                 default=None)
+    reasons = [r for r, bad in ((f"{waiting} batches waiting for the database (oldest {oldest} s)", waiting > 0),
+                                (f"{lost} snapshots lost (database and Redis both down, or the buffer full)", lost > 0))
+               if bad]
+    return {"status": "lost" if lost else "backlog" if waiting else "empty", "reason": "; ".join(reasons) or None,
+            "batches_waiting": waiting, "oldest_age_seconds": oldest, "snapshots_lost": lost,
+            "venues": {d: v for d, v in per_venue.items() if v["batches_waiting"] or v["snapshots_lost"]}}
+
+
+def _health() -> tuple[dict[str, Any], int]:
+    from chalicelib.services.analyze import venue_ids
+
     settings = wiring.settings()
     now = _now_ms()
     client = data.kv()
-    shared = METRICS.shared(client)
+    redis = _redis_component(client)
+    redis_ok = redis["status"] in ("up", "fallback")
+    shared = METRICS.shared(client) if redis_ok else dict(METRICS.totals)
     requests, hits, misses = shared["requests"], shared["cache_hits"], shared["cache_misses"]
     base = {"timestamp": iso_ms(now), "uptime_seconds": int(time.time() - METRICS.started_at),
             "total_requests": int(requests), "cache_hit_rate": round(hits / (hits + misses), 4) if hits + misses else 0.0}
+    t0 = time.perf_counter()
     try:
         rows = {r["dex_name"] if "dex_name" in r else r["dex"]: r for r in wiring.storage().collection_health(60)}
+        database = {"status": "up", "reason": None, "latency_ms": round((time.perf_counter() - t0) * 1000, 1)}
+    except Exception as exc:
+        from chalicelib import outage
+
+        if outage.database_outage(exc):
+            outage.down("database", exc)
+        rows = {}
+        database = {"status": "down", "reason": f"{type(exc).__name__}: {str(exc).strip()[:200]}", "latency_ms": None}
+    components = {"database": database, "redis": redis,
+                  "websocket_push": _push_component(client, redis_ok, settings.collection_interval_seconds),
+                  "ingest_buffer": _buffer_component(client, redis_ok, venue_ids(settings))}
+    try:   # the last known copies when the database is down (api/cache.py)
         index = data.snapshots().value
         active = [name for name, r in data.dex_rows().value.items() if r.get("is_active", True)]
     except Exception as exc:
-        return {"status": "unhealthy", **base, "dex_health": [], "oldest_data_age_seconds": None,
-                "last_collection_time": None, "detail": f"database unavailable: {type(exc).__name__}"}, 503
+        return {"status": "unhealthy", **base, "components": components, "dex_health": [],
+                "oldest_data_age_seconds": None, "last_collection_time": None,
+                "detail": f"database unavailable: {type(exc).__name__}"}, 503
     checks = unit_checks()
     dex_health, ages, last_fetches = [], [], []
     for name in sorted(set(active) | set(rows)):
@@ -232,9 +326,14 @@ def health() -> tuple[dict[str, Any], int]:
             "problems": reasons, "collection": collection, "unit_check": verdict, "calibration": settled})
     healthy = sum(1 for d in dex_health if d["is_healthy"])
     status = "healthy" if dex_health and healthy == len(dex_health) else "degraded" if healthy else "unhealthy"
-    return {"status": status, **base, "dex_health": dex_health,
+    if status == "healthy" and any(c["status"] in ("down", "degraded", "backlog", "lost") for c in components.values()):
+        status = "degraded"   # Redis down (push, hot keys, buffer off), push failing, a buffer backlog or loss
+    body = {"status": status, **base, "components": components, "dex_health": dex_health,
             "oldest_data_age_seconds": max(ages) // 1000 if ages else None,
-            "last_collection_time": iso_ms(max(last_fetches)) if last_fetches else None}, 200
+            "last_collection_time": iso_ms(max(last_fetches)) if last_fetches else None}
+    if database["status"] == "down":   # served from the last known copies: say so, and 503 for load balancers
+        return {**body, "status": "unhealthy", "detail": f"database unavailable: {database['reason']}"}, 503
+    return body, 200
 
 
 def metrics() -> dict[str, Any]:

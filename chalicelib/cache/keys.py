@@ -61,3 +61,15 @@ def unit_check() -> str:
 def calibration() -> str:
     """Latest calibration verdict per venue (settled vs published), written by the settlement run."""
     return f"{PREFIX}:calibration"
+
+
+def push_status() -> str:
+    """The last WebSocket fan-out the analysis ran: {"at_ms", "connections", "frames_delivered", "frames_failed"}."""
+    return f"{PREFIX}:ws:push_status"
+
+
+def fee_schedules(version: bytes | str | int | None) -> str:
+    """Every venue's fee schedule (core.codec.fees_to_json) under one fees_version: a fee update bumps the
+    version, so a reader never takes an old copy. Written by the analysis and by the REST fee reads."""
+    v = version.decode() if isinstance(version, bytes) else str(version or 0)
+    return f"{dex_metadata('fees')}:v{v}"

@@ -69,9 +69,7 @@ def _fingerprint(o: Opportunity) -> str:
 # ---- fees -------------------------------------------------------------------------------------
 def load_fees(kv: Any, storage: Any, ttl: int) -> tuple[dict[str, FeeSchedule], str]:
     """Fee schedules under the current fees_version: Redis when this version is cached, else the database."""
-    raw_version = kv.get(keys.fees_version())
-    version = raw_version.decode() if isinstance(raw_version, bytes) else str(raw_version or 0)
-    key = f"{keys.dex_metadata('fees')}:v{version}"
+    key = keys.fee_schedules(kv.get(keys.fees_version()))
     cached = kv.get(key)
     if cached:
         return codec.fees_from_json(cached), "redis"
@@ -363,6 +361,7 @@ def run_once(event: Mapping[str, Any], *, settings: Any, storage: AnalysisStore,
                 published["venues"] = int(kv.publish(keys.channel("venues"), dumps(
                     {"type": "venue_event_batch", "timestamp": timestamp, "events": venues.events})))
             ws = fan_out(kv, pusher, updates)
+            kv.set(keys.push_status(), dumps({"at_ms": now_ms, **ws}), ex=ttl)   # /health's websocket_push
             lap("push")
             outbound = outbound_events(events, previous_state, state, previous_rates, changed)
             webhooks = emit_events(emit, [*outbound, *venues.events])   # venue events: flat records, same port

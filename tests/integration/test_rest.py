@@ -383,12 +383,35 @@ def test_health_reflects_breaker_and_freshness(api: Api) -> None:
     # venues with no data at all (lighter, grvt, edgex seeded but never collected) are unhealthy -> degraded
     assert body["status"] == ("healthy" if len(by) == 2 else "degraded")
     assert 0 <= body["oldest_data_age_seconds"] < 60
+    c = body["components"]
+    assert (c["database"]["status"], c["redis"]["status"], c["ingest_buffer"]["status"]) == ("up", "up", "empty")
+    assert c["ingest_buffer"]["batches_waiting"] == 0 and c["ingest_buffer"]["snapshots_lost"] == 0
+    assert c["websocket_push"]["status"] == "unknown"              # no analysis ran: no push recorded yet
     api.kv.set(keys.breaker("paradex"), json.dumps({"state": "open"}))
+    CACHE.invalidate("health")                                       # /health is cached 5 s (system.HEALTH_TTL_S)
     _, body = api.get("/api/v1/health")
     para = next(d for d in body["dex_health"] if d["dex_name"] == "paradex")
     assert para["is_healthy"] is False and "circuit breaker open" in para["problems"]
     assert body["status"] == "degraded"
     assert {"uptime_seconds", "total_requests", "cache_hit_rate", "last_collection_time", "timestamp"} <= set(body)
+
+
+def test_health_is_cached_for_a_few_seconds_and_shows_the_push_path(api: Api, monkeypatch) -> None:
+    from chalicelib.api import system
+
+    calls = []
+    storage = wiring.storage()
+    real = storage.collection_health
+    monkeypatch.setattr(storage, "collection_health", lambda *a: calls.append(1) or real(*a))
+    CACHE.invalidate("health")
+    api.kv.set(keys.push_status(), json.dumps({"at_ms": int(time.time() * 1000), "connections": 2,
+                                               "frames_delivered": 0, "frames_failed": 6}))
+    first = [api.get("/api/v1/health") for _ in range(20)]
+    assert system.HEALTH_TTL_S == 5.0 and len(calls) == 1          # 20 calls within 5 s: the database read once
+    assert {status for status, _ in first} == {200}
+    push = first[-1][1]["components"]["websocket_push"]
+    assert (push["status"], push["frames_failed"]) == ("degraded", 6)
+    assert push["reason"] == "last push: 6 frames failed, none delivered"
 
 
 def test_metrics(api: Api) -> None:
