@@ -59,10 +59,10 @@ def endpoint(fn: Callable[..., Any]) -> Callable[..., Any]:
         except ApiError as err:
             response = error_response(err)
         except Exception as exc:  # a bug, never bad input: keep the contract's shape, log the traceback
-            response = unavailable(exc)
-            if response is None:
+            outage = unavailable(exc)
+            if outage is None:
                 log.exception("unhandled error in %s", fn.__name__)
-                response = error_response(ApiError(500, "internal error; see the service log", None))
+            response = outage or error_response(ApiError(500, "internal error; see the service log", None))
         METRICS.request((time.perf_counter() - started) * 1000)
         METRICS.maybe_flush(_kv)
         return response
