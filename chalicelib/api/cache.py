@@ -150,7 +150,6 @@ class TwoTierCache:
                 raise                  # nothing known to serve: the REST wrapper answers 503
             value, updated_ms = self._last[key]
             return Cached(value, "memory", updated_ms, 0, key, stale=True)
-        outage.up("database")
         self._remember(key, value, updated_ms)
         if write_redis is not None and kv is not None:
             try:

@@ -18,6 +18,8 @@ from typing import TypeVar
 import psycopg
 from psycopg.types.json import set_json_loads
 
+from chalicelib import outage
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -62,7 +64,9 @@ class Database:
                 conn = self.conn()
                 try:
                     with conn.transaction():
-                        return fn(conn)
+                        result = fn(conn)
+                    outage.up("database")   # logs once if an outage had been noted (chalicelib.outage)
+                    return result
                 except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
                     dead = conn.closed or conn.broken
                     if not dead or attempt == 2:
