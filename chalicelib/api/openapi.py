@@ -13,6 +13,7 @@ from chalicelib.api.schemas import ErrorBody
 from chalicelib.core import units
 
 REF = "#/components/schemas/{model}"
+_body_models: set[str] = set()
 DESCRIPTION = """Cross-DEX perpetual funding rates, arbitrage opportunities, history and statistics.
 
 * **Rates** are normalized: `rate_1h = funding_rate / funding_interval_hours`, `rate_8h = rate_1h * 8`,
@@ -28,6 +29,56 @@ DESCRIPTION = """Cross-DEX perpetual funding rates, arbitrage opportunities, his
   `*_percent` fields are fractions as SPEC.md defines them (0.0002 = 0.02 %), `annualized_*` and
   `*_apr` / `*_apy` are percent. The WebSocket API is described by `/api/v1/asyncapi.json`.
 """
+
+
+# ---- constraints the server enforces that one parameter's schema cannot state ---------------------------------
+# Enforced by api/params.py (TimeRange.window), core/filters.py (OpportunityFilter) and services/backtest.py; stated
+# here machine-readably (`x-constraints` on the operation) and in words (its description), so a client - and the
+# schemathesis test, which generates only requests that satisfy them - knows every rule a request must follow.
+_ORDERED = [{"kind": "ordered", "parameters": list(pair)} for pair in
+            (("oi_ratio_min", "oi_ratio_max"), ("min_oi_usd", "max_oi_usd"), ("min_volume", "max_volume"))]
+_WINDOW = [{"kind": "exclusive", "parameters": ["period", "start_time"]},
+           {"kind": "window", "start": "start_time", "end": "end_time", "max_days": 366}]
+CROSS_CONSTRAINTS: dict[str, list[dict[str, Any]]] = {
+    "OpportunityQuery": [*_ORDERED, {"kind": "distinct", "parameters": ["long_dex", "short_dex"]}],
+    "SymbolOpportunityQuery": [*_ORDERED, {"kind": "distinct", "parameters": ["long_dex", "short_dex"]}],
+    "CompareQuery": [{"kind": "distinct", "parameters": ["dex1", "dex2"]}],
+    "HistoryQuery": _WINDOW, "SettlementHistoryQuery": _WINDOW, "OpportunityHistoryQuery": _WINDOW,
+    "BacktestQuery": [{"kind": "distinct", "parameters": ["long_dex", "short_dex"]},
+                      {"kind": "window", "start": "start_time", "end": "end_time", "max_days": 366},
+                      {"kind": "together", "parameters": ["enter_divergence_8h", "exit_divergence_8h"]}],
+    "FeeStructureBody": [{"kind": "nonempty_if", "flag": "has_fee_tiers", "items": "fee_tiers"},
+                         {"kind": "tiers", "items": "fee_tiers", "min": "min_volume_30d", "max": "max_volume_30d"}],
+}
+_WORDS = {
+    "ordered": lambda c: f"{c['parameters'][0]} must not exceed {c['parameters'][1]} (defaults count)",
+    "distinct": lambda c: f"{c['parameters'][0]} and {c['parameters'][1]} must differ",
+    "exclusive": lambda c: f"give {c['parameters'][0]} or {c['parameters'][1]}, not both",
+    "window": lambda c: f"{c['start']} must be before {c['end']} (default now), at most {c['max_days']} days apart",
+    "together": lambda c: f"{c['parameters'][0]} and {c['parameters'][1]} come together or not at all",
+    "nonempty_if": lambda c: f"{c['items']} must list at least one tier when {c['flag']} is true",
+    "tiers": lambda c: f"{c['items']} ordered by volume without overlap; each tier's {c['max']} above its {c['min']}",
+}
+# timestamps: the server takes years 2000..2100 (UTC); 2001..2099 in any UTC offset stays inside them
+TIMESTAMP_PATTERN = "^(200[1-9]|20[1-9][0-9])-"
+
+
+def constraints_text(constraints: list[dict[str, Any]]) -> str:
+    return "Constraints across parameters: " + "; ".join(_WORDS[c["kind"]](c) for c in constraints) + "."
+
+
+def _numbers_only(schema: Any) -> Any:
+    """Body decimals are documented as JSON numbers (the server also takes numeric strings, never arbitrary text)."""
+    if isinstance(schema, dict):
+        any_of = schema.get("anyOf")
+        if any_of and any(s.get("type") == "number" for s in any_of) and any(s.get("type") == "string" for s in any_of):
+            schema["anyOf"] = [s for s in any_of if s.get("type") != "string"]
+        for value in schema.values():
+            _numbers_only(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            _numbers_only(value)
+    return schema
 
 
 def _schema(model: type[BaseModel], components: dict[str, Any], mode: str = "serialization") -> dict[str, Any]:
@@ -64,6 +115,13 @@ def _parameters(model: type[BaseModel], where: str, components: dict[str, Any]) 
         alias = field.validation_alias
         wire = alias.choices[0] if isinstance(alias, AliasChoices) else (alias or name)
         prop = _no_null(dict(schema["properties"][name]))
+        if prop.get("format") == "date-time":
+            prop["pattern"] = TIMESTAMP_PATTERN
+        if wire == "min_profit":   # a bare number >= PERCENT_LOOKALIKE is refused as a likely percent
+            from chalicelib.api.params import PERCENT_LOOKALIKE
+
+            prop = {k: v for k, v in prop.items() if k not in ("anyOf", "ge", "le", "maximum")}
+            prop.update(type="number", minimum=-1.0, exclusiveMaximum=float(PERCENT_LOOKALIKE))
         param: dict[str, Any] = {"name": wire, "in": where, "required": where == "path" or field.is_required(),
                                  "schema": prop}
         description = prop.pop("description", None) or field.description
@@ -87,6 +145,11 @@ def _operation(route: Route, components: dict[str, Any]) -> dict[str, Any]:
     }
     if route.description:
         op["description"] = route.description
+    cross = [c for m in (route.query, route.body) if m is not None
+             for c in CROSS_CONSTRAINTS.get(resolve(m).__name__, [])]
+    if cross:
+        op["x-constraints"] = cross
+        op["description"] = (op.get("description", "") + " " + constraints_text(cross)).strip()
     # every read may meet a dependency outage it cannot serve around: 503 + Retry-After (chalicelib.outage)
     statuses = (*route.errors, 503) if route.method == "GET" and 503 not in route.errors else route.errors
     for status in statuses:
@@ -98,6 +161,7 @@ def _operation(route: Route, components: dict[str, Any]) -> dict[str, Any]:
     if route.body is not None:
         op["requestBody"] = {"required": True, "content": {"application/json": {
             "schema": _schema(resolve(route.body), components, "validation")}}}
+        _body_models.add(resolve(route.body).__name__)
         op["security"] = [{"ApiKey": []}]
     return op
 
@@ -106,6 +170,21 @@ _ERRORS = {400: "Malformed or unknown parameter", 401: "Missing X-API-Key", 403:
            404: "Unknown dex or symbol", 422: "Body failed validation",
            503: "A dependency (database, Redis) is down and no last known copy can be served (Retry-After "
                 "says when to retry); on /health: the database is down; on the admin route: admin is off"}
+
+
+def _refs(schema: Any) -> set[str]:
+    """Component names a schema refers to ($ref), one level deep is enough for the request bodies."""
+    found: set[str] = set()
+    if isinstance(schema, dict):
+        ref = schema.get("$ref")
+        if isinstance(ref, str):
+            found.add(ref.rsplit("/", 1)[-1])
+        for value in schema.values():
+            found |= _refs(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            found |= _refs(value)
+    return found
 
 
 def annotate_units(components: dict[str, Any]) -> dict[str, Any]:
@@ -128,6 +207,9 @@ def document() -> dict[str, Any]:
     for route in DOCUMENTED:
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route, components)
     annotate_units(components)
+    for name in list(_body_models):
+        for ref in _refs(components.get(name, {})) | {name}:
+            _numbers_only(components.get(ref, {}))
     return {
         "openapi": "3.1.0",
         "x-units": units.UNITS,

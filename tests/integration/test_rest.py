@@ -547,3 +547,35 @@ def test_opportunity_history(api: Api) -> None:
     _, paged = api.get("/api/v1/history/opportunities?limit=2&page=2")
     assert paged["pagination"] == {"page": 2, "page_size": 2, "total": 3, "total_pages": 2}
     assert len(paged["opportunities"]) == 1
+
+
+# ---- input edges (issue 12) -----------------------------------------------------------------------
+@pytest.mark.parametrize("path", ["/api/v1/opportunities?hold_hours=1e-999999", "/api/v1/opportunities/compare?dex1=hyperliquid&dex2=paradex&hold_hours=1e-999999",
+                                  "/api/v1/backtest?symbol=BTC&long_dex=hyperliquid&short_dex=paradex&start_time=2026-01-01T00:00:00Z&notional=1e-999999"])
+def test_absurdly_small_decimals_are_400_naming_the_parameter(api: Api, path: str) -> None:
+    status, body = api.get(path)     # was 500: decimal.Overflow in the arithmetic below the validation
+    assert status == 400, body
+    assert body["parameter"] in ("hold_hours", "notional") and body["error"] == "invalid_parameter"
+
+
+def test_a_deeply_nested_admin_body_is_400_not_500(api: Api) -> None:
+    deep = "[" * 100_000 + "]" * 100_000          # deeper than the JSON parser's recursion limit
+    status, body = api.put("/api/v1/admin/dexes/hyperliquid/fees", deep, **{"X-API-Key": ADMIN_KEY})
+    assert status == 400 and body["parameter"] == "body", body
+    nested = {"maker_fee_percent": 0.0001, "taker_fee_percent": 0.0002, "fee_tiers": json.loads("[" * 500 + "]" * 500)}
+    status, body = api.put("/api/v1/admin/dexes/hyperliquid/fees", nested, **{"X-API-Key": ADMIN_KEY})
+    assert status in (400, 422) and body["error"] in ("invalid_body", "unprocessable_entity"), body
+
+
+def test_the_openapi_document_states_the_constraints_across_parameters(api: Api) -> None:
+    _, doc = api.get("/api/v1/openapi.json")
+    compare = doc["paths"]["/api/v1/opportunities/compare"]["get"]
+    assert {"kind": "distinct", "parameters": ["dex1", "dex2"]} in compare["x-constraints"]
+    assert "dex1 and dex2 must differ" in compare["description"]
+    history = doc["paths"]["/api/v1/history/funding-rates/{dex}/{symbol}"]["get"]
+    assert {"kind": "exclusive", "parameters": ["period", "start_time"]} in history["x-constraints"]
+    assert any(c.get("max_days") == 366 for c in history["x-constraints"])
+    fees = doc["components"]["schemas"]["FeeStructureBody"]["properties"]["maker_fee_percent"]
+    assert all(branch.get("type") != "string" for branch in fees["anyOf"])          # "" is no fee
+    status, body = api.get("/api/v1/opportunities/compare?dex1=hyperliquid&dex2=hyperliquid")
+    assert status == 400 and body["parameter"] == "dex2"                              # what the document says
