@@ -35,9 +35,9 @@ DESCRIPTION = """Cross-DEX perpetual funding rates, arbitrage opportunities, his
 # Enforced by api/params.py (TimeRange.window), core/filters.py (OpportunityFilter) and services/backtest.py; stated
 # here machine-readably (`x-constraints` on the operation) and in words (its description), so a client - and the
 # schemathesis test, which generates only requests that satisfy them - knows every rule a request must follow.
-_ORDERED = [{"kind": "ordered", "parameters": list(pair)} for pair in
+_ORDERED: list[dict[str, Any]] = [{"kind": "ordered", "parameters": list(pair)} for pair in
             (("oi_ratio_min", "oi_ratio_max"), ("min_oi_usd", "max_oi_usd"), ("min_volume", "max_volume"))]
-_WINDOW = [{"kind": "exclusive", "parameters": ["period", "start_time"]},
+_WINDOW: list[dict[str, Any]] = [{"kind": "exclusive", "parameters": ["period", "start_time"]},
            {"kind": "window", "start": "start_time", "end": "end_time", "max_days": 366}]
 CROSS_CONSTRAINTS: dict[str, list[dict[str, Any]]] = {
     "OpportunityQuery": [*_ORDERED, {"kind": "distinct", "parameters": ["long_dex", "short_dex"]}],
