@@ -21,6 +21,9 @@ DESCRIPTION = """Cross-DEX perpetual funding rates, arbitrage opportunities, his
 * **Freshness**: every data response carries `source` (`memory` = this container's in-process cache,
   `redis` = shared cache, `database` = PostgreSQL), `updated_at` (when the data was collected) and
   `data_age_seconds`.
+* **Outages**: while the database is down, reads serve the last known copy with `"stale": true` (and
+  `data_age_seconds` saying how old), or answer 503 with `Retry-After` when there is none; never 500.
+  Constraints across parameters are listed in each operation's description and its `x-constraints`.
 * **Errors** share one body: `{"error", "detail", "parameter"}`. 400 = malformed or **unknown** query
   parameter (typos are rejected, not ignored), 404 = unknown dex/symbol (named in `parameter`),
   422 = JSON body failing validation, 401/403 = admin key missing/wrong, 503 on the admin route = admin
