@@ -462,9 +462,44 @@ class DexHealth(Out):
     calibration: CalibrationSummary | None = None
 
 
+class HealthComponent(Out):
+    status: str = Field(description="up | down | fallback (Redis: in-memory) | unknown | degraded (push) | "
+                                    "empty | backlog | lost (ingest buffer)")
+    reason: str | None = Field(description="Why it is not up (null when it is)")
+
+
+class DatabaseComponent(HealthComponent):
+    latency_ms: float | None = Field(description="The health query's round trip")
+
+
+class PushComponent(HealthComponent):
+    connections: int | None = Field(description="WebSocket connections registered (Redis)")
+    last_push_at: datetime | None = Field(description="When the analysis last fanned out")
+    frames_delivered: int | None = Field(description="Frames the last fan-out delivered")
+    frames_failed: int | None = Field(description="Frames the last fan-out could not deliver")
+
+
+class BufferComponent(HealthComponent):
+    batches_waiting: int | None = Field(description="Collections waiting in Redis for the database (all venues)")
+    oldest_age_seconds: float | None = Field(description="Age of the oldest waiting batch")
+    snapshots_lost: int | None = Field(description="Snapshots that could not be kept (database and Redis down, or the "
+                                                   "buffer full), counted since the counter was created")
+    venues: dict[str, Any] = Field(description="Per venue with a backlog or a loss: batches_waiting, "
+                                               "oldest_age_seconds, snapshots_lost")
+
+
+class HealthComponents(Out):
+    database: DatabaseComponent
+    redis: HealthComponent
+    websocket_push: PushComponent
+    ingest_buffer: BufferComponent
+
+
 class ServiceHealth(Out):
     status: Literal["healthy", "degraded", "unhealthy"]
     timestamp: datetime
+    components: HealthComponents | None = Field(None, description="Dependencies: database, Redis, the WebSocket push "
+                                                                  "path, the ingest buffer (cached 5 s with the rest)")
     dex_health: list[DexHealth]
     uptime_seconds: int
     total_requests: int
@@ -540,6 +575,9 @@ FIELD_UNITS: dict[str, str] = {
     "page_size": "count", "total": "count", "total_pages": "count", "consecutive_errors": "count",
     "total_requests": "count", "cache_entries": "count", "database_connections": "count",
     "active_websockets": "count", "fees_version": "count",
+    # /health components (chalicelib/api/system.py)
+    "latency_ms": "ms", "connections": "count", "frames_delivered": "count", "frames_failed": "count",
+    "batches_waiting": "count", "oldest_age_seconds": "seconds", "snapshots_lost": "count",
     # venue states (collection outcome, cross-venue unit check)
     "majors": "count", "markets": "count", "markets_unfetched": "count", "factor": "ratio",
     "ratio": "ratio", "median_rate_1h": "fraction/1h", "reference_rate_1h": "fraction/1h",
