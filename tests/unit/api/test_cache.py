@@ -122,3 +122,47 @@ def test_pattern_invalidation_in_redis(clock) -> None:
     kv.set("frs:v1:latest_funding_rates", "keep")
     c.invalidate("opportunities", kv=kv, redis_patterns=("frs:v1:opportunities:symbol:*",))
     assert list(kv.store) == ["frs:v1:latest_funding_rates"]
+
+
+# ---- degrade, don't fail (issue 12) ---------------------------------------------------------------
+def test_a_database_outage_serves_the_last_known_value_marked_stale(clock):
+    import psycopg
+
+    from chalicelib import outage
+
+    outage.reset()
+    cache = TwoTierCache()
+    fresh = cache.fetch("k", ttl=5, kv=None, read_redis=lambda kv: None, load_db=lambda: ("v1", 1_000, 10))
+    assert (fresh.value, fresh.source, fresh.stale) == ("v1", "database", False)
+    clock[0] += 6                                               # past the memory TTL
+
+    def down():
+        raise psycopg.OperationalError("connection refused")
+
+    stale = cache.fetch("k", ttl=5, kv=None, read_redis=lambda kv: None, load_db=down)
+    assert (stale.value, stale.updated_ms, stale.stale) == ("v1", 1_000, True)      # the data's own time, kept
+    assert outage.state("database") is not None
+    with pytest.raises(psycopg.OperationalError):               # nothing known for this key: the caller's 503
+        cache.fetch("other", ttl=5, kv=None, read_redis=lambda kv: None, load_db=down)
+    with pytest.raises(ZeroDivisionError):                      # a bug is never served around
+        cache.fetch("k", ttl=5, kv=None, read_redis=lambda kv: None, load_db=lambda: 1 / 0)
+    outage.reset()
+
+
+def test_derived_entries_of_a_stale_parent_are_stale_and_not_kept(clock):
+    cache = TwoTierCache()
+    parent = cache_mod.Cached("idx", "memory", 5, 0, "snapshots", stale=True)
+    calls = []
+    for _ in range(2):
+        out = cache.derived("view", parent, lambda: (calls.append(1) or "body", 4), ttl=5)
+        assert out.stale is True
+    assert len(calls) == 2                                      # rebuilt each time: never cached past the outage
+
+
+def test_memo_keeps_a_value_for_min_ttl_5s(clock):
+    cache = TwoTierCache()
+    calls = []
+    build = lambda: calls.append(1) or len(calls)   # noqa: E731
+    assert [cache.memo("health", 5, build) for _ in range(3)] == [1, 1, 1]
+    clock[0] += 5.1
+    assert cache.memo("health", 5, build) == 2 and len(calls) == 2
