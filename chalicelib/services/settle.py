@@ -4,9 +4,9 @@ Scheduled hourly a few minutes after the hour (handlers/scheduled.py `settlement
 scheduler runs it like the others). Per venue, in parallel: list its markets (one listing), fetch each
 market's settled history from the newest stored settlement (at most LOOKBACK_HOURS back; `frs
 backfill` loads more), store it idempotently. Requests wait for the venue's budget (the same
-process-wide bucket as the collectors). Then per venue: pair each settlement of the last 30 days with
-the last collected rate before it (storage `calibration_pairs`), compute the verdict and accuracy
-(core.calibration), save them (venue_calibration + a Redis copy) and return the verdict CHANGES as
+process-wide bucket as the collectors); each settlement is paired with the last collected rate before it
+as it is stored (sql/0013). Then per venue: the verdict over the last 72 h of pairs and the accuracy over
+24 h / 7 d / 30 d (core.calibration; the database sums the accuracy bands), save them (venue_calibration + a Redis copy) and return the verdict CHANGES as
 venue events (`venue.unit_mismatch`, `venue.verified`, ...).
 """
 
@@ -20,12 +20,12 @@ from datetime import UTC, datetime, timedelta
 from types import ModuleType
 from typing import Any
 
-from chalicelib.core.calibration import Pair, report
+from chalicelib.core.calibration import Pair
 
 log = logging.getLogger(__name__)
 HOUR_MS = 3_600_000
 LOOKBACK_HOURS = 12            # a gap longer than this is for `frs backfill`
-ACCURACY_DAYS = 30
+VERDICT_HOURS = 72           # the verdict looks at the last 72 h of pairs; accuracy at 24 h / 7 d / 30 d
 COLLECTOR_SHARE = 0.25         # of a venue's request budget, never spent by the settlement run
 RUN_SECONDS = 540.0            # stays inside the Lambda's timeout (600 s) whatever the venues do
 
@@ -81,11 +81,16 @@ def collect_venue_settlements(module: ModuleType, settings: Any, storage: Any, *
 
 
 def calibrate_venue(dex: str, storage: Any, *, now_ms: int) -> dict[str, Any]:
-    """The calibration report of one venue from stored settlements and collected rates."""
-    since = datetime.fromtimestamp(now_ms / 1000, tz=UTC) - timedelta(days=ACCURACY_DAYS)
-    pairs = [Pair(dex, r["symbol"], int(r["time_ms"]), r["settled_1h"], r["published_1h"])
-             for r in storage.calibration_pairs(dex, since=since)]
-    return report(dex, pairs, now_ms=now_ms)
+    """The calibration report of one venue from its stored pairs (each settlement was paired with the rate
+    published before it when it was stored, sql/0013): the verdict window's pairs as floats, and the accuracy
+    bands summed by the database (a 30-day window is ~150k pairs per venue: none of them cross into Python)."""
+    from chalicelib.core.calibration import WINDOWS_H, summarize
+
+    since = datetime.fromtimestamp(now_ms / 1000, tz=UTC) - timedelta(hours=VERDICT_HOURS)
+    recent = [Pair(dex, symbol, time_ms, settled, published)
+              for symbol, time_ms, settled, published in storage.calibration_recent(dex, since=since)]
+    bands = storage.calibration_bands(dex, now_ms=now_ms, windows_h=WINDOWS_H)
+    return summarize(dex, recent, bands, verdict_window_hours=VERDICT_HOURS)
 
 
 def verdict_events(before: dict[str, str], reports: dict[str, dict[str, Any]], now_ms: int) -> list[dict[str, Any]]:

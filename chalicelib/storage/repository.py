@@ -424,6 +424,25 @@ class PgStorage:
     def calibration_pairs(self, dex: str, *, since: datetime) -> list[dict[str, Any]]:
         return self._rows("calibration_pairs", {"dex": dex, "since": _utc(since)})
 
+    def calibration_recent(self, dex: str, *, since: datetime) -> list[tuple[str, int, float, float]]:
+        """(symbol, time_ms, settled_1h, published_1h) of the venue's stored pairs since `since`, floats."""
+        def work(conn: psycopg.Connection) -> list[tuple[str, int, float, float]]:
+            return conn.execute(q("calibration_recent"), {"dex": dex, "since": _utc(since)}).fetchall()
+
+        return self.db.run(work)
+
+    def calibration_bands(self, dex: str, *, now_ms: int, windows_h: Sequence[int]) -> dict[str, list[list[float]]]:
+        """core.calibration.Bands of one venue summed by the database over its stored pairs."""
+        windows = sorted(windows_h)
+        limits = [float(h * 3_600_000) for h in windows[:-1]]
+        since = datetime.fromtimestamp((now_ms - windows[-1] * 3_600_000) / 1000, tz=UTC)
+        out: dict[str, list[list[float]]] = {}
+        for r in self._rows("calibration_bands", {"dex": dex, "now_ms": now_ms, "limits": limits, "since": since}):
+            cells = out.setdefault(r["symbol"], [[0, 0, 0, 0.0, 0.0] for _ in windows])
+            cells[int(r["band"])] = [int(r["n"]), int(r["signed"]), int(r["hits"]), float(r["sum_diff"]),
+                                     float(r["sum_abs"])]
+        return out
+
     def save_calibration(self, dex: str, verdict: dict[str, Any], report: dict[str, Any]) -> None:
         self._write(lambda conn: conn.execute(q("save_calibration"), {
             "dex": dex, "status": verdict["status"], "factor": verdict["factor"],

@@ -75,6 +75,39 @@ def test_settlements_are_idempotent_and_paired_with_the_last_collected_rate(stor
     assert src == [("lighter GET /api/v1/fundings",)]
 
 
+def test_accuracy_bands_summed_by_the_database_match_the_hand_figures(storage):
+    """Settlements 2 h, 30 h, 200 h and 800 h old (hyperliquid ETH, 1 h interval), each paired as it is stored
+    with the rate collected 5 min before it. The database sums the age bands; the figures are by hand:
+         age    published   settled    diff (pub - set)
+         2 h     0.00002    0.00001    +0.00001
+        30 h     0.00001    0.00003    -0.00002
+       200 h    -0.00001    0.00001    -0.00002   (sign miss)
+       800 h     0.00005    0.00005     0         (older than 30 d: in no window)"""
+    from chalicelib.core.calibration import Pair, report
+
+    rows = [(2, "0.00002", "0.00001"), (30, "0.00001", "0.00003"), (200, "-0.00001", "0.00001"),
+            (800, "0.00005", "0.00005")]
+    storage.ingest([collected("hyperliquid", "ETH", pub, NOW - age * H - 5 * 60_000) for age, pub, _ in rows])
+    assert storage.ingest_settlements("hyperliquid", "ETH", [HistoryPoint(NOW - age * H, D(st), D(1))
+                                                             for age, _, st in rows], source="test") == 4
+    rep = settle.calibrate_venue("hyperliquid", storage, now_ms=NOW)
+    eth = rep["markets"]["ETH"]
+    assert eth["24h"]["samples"] == 1 and eth["24h"]["bias_1h"] == D("0.00001") and eth["24h"]["sign_hit_rate"] == 1
+    assert eth["168h"]["samples"] == 2
+    assert eth["168h"]["bias_1h"] == D("-0.000005")           # (+1 - 2) e-5 / 2
+    assert eth["168h"]["mae_1h"] == D("0.000015")             # (1 + 2) e-5 / 2
+    assert eth["720h"]["samples"] == 3
+    assert eth["720h"]["bias_1h"] == D("-0.00001")            # (+1 - 2 - 2) e-5 / 3
+    assert eth["720h"]["mae_1h"] == D("0.0000166666666667")   # (1 + 2 + 2) e-5 / 3, 12 significant digits
+    assert eth["720h"]["sign_hit_rate"] == D("0.666666666667")  # 2 of 3
+    assert eth["720h"]["mae_apr_points"] == D("14.6")         # 0.0000166667 x 8760 x 100
+    # the same report from the stored pairs summed in memory (core.calibration.bands): one derivation
+    pairs = [Pair("hyperliquid", r["symbol"], int(r["time_ms"]), r["settled_1h"], r["published_1h"])
+             for r in storage.calibration_pairs("hyperliquid", since=datetime.fromtimestamp((NOW - 900 * H) / 1000, tz=UTC))]
+    assert len(pairs) == 4
+    assert report("hyperliquid", pairs, now_ms=NOW)["markets"] == rep["markets"]
+
+
 def test_verdict_changes_become_venue_events():
     reports = {"lighter": {"verdict": {"status": "unit_mismatch", "factor": D(8), "suspected": "x8", "samples": 20}},
                "grvt": {"verdict": {"status": "verified", "factor": D(1), "suspected": None, "samples": 20}},

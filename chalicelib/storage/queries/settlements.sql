@@ -1,12 +1,20 @@
 -- Settled funding (sql/0009_settlements.sql) and the calibration that compares it with collected rates.
 
 -- name: insert_settlements
--- One market's settlements; re-fetching the same instants inserts nothing (idempotent).
-INSERT INTO settlements (time, dex_id, symbol_id, funding_rate, funding_interval_hours, mark_price, source)
-SELECT TIMESTAMPTZ 'epoch' + p.t * INTERVAL '1 millisecond', %(dex_id)s, %(symbol_id)s, p.rate, p.hours, p.mark,
-       %(source)s
-FROM unnest(%(times)s::bigint[], %(rates)s::numeric[], %(hours)s::numeric[], %(marks)s::numeric[])
-     AS p (t, rate, hours, mark)
+-- One market's settlements; re-fetching the same instants inserts nothing (idempotent). Each is paired on
+-- the way in with the last rate_1h the service COLLECTED for that market before it, within one interval
+-- (sql/0013: collected rows carry collection_latency_ms, backfilled history rows do not; one primary-key
+-- descent per settlement).
+INSERT INTO settlements (time, dex_id, symbol_id, funding_rate, funding_interval_hours, mark_price, source,
+                         published_1h)
+SELECT p.at, %(dex_id)s, %(symbol_id)s, p.rate, p.hours, p.mark, %(source)s,
+       (SELECT f.rate_1h FROM funding_rates f
+        WHERE f.dex_id = %(dex_id)s AND f.symbol_id = %(symbol_id)s AND f.collection_latency_ms IS NOT NULL
+          AND f.time < p.at AND f.time >= p.at - p.hours * INTERVAL '1 hour'
+        ORDER BY f.time DESC LIMIT 1)
+FROM (SELECT TIMESTAMPTZ 'epoch' + u.t * INTERVAL '1 millisecond' AS at, u.rate, u.hours, u.mark
+      FROM unnest(%(times)s::bigint[], %(rates)s::numeric[], %(hours)s::numeric[], %(marks)s::numeric[])
+           AS u (t, rate, hours, mark)) p
 ON CONFLICT (dex_id, symbol_id, time) DO NOTHING
 
 -- name: last_settlements
@@ -17,22 +25,43 @@ WHERE d.name = %(dex)s AND st.time >= %(since)s
 GROUP BY s.symbol
 
 -- name: calibration_pairs
--- Each settlement of one venue since %(since)s with the last rate the service COLLECTED for that market
--- before it (within one interval of it). Collected rows carry collection_latency_ms; backfilled history
--- rows (time = settlement instant) do not, so a settlement is never paired with another settlement.
--- Both sides in rate_1h terms (fraction per hour).
+-- Each settlement of one venue since %(since)s with the rate published before it (paired when stored,
+-- sql/0013), both in rate_1h terms (fraction per hour). Unpaired settlements (nothing collected in their
+-- interval) are left out.
 SELECT s.symbol, (extract(epoch FROM st.time) * 1000)::bigint AS time_ms,
-       st.funding_rate / st.funding_interval_hours AS settled_1h, p.rate_1h AS published_1h
+       st.funding_rate / st.funding_interval_hours AS settled_1h, st.published_1h
 FROM settlements st
 JOIN dexes d ON d.id = st.dex_id
 JOIN symbols s ON s.id = st.symbol_id
-CROSS JOIN LATERAL (
-    SELECT f.rate_1h FROM funding_rates f
-    WHERE f.dex_id = st.dex_id AND f.symbol_id = st.symbol_id AND f.collection_latency_ms IS NOT NULL
-      AND f.time < st.time AND f.time >= st.time - st.funding_interval_hours * INTERVAL '1 hour'
-    ORDER BY f.time DESC LIMIT 1) p
-WHERE d.name = %(dex)s AND st.time >= %(since)s
+WHERE d.name = %(dex)s AND st.time >= %(since)s AND st.published_1h IS NOT NULL
 ORDER BY st.time
+
+-- name: calibration_recent
+-- The verdict window's pairs of one venue, as floats (a unit verdict needs 4 significant digits).
+SELECT s.symbol, (extract(epoch FROM st.time) * 1000)::bigint AS time_ms,
+       st.funding_rate::float8 / st.funding_interval_hours::float8 AS settled_1h, st.published_1h::float8 AS published_1h
+FROM settlements st JOIN symbols s ON s.id = st.symbol_id
+WHERE st.dex_id = (SELECT id FROM dexes WHERE name = %(dex)s) AND st.time >= %(since)s
+  AND st.published_1h IS NOT NULL
+
+-- name: calibration_bands
+-- Accuracy sums per market and age band (core.calibration.Bands): band = width_bucket of the age (ms) over
+-- the window limits below the widest (ascending), so band k holds limits[k-1] <= age < limits[k]; ages at
+-- or past the widest window are left out. Per pair: diff = published - settled (rate_1h, float8).
+WITH p AS (
+    SELECT st.symbol_id, st.published_1h::float8 AS pub,
+           st.funding_rate::float8 / st.funding_interval_hours::float8 AS st,
+           %(now_ms)s::float8 - extract(epoch FROM st.time)::float8 * 1000 AS age_ms
+    FROM settlements st
+    WHERE st.dex_id = (SELECT id FROM dexes WHERE name = %(dex)s)
+      AND st.time > %(since)s AND st.published_1h IS NOT NULL
+)
+SELECT s.symbol, width_bucket(p.age_ms, %(limits)s::float8[]) AS band, count(*) AS n,
+       count(*) FILTER (WHERE p.pub <> 0 AND p.st <> 0) AS signed,
+       count(*) FILTER (WHERE p.pub <> 0 AND p.st <> 0 AND (p.pub > 0) = (p.st > 0)) AS hits,
+       sum(p.pub - p.st) AS sum_diff, sum(abs(p.pub - p.st)) AS sum_abs
+FROM p JOIN symbols s ON s.id = p.symbol_id
+GROUP BY s.symbol, band
 
 -- name: save_calibration
 INSERT INTO venue_calibration (dex, status, factor, sign_agreement, samples, window_hours, report, updated_at)
