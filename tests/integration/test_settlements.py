@@ -113,9 +113,14 @@ def test_verdict_changes_become_venue_events():
                "grvt": {"verdict": {"status": "verified", "factor": D(1), "suspected": None, "samples": 20}},
                "edgex": {"verdict": {"status": "verified", "factor": D(1), "suspected": None, "samples": 20}}}
     events = settle.verdict_events({"lighter": "verified", "grvt": "unit_mismatch"}, reports, now_ms=5)
-    assert [(e["type"], e["dex"], e["previous"]) for e in events] == [
-        ("venue.unit_mismatch", "lighter", "verified"), ("venue.verified", "grvt", "unit_mismatch")]
-    assert events[0]["id"] == "venue.unit_mismatch:lighter:5"    # stable id: subscribers de-duplicate
+    # edgex's first verdict, verified, is not news; the two changes are, in venue order
+    assert [(e["event"], e["dex_name"], e["previous"], e["factor"]) for e in events] == [
+        ("verified", "grvt", "unit_mismatch", 1), ("unit_mismatch", "lighter", "verified", 8)]
+    assert events[1]["reason"] == "settled/published factor 8 (x8) over 20 pairs: left out of opportunities"
+    hooks = settle.webhook_events(events, now_ms=5)
+    assert [(h["type"], h["data"]["dex"]) for h in hooks] == [("venue.verified", "grvt"), ("venue.unit_mismatch", "lighter")]
+    # stable ids: the same change at the same instant is the same event (subscribers de-duplicate)
+    assert hooks[1]["id"] == settle.webhook_events(events, now_ms=5)[1]["id"] != hooks[0]["id"]
 
 
 # ---------------------------------------------------------------- backtest on stored settlements
