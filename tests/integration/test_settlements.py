@@ -123,6 +123,50 @@ def test_verdict_changes_become_venue_events():
     assert hooks[1]["id"] == settle.webhook_events(events, now_ms=5)[1]["id"] != hooks[0]["id"]
 
 
+def test_frs_calibrate_refresh_announces_the_change_it_saves(storage, db_url, redis_url, monkeypatch, capsys):
+    """A verdict changed by hand (`frs calibrate --refresh`) is announced like the scheduled run's: unannounced,
+    the next run would see no change and nobody would ever hear of it."""
+    import json
+
+    import redis
+
+    from chalicelib import wiring
+    from chalicelib.cache import keys
+    from chalicelib.cli import main
+    from chalicelib.settings import reset_settings_cache
+
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    reset_settings_cache()
+    wiring.reset()
+    # lighter SOL published 0.00001/h 5 min before each of 14 settlements that paid 0.00008/h: x8
+    storage.ingest([collected("lighter", "SOL", "0.00001", NOW - k * H - 5 * 60_000) for k in range(1, 15)])
+    storage.ingest_settlements("lighter", "SOL", [HistoryPoint(NOW - k * H, D("0.00008"), D(1)) for k in range(1, 15)],
+                               source="lighter GET /api/v1/fundings")
+    storage.save_calibration("lighter", {"status": "verified", "factor": D(1), "sign_agreement": D(1), "samples": 20,
+                                         "window_hours": 72}, {})
+    sub = redis.Redis.from_url(redis_url).pubsub(ignore_subscribe_messages=True)
+    sub.subscribe(keys.channel("venues"))
+    try:
+        assert main(["calibrate", "--refresh", "--json"]) == 0
+        message = None
+        for _ in range(50):
+            message = sub.get_message(timeout=0.1)
+            if message:
+                break
+        assert message is not None
+        batch = json.loads(message["data"])
+        lighter = [e for e in batch["events"] if e["dex_name"] == "lighter"]
+        assert [(e["event"], e["previous"], e["factor"], e["suspected"]) for e in lighter] == [
+            ("unit_mismatch", "verified", 8, "x8")]
+    finally:
+        sub.close()
+        wiring.reset()
+        reset_settings_cache()
+    out = json.loads(capsys.readouterr().out)
+    assert {r["dex"]: r["status"] for r in out}["lighter"] == "unit_mismatch"
+
+
 # ---------------------------------------------------------------- backtest on stored settlements
 
 T8 = NOW - 48 * H - (NOW - 48 * H) % (8 * H)          # an 8 h boundary two days back
