@@ -101,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--markets", type=int, default=200)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--no-old", action="store_true", help="skip timing the previous design")
+    ap.add_argument("--explain", action="store_true", help="print the calibration queries' plans (one venue)")
     args = ap.parse_args(argv)
 
     server = tmp = None
@@ -140,6 +141,17 @@ def main(argv: list[str] | None = None) -> int:
               f"(one hourly run's worth at {args.venues * args.markets} markets)")
 
         since = datetime.fromtimestamp(now_ms / 1000, tz=UTC) - timedelta(days=args.days)
+        if args.explain:
+            from chalicelib.core.calibration import WINDOWS_H
+            from chalicelib.storage.queries import q
+
+            at = datetime.fromtimestamp(now_ms / 1000, tz=UTC)
+            cutoffs = [at - timedelta(hours=h, microseconds=-1) for h in sorted(WINDOWS_H, reverse=True)[1:]]
+            params = {"dex": dexes[0], "since": since, "cutoffs": cutoffs, "n_cutoffs": len(cutoffs)}
+            with psycopg.connect(dsn) as conn:
+                for name in ("calibration_recent", "calibration_bands"):
+                    plan = conn.execute("EXPLAIN (ANALYZE, BUFFERS) " + q(name), params).fetchall()
+                    print(f"--- {name}\n" + "\n".join(r[0] for r in plan))
         runs, refs = [], []
         verdicts: dict[str, object] = {}
         for _ in range(args.runs):

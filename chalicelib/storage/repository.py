@@ -434,10 +434,12 @@ class PgStorage:
     def calibration_bands(self, dex: str, *, now_ms: int, windows_h: Sequence[int]) -> dict[str, list[list[float]]]:
         """core.calibration.Bands of one venue summed by the database over its stored pairs."""
         windows = sorted(windows_h)
-        limits = [float(h * 3_600_000) for h in windows[:-1]]
-        since = datetime.fromtimestamp((now_ms - windows[-1] * 3_600_000) / 1000, tz=UTC)
+        at = datetime.fromtimestamp(now_ms / 1000, tz=UTC)
+        cutoffs = [at - timedelta(hours=h) + timedelta(microseconds=1) for h in reversed(windows[:-1])]
+        since = at - timedelta(hours=windows[-1])
         out: dict[str, list[list[float]]] = {}
-        for r in self._rows("calibration_bands", {"dex": dex, "now_ms": now_ms, "limits": limits, "since": since}):
+        for r in self._rows("calibration_bands", {"dex": dex, "cutoffs": cutoffs, "n_cutoffs": len(cutoffs),
+                                                  "since": since}):
             cells = out.setdefault(r["symbol"], [[0, 0, 0, 0.0, 0.0] for _ in windows])
             cells[int(r["band"])] = [int(r["n"]), int(r["signed"]), int(r["hits"]), float(r["sum_diff"]),
                                      float(r["sum_abs"])]

@@ -101,10 +101,18 @@ def test_accuracy_bands_summed_by_the_database_match_the_hand_figures(storage):
     assert eth["720h"]["mae_1h"] == D("0.0000166666666667")   # (1 + 2 + 2) e-5 / 3, 12 significant digits
     assert eth["720h"]["sign_hit_rate"] == D("0.666666666667")  # 2 of 3
     assert eth["720h"]["mae_apr_points"] == D("14.6")         # 0.0000166667 x 8760 x 100
+    # windows are [0, 24 h), [0, 168 h), [0, 720 h) of age: settlements exactly 24 h and 168 h old (BNB) fall in
+    # the next window, never the one they close
+    storage.ingest([collected("hyperliquid", "BNB", "0.00001", NOW - age * H - 5 * 60_000) for age in (24, 168)])
+    storage.ingest_settlements("hyperliquid", "BNB", [HistoryPoint(NOW - age * H, D("0.00001"), D(1)) for age in (24, 168)],
+                               source="test")
+    bnb = settle.calibrate_venue("hyperliquid", storage, now_ms=NOW)["markets"]["BNB"]
+    assert "24h" not in bnb and bnb["168h"]["samples"] == 1 and bnb["720h"]["samples"] == 2
+    rep = settle.calibrate_venue("hyperliquid", storage, now_ms=NOW)
     # the same report from the stored pairs summed in memory (core.calibration.bands): one derivation
     pairs = [Pair("hyperliquid", r["symbol"], int(r["time_ms"]), r["settled_1h"], r["published_1h"])
              for r in storage.calibration_pairs("hyperliquid", since=datetime.fromtimestamp((NOW - 900 * H) / 1000, tz=UTC))]
-    assert len(pairs) == 4
+    assert len(pairs) == 6
     assert report("hyperliquid", pairs, now_ms=NOW)["markets"] == rep["markets"]
 
 

@@ -6,8 +6,8 @@
 -- (sql/0013: collected rows carry collection_latency_ms, backfilled history rows do not; one primary-key
 -- descent per settlement).
 INSERT INTO settlements (time, dex_id, symbol_id, funding_rate, funding_interval_hours, mark_price, source,
-                         published_1h)
-SELECT p.at, %(dex_id)s, %(symbol_id)s, p.rate, p.hours, p.mark, %(source)s,
+                         settled_1h, published_1h)
+SELECT p.at, %(dex_id)s, %(symbol_id)s, p.rate, p.hours, p.mark, %(source)s, p.rate::float8 / p.hours::float8,
        (SELECT f.rate_1h FROM funding_rates f
         WHERE f.dex_id = %(dex_id)s AND f.symbol_id = %(symbol_id)s AND f.collection_latency_ms IS NOT NULL
           AND f.time < p.at AND f.time >= p.at - p.hours * INTERVAL '1 hour'
@@ -29,7 +29,7 @@ GROUP BY s.symbol
 -- sql/0013), both in rate_1h terms (fraction per hour). Unpaired settlements (nothing collected in their
 -- interval) are left out.
 SELECT s.symbol, (extract(epoch FROM st.time) * 1000)::bigint AS time_ms,
-       st.funding_rate / st.funding_interval_hours AS settled_1h, st.published_1h
+       st.funding_rate / st.funding_interval_hours AS settled_1h, st.published_1h::numeric AS published_1h
 FROM settlements st
 JOIN dexes d ON d.id = st.dex_id
 JOIN symbols s ON s.id = st.symbol_id
@@ -38,29 +38,25 @@ ORDER BY st.time
 
 -- name: calibration_recent
 -- The verdict window's pairs of one venue, as floats (a unit verdict needs 4 significant digits).
-SELECT s.symbol, (extract(epoch FROM st.time) * 1000)::bigint AS time_ms,
-       st.funding_rate::float8 / st.funding_interval_hours::float8 AS settled_1h, st.published_1h::float8 AS published_1h
+SELECT s.symbol, (extract(epoch FROM st.time) * 1000)::bigint AS time_ms, st.settled_1h, st.published_1h
 FROM settlements st JOIN symbols s ON s.id = st.symbol_id
 WHERE st.dex_id = (SELECT id FROM dexes WHERE name = %(dex)s) AND st.time >= %(since)s
   AND st.published_1h IS NOT NULL
 
 -- name: calibration_bands
--- Accuracy sums per market and age band (core.calibration.Bands): band = width_bucket of the age (ms) over
--- the window limits below the widest (ascending), so band k holds limits[k-1] <= age < limits[k]; ages at
--- or past the widest window are left out. Per pair: diff = published - settled (rate_1h, float8).
-WITH p AS (
-    SELECT st.symbol_id, st.published_1h::float8 AS pub,
-           st.funding_rate::float8 / st.funding_interval_hours::float8 AS st,
-           %(now_ms)s::float8 - extract(epoch FROM st.time)::float8 * 1000 AS age_ms
-    FROM settlements st
-    WHERE st.dex_id = (SELECT id FROM dexes WHERE name = %(dex)s)
-      AND st.time > %(since)s AND st.published_1h IS NOT NULL
-)
-SELECT s.symbol, width_bucket(p.age_ms, %(limits)s::float8[]) AS band, count(*) AS n,
-       count(*) FILTER (WHERE p.pub <> 0 AND p.st <> 0) AS signed,
-       count(*) FILTER (WHERE p.pub <> 0 AND p.st <> 0 AND (p.pub > 0) = (p.st > 0)) AS hits,
-       sum(p.pub - p.st) AS sum_diff, sum(abs(p.pub - p.st)) AS sum_abs
-FROM p JOIN symbols s ON s.id = p.symbol_id
+-- Accuracy sums per market and age band (core.calibration.Bands), float8 throughout. %(cutoffs)s = for each
+-- window below the widest, from the widest down, the instant (now - window) + 1 microsecond: width_bucket
+-- counts the cutoffs a settlement is at or after, i.e. the windows it is strictly younger than, so
+-- band = (count of cutoffs) - width_bucket holds limits[k-1] <= age < limits[k], as the core's `bands`.
+-- Ages at or past the widest window are left out (time > %(since)s). diff = published - settled.
+SELECT s.symbol, %(n_cutoffs)s - width_bucket(st.time, %(cutoffs)s::timestamptz[]) AS band, count(*) AS n,
+       count(*) FILTER (WHERE st.published_1h <> 0 AND st.settled_1h <> 0) AS signed,
+       count(*) FILTER (WHERE st.published_1h <> 0 AND st.settled_1h <> 0
+                        AND (st.published_1h > 0) = (st.settled_1h > 0)) AS hits,
+       sum(st.published_1h - st.settled_1h) AS sum_diff, sum(abs(st.published_1h - st.settled_1h)) AS sum_abs
+FROM settlements st JOIN symbols s ON s.id = st.symbol_id
+WHERE st.dex_id = (SELECT id FROM dexes WHERE name = %(dex)s) AND st.time > %(since)s
+  AND st.published_1h IS NOT NULL
 GROUP BY s.symbol, band
 
 -- name: save_calibration
