@@ -94,23 +94,30 @@ def _dec(x: float, places: str = "0.0001") -> Decimal:
 
 def calibrate(dex: str, pairs: Iterable[Pair], *, window_hours: int, noise_floor: Decimal = NOISE_FLOOR_1H,
               min_samples: int = MIN_SAMPLES) -> Verdict:
-    """The verdict for one venue from its pairs within the window (the caller selects the window).
-    Floats: a unit verdict needs 4 significant digits, not Decimal's 28 (and floats are ~10x faster)."""
+    """The verdict for one venue from its pairs within the window (the caller selects the window)."""
+    return verdict(dex, ((p.published_1h, p.settled_1h) for p in pairs), window_hours=window_hours,
+                   noise_floor=noise_floor, min_samples=min_samples)
+
+
+def verdict(dex: str, points: Iterable[tuple[Decimal | float, Decimal | float]], *, window_hours: int,
+            noise_floor: Decimal = NOISE_FLOOR_1H, min_samples: int = MIN_SAMPLES) -> Verdict:
+    """The verdict from (published_1h, settled_1h) points. Floats: a unit verdict needs 4 significant digits,
+    not Decimal's 28 (and floats are ~10x faster)."""
     floor = float(noise_floor)
-    points, total = [], 0
-    for p in pairs:
+    strong, total = [], 0
+    for published, settled in points:
         total += 1
-        pub = float(p.published_1h)
+        pub = float(published)
         if pub > floor or pub < -floor:
-            points.append((pub, float(p.settled_1h)))
-    if len(points) < min_samples:
-        return Verdict(dex, UNVERIFIED, None, None, len(points), total,
-                       f"{len(points)} pairs above the noise floor, {min_samples} needed", window_hours)
-    f = robust_slope(points)
-    agree = sum(1 for pub, st in points if (st > 0) == (pub > 0) and st != 0) / len(points)
+            strong.append((pub, float(settled)))
+    if len(strong) < min_samples:
+        return Verdict(dex, UNVERIFIED, None, None, len(strong), total,
+                       f"{len(strong)} pairs above the noise floor, {min_samples} needed", window_hours)
+    f = robust_slope(strong)
+    agree = sum(1 for pub, st in strong if (st > 0) == (pub > 0) and st != 0) / len(strong)
     factor, agreement = _dec(f), _dec(agree)
     verified = factor > 0 and 1 / VERIFIED_BAND <= factor <= VERIFIED_BAND and agreement >= MIN_SIGN_AGREEMENT
-    return Verdict(dex, VERIFIED if verified else UNIT_MISMATCH, factor, agreement, len(points), total,
+    return Verdict(dex, VERIFIED if verified else UNIT_MISMATCH, factor, agreement, len(strong), total,
                    None if verified else _name(factor), window_hours)
 
 
@@ -200,17 +207,19 @@ def bands(pairs: Iterable[Pair], *, now_ms: int, windows_h: Sequence[int] = WIND
     return markets
 
 
-def summarize(dex: str, recent: Iterable[Pair], markets: Bands, *, verdict_window_hours: int = 72,
-              windows_h: Sequence[int] = WINDOWS_H, per_market: bool = True) -> dict[str, object]:
-    """Verdict over `recent` (the pairs of the verdict window), accuracy per window for the venue and (optionally)
-    per market from the bands: windows are cumulative sums of the bands, the venue the sum of its markets."""
+def summarize(dex: str, recent: Iterable[tuple[Decimal | float, Decimal | float]], markets: Bands, *,
+              verdict_window_hours: int = 72, windows_h: Sequence[int] = WINDOWS_H,
+              per_market: bool = True) -> dict[str, object]:
+    """Verdict over `recent` ((published_1h, settled_1h) of the verdict window), accuracy per window for the venue
+    and (optionally) per market from the bands: windows are cumulative sums of the bands, the venue the sum of
+    its markets."""
     windows = sorted(windows_h)
     n_bands = len(windows)
     venue_bands = [[sum(m[b][k] for m in markets.values()) for k in range(5)] if markets else _cell()
                    for b in range(n_bands)]
     names = [f"{h}h" for h in windows]
-    verdict = calibrate(dex, recent, window_hours=verdict_window_hours)
-    out: dict[str, object] = {"dex": dex, "verdict": verdict.as_dict(),
+    judged = verdict(dex, recent, window_hours=verdict_window_hours)
+    out: dict[str, object] = {"dex": dex, "verdict": judged.as_dict(),
                               "accuracy": {n: _result(c).as_dict() for n, c in zip(names, _cumulative(venue_bands), strict=True)}}
     if per_market:
         out["markets"] = {sym: {n: _result(c).as_dict() for n, c in zip(names, _cumulative([list(b) for b in cells]),
@@ -223,5 +232,6 @@ def report(dex: str, pairs: Sequence[Pair], *, now_ms: int, verdict_window_hours
            windows_h: Sequence[int] = WINDOWS_H, per_market: bool = True) -> dict[str, object]:
     """`summarize` over in-memory pairs: the verdict window's pairs and their bands, in one pass each."""
     verdict_cut = now_ms - verdict_window_hours * 3_600_000
-    return summarize(dex, [p for p in pairs if p.time_ms >= verdict_cut], bands(pairs, now_ms=now_ms, windows_h=windows_h),
+    return summarize(dex, [(p.published_1h, p.settled_1h) for p in pairs if p.time_ms >= verdict_cut],
+                     bands(pairs, now_ms=now_ms, windows_h=windows_h),
                      verdict_window_hours=verdict_window_hours, windows_h=windows_h, per_market=per_market)

@@ -21,8 +21,6 @@ from datetime import UTC, datetime, timedelta
 from types import ModuleType
 from typing import Any
 
-from chalicelib.core.calibration import Pair
-
 log = logging.getLogger(__name__)
 HOUR_MS = 3_600_000
 LOOKBACK_HOURS = 12            # a gap longer than this is for `frs backfill`
@@ -88,8 +86,7 @@ def calibrate_venue(dex: str, storage: Any, *, now_ms: int) -> dict[str, Any]:
     from chalicelib.core.calibration import WINDOWS_H, summarize
 
     since = datetime.fromtimestamp(now_ms / 1000, tz=UTC) - timedelta(hours=VERDICT_HOURS)
-    recent = [Pair(dex, symbol, time_ms, settled, published)
-              for symbol, time_ms, settled, published in storage.calibration_recent(dex, since=since)]
+    recent = storage.calibration_recent(dex, since=since)          # (published_1h, settled_1h) floats
     bands = storage.calibration_bands(dex, now_ms=now_ms, windows_h=WINDOWS_H)
     return summarize(dex, recent, bands, verdict_window_hours=VERDICT_HOURS)
 

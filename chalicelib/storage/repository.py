@@ -424,22 +424,23 @@ class PgStorage:
     def calibration_pairs(self, dex: str, *, since: datetime) -> list[dict[str, Any]]:
         return self._rows("calibration_pairs", {"dex": dex, "since": _utc(since)})
 
-    def calibration_recent(self, dex: str, *, since: datetime) -> list[tuple[str, int, float, float]]:
-        """(symbol, time_ms, settled_1h, published_1h) of the venue's stored pairs since `since`, floats."""
-        def work(conn: psycopg.Connection) -> list[tuple[str, int, float, float]]:
+    def calibration_recent(self, dex: str, *, since: datetime) -> list[tuple[float, float]]:
+        """(published_1h, settled_1h) of the venue's stored pairs since `since`, floats."""
+        def work(conn: psycopg.Connection) -> list[tuple[float, float]]:
             return conn.execute(q("calibration_recent"), {"dex": dex, "since": _utc(since)}).fetchall()
 
         return self.db.run(work)
 
     def calibration_bands(self, dex: str, *, now_ms: int, windows_h: Sequence[int]) -> dict[str, list[list[float]]]:
-        """core.calibration.Bands of one venue summed by the database over its stored pairs."""
+        """core.calibration.Bands of one venue summed by the database over its stored pairs (three windows)."""
         windows = sorted(windows_h)
+        if len(windows) != 3:
+            raise ValueError(f"calibration_bands sums three accuracy windows, got {windows}")
         at = datetime.fromtimestamp(now_ms / 1000, tz=UTC)
-        cutoffs = [at - timedelta(hours=h) + timedelta(microseconds=1) for h in reversed(windows[:-1])]
-        since = at - timedelta(hours=windows[-1])
         out: dict[str, list[list[float]]] = {}
-        for r in self._rows("calibration_bands", {"dex": dex, "cutoffs": cutoffs, "n_cutoffs": len(cutoffs),
-                                                  "since": since}):
+        for r in self._rows("calibration_bands", {"dex": dex, "cut_0": at - timedelta(hours=windows[0]),
+                                                  "cut_1": at - timedelta(hours=windows[1]),
+                                                  "since": at - timedelta(hours=windows[2])}):
             cells = out.setdefault(r["symbol"], [[0, 0, 0, 0.0, 0.0] for _ in windows])
             cells[int(r["band"])] = [int(r["n"]), int(r["signed"]), int(r["hits"]), float(r["sum_diff"]),
                                      float(r["sum_abs"])]

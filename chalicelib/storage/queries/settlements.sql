@@ -37,22 +37,22 @@ WHERE d.name = %(dex)s AND st.time >= %(since)s AND st.published_1h IS NOT NULL
 ORDER BY st.time
 
 -- name: calibration_recent
--- The verdict window's pairs of one venue, as floats (a unit verdict needs 4 significant digits).
-SELECT s.symbol, (extract(epoch FROM st.time) * 1000)::bigint AS time_ms, st.settled_1h, st.published_1h
-FROM settlements st JOIN symbols s ON s.id = st.symbol_id
+-- The verdict window's pairs of one venue: (published_1h, settled_1h) as floats (a unit verdict needs 4
+-- significant digits); an index-only scan of idx_settlements_calibration (sql/0013).
+SELECT st.published_1h, st.settled_1h
+FROM settlements st
 WHERE st.dex_id = (SELECT id FROM dexes WHERE name = %(dex)s) AND st.time >= %(since)s
   AND st.published_1h IS NOT NULL
 
 -- name: calibration_bands
--- Accuracy sums per market and age band (core.calibration.Bands), float8 throughout. %(cutoffs)s = for each
--- window below the widest, from the widest down, the instant (now - window) + 1 microsecond: width_bucket
--- counts the cutoffs a settlement is at or after, i.e. the windows it is strictly younger than, so
--- band = (count of cutoffs) - width_bucket holds limits[k-1] <= age < limits[k], as the core's `bands`.
--- Ages at or past the widest window are left out (time > %(since)s). diff = published - settled. Grouped by
--- symbol id, named after (grouping on the name cost a join per row); an index-only scan of
--- idx_settlements_calibration (sql/0013).
+-- Accuracy sums per market and age band (core.calibration.Bands), float8 throughout. Band 0: age < 24 h
+-- (time after %(cut_0)s = now - 24 h), band 1: 24 h <= age < 7 d (after %(cut_1)s), band 2: 7 d <= age < 30 d
+-- (after %(since)s) - the core's `bands` for its three windows; older rows are left out.
+-- diff = published - settled. Grouped by symbol id, named after; an index-only scan of
+-- idx_settlements_calibration (sql/0013). (A generic width_bucket over a cut-off array cost ~8 us a row.)
 SELECT s.symbol, a.band, a.n, a.signed, a.hits, a.sum_diff, a.sum_abs
-FROM (SELECT st.symbol_id, %(n_cutoffs)s - width_bucket(st.time, %(cutoffs)s::timestamptz[]) AS band, count(*) AS n,
+FROM (SELECT st.symbol_id, CASE WHEN st.time > %(cut_0)s THEN 0 WHEN st.time > %(cut_1)s THEN 1 ELSE 2 END AS band,
+             count(*) AS n,
              count(*) FILTER (WHERE st.published_1h <> 0 AND st.settled_1h <> 0) AS signed,
              count(*) FILTER (WHERE st.published_1h <> 0 AND st.settled_1h <> 0
                               AND (st.published_1h > 0) = (st.settled_1h > 0)) AS hits,
