@@ -1,11 +1,11 @@
 """Time one calibration run on real PostgreSQL: 30 days x 5 venues x 200 markets of hourly settlements.
 
-What the hourly settlement run does after fetching: per venue, the verdict over the last 72 h of stored
-pairs and the accuracy over 24 h / 7 d / 30 d, per venue and per market (services/settle.calibrate_venue),
-then save it (venue_calibration). Data: 720 hourly settlements per market (the densest schedule), each
-paired as it is stored (sql/0013) with a collected rate 30 s before it; rates around the 0.0000125/h
-baseline, one venue paid x8. Only one collected row per settlement is stored (a live service stores 60 an
-hour): the pairing lookup is a primary-key descent, a few levels deeper at 60x the rows.
+What the hourly settlement run does after fetching (services/settle.calibrate_all): per venue, the verdict
+over the last 72 h of stored pairs and the accuracy over 24 h / 7 d / 30 d, per venue and per market, then
+save it (venue_calibration). Data: 720 hourly settlements per market (the densest schedule), each paired as
+it is stored (sql/0013) with a collected rate 30 s before it; rates around the 0.0000125/h baseline, one
+venue paid x8. Only one collected row per settlement is stored (a live service stores 60 an hour): the
+pairing lookup is a primary-key descent, a few levels deeper at 60x the rows.
 
 Printed, all from the same run:
 - calibration run (the timed target, < 1 s), median of --runs;
@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         import psycopg
 
         from chalicelib.core.calibration import Pair, report
-        from chalicelib.services.settle import calibrate_venue
+        from chalicelib.services.settle import calibrate_all
         from chalicelib.storage.migrate import migrate
         from chalicelib.storage.repository import PgStorage
 
@@ -163,10 +163,7 @@ def main(argv: list[str] | None = None) -> int:
                                  (dex, since)).fetchone()
             refs.append(time.perf_counter() - t0)
             t0 = time.perf_counter()
-            for dex in dexes:
-                rep = calibrate_venue(dex, storage, now_ms=now_ms)
-                storage.save_calibration(dex, rep["verdict"], rep)
-                verdicts[dex] = rep["verdict"]
+            verdicts = {dex: rep["verdict"] for dex, rep in calibrate_all(dexes, storage, now_ms=now_ms).items()}
             runs.append(time.perf_counter() - t0)
         run, ref = statistics.median(runs), statistics.median(refs)
         print(f"calibration run (verdict 72 h + accuracy 24h/7d/30d per venue and market, saved): "

@@ -91,6 +91,15 @@ def calibrate_venue(dex: str, storage: Any, *, now_ms: int) -> dict[str, Any]:
     return summarize(dex, recent, bands, verdict_window_hours=VERDICT_HOURS)
 
 
+def calibrate_all(dexes: list[str], storage: Any, *, now_ms: int) -> dict[str, dict[str, Any]]:
+    """Calibrate and save every venue (one after the other: the storage holds one connection); {dex: report}."""
+    reports = {}
+    for dex in dexes:
+        rep = reports[dex] = calibrate_venue(dex, storage, now_ms=now_ms)
+        storage.save_calibration(dex, rep["verdict"], rep)
+    return reports
+
+
 EVENT_OF = {"unit_mismatch": "unit_mismatch", "verified": "verified", "unverified": "unverified"}
 
 
@@ -177,9 +186,7 @@ def run(*, settings: Any, storage: Any, kv: Any = None, modules: list[ModuleType
         timer.cancel()
         _RUNNING.discard(stop)
     before = {c["dex"]: c["status"] for c in storage.calibrations()}
-    reports = {m.SPEC.id: calibrate_venue(m.SPEC.id, storage, now_ms=now_ms) for m in modules}
-    for dex, rep in reports.items():
-        storage.save_calibration(dex, rep["verdict"], rep)
+    reports = calibrate_all([m.SPEC.id for m in modules], storage, now_ms=now_ms)
     if kv is not None:
         write_hot_calibration(kv, {dex: rep["verdict"] for dex, rep in reports.items()})
     events = verdict_events(before, reports, now_ms)
