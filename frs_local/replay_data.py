@@ -11,8 +11,14 @@ shared/dex-fixtures (see tests/fixtures/venues/README.md); the VALUES are genera
   funding_interval_hours (1/4/8 h); EdgeX (V2, USDC, ids 3000000x) fraction per 240 min.
 - Multiplier listings (kPEPE, 1000PEPE, 1000PEPEUSDT ...): prices per 1000 tokens, OI in bundles.
 - A few assets carry a persistent cross-venue divergence large enough to beat fees.
-- Rates drift smoothly with wall time (sine of minutes + per-minute seeded noise), so consecutive
-  collection cycles differ while one minute's answers are stable.
+- Rates drift with wall time (sine of minutes + per-minute seeded noise), so consecutive collection
+  cycles differ while one minute's answers are stable: a venue's published rate is constant within each
+  UTC minute (venues republish their predicted rate about once a minute).
+- Settled histories are CONSISTENT with what was published: a settlement at instant T paid the last
+  rate the venue published before T (`settled_1h`), in the venue's own wire unit and quantisation:
+  Lighter and GRVT write rates with 4 decimals of a percent (0.0001 % = 1e-6 as a fraction; DEX_APIS_2026-12
+  §3.1, §4.1-4.2), on their published rates and on their settlements alike. Paradex accrues continuously:
+  its settled points are funding_index deltas (the hour's integral of the rate), not the last rate.
 
 Everything here is pure: (seed, now_ms) -> payload. `Universe.pin()` fixes a wire field for a test.
 """
@@ -76,6 +82,11 @@ def num(x: float, digits: int = 6) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
+def pct4(x: float) -> float:
+    """A rate quantised as Lighter and GRVT write it: 4 decimals of a percent (x in fraction, result fraction)."""
+    return round(x * 100, 4) / 100
+
+
 def rate_str(x: float) -> str:
     """Rates as the venues write them: plain decimal, up to 10 decimals."""
     text = f"{x:.10f}".rstrip("0").rstrip(".")
@@ -123,15 +134,19 @@ class Universe:
     # ------------------------------------------------------------------ dynamics
 
     def rate_1h(self, dex: str, name: str, now_ms: int) -> float:
-        """Hourly fraction for (venue, asset) at now: asset bias + slow sine + per-minute noise + venue skew."""
+        """Hourly fraction for (venue, asset) at now: asset bias + slow sine + per-minute noise + venue skew,
+        published once a minute (constant within each UTC minute)."""
         a = self.assets[name]
-        minutes = now_ms / 60_000
-        minute = int(minutes)
-        drift = a.amp_1h * math.sin(2 * math.pi * minutes / a.period_min + a.phase)
+        minute = now_ms // 60_000
+        drift = a.amp_1h * math.sin(2 * math.pi * minute / a.period_min + a.phase)
         noise = (_u(self.seed, dex, name, minute) - 0.5) * 4e-6
         skew = (_u(self.seed, dex, name, "skew") - 0.5) * 1e-5
         extra = sum(x for asset, venue, x in DIVERGENT if asset == name and venue == dex)
         return a.bias_1h + drift + noise + skew + extra
+
+    def settled_1h(self, dex: str, name: str, at_ms: int) -> float:
+        """What a settlement at `at_ms` paid, per hour: the last rate the venue published before that instant."""
+        return self.rate_1h(dex, name, at_ms - 1)
 
     def price(self, dex: str, name: str, now_ms: int) -> float:
         """Mark price per token: slow drift, a few basis points apart between venues."""
@@ -194,7 +209,7 @@ class Universe:
         first = -(-start_ms // HOUR_MS) * HOUR_MS
         out = []
         for t in range(first, end + 1, HOUR_MS):
-            r = self.rate_1h("hyperliquid", name, t)
+            r = self.settled_1h("hyperliquid", name, t)
             out.append({"coin": coin, "fundingRate": rate_str(r), "premium": rate_str(r - 1.25e-5), "time": t + 37})
             if len(out) == 500:
                 break
@@ -244,13 +259,14 @@ class Universe:
         return {"code": 200, "order_book_details": rows, "spot_order_book_details": spot}
 
     def lighter_funding_rates(self, now_ms: int) -> dict[str, Any]:
-        """Lighter's own rows as 8 h-equivalent fractions (JSON floats) + other exchanges' rows to drop."""
+        """Lighter's own rows as 8 h-equivalent fractions (JSON floats; 8 x the hourly rate quantised to 0.0001 %)
+        + other exchanges' rows to drop."""
         ids = self._lighter_ids()
         rows = []
         for name in self.listings["lighter"]:
             symbol = self.lighter_name(name)
             row = {"market_id": ids[name], "exchange": "lighter", "symbol": symbol,
-                   "rate": float(rate_str(self.rate_1h("lighter", name, now_ms) * 8))}
+                   "rate": float(rate_str(pct4(self.rate_1h("lighter", name, now_ms)) * 8))}
             rows.append(self._pinned("lighter", symbol, row))
             for ex in ("binance", "bybit", "hyperliquid"):
                 if _u(self.seed, ex, name, "foreign") < 0.6:
@@ -268,8 +284,9 @@ class Universe:
             first = -(-start_s * 1000 // HOUR_MS) * HOUR_MS
             last = min(end_s * 1000, now_ms) // HOUR_MS * HOUR_MS
             for t in range(max(first, last - 749 * HOUR_MS), last + 1, HOUR_MS):
-                r = self.rate_1h("lighter", name, t)
-                out.append({"timestamp": t // 1000, "value": num(abs(r) * 1e5, 6), "rate": rate_str(abs(r) * 100),
+                r = pct4(self.settled_1h("lighter", name, t))     # the 4-dp percent IS the settled rate
+                px = self.price("lighter", name, t) * self.multiplier(name)
+                out.append({"timestamp": t // 1000, "value": num(abs(r) * px, 6), "rate": rate_str(abs(r) * 100),
                             "direction": "long" if r >= 0 else "short"})
         return {"code": 200, "resolution": "1h", "fundings": out}
 
@@ -414,7 +431,7 @@ class Universe:
         px = self.price("grvt", name, now_ms) * m
         a = self.assets[name]
         interval = self.grvt_interval(name)
-        pct = self.rate_1h("grvt", name, now_ms) * interval * 100      # percentage points per interval
+        pct = pct4(self.rate_1h("grvt", name, now_ms) * interval) * 100   # percentage points per interval, 4 dp
         period_ms = interval * HOUR_MS
         next_ms = (now_ms // period_ms + 1) * period_ms
         vol_q = a.volume_usd * 0.05
@@ -446,7 +463,7 @@ class Universe:
         out: list[dict[str, Any]] = []
         t = first
         while t <= end and len(out) < limit:
-            pct = self.rate_1h("grvt", name, t) * interval * 100
+            pct = pct4(self.settled_1h("grvt", name, t) * interval) * 100
             out.append({"instrument": instrument, "funding_rate": rate_str(pct), "funding_time": str(t * 1_000_000),
                         "mark_price": num(self.price("grvt", name, t) * self.multiplier(name), 14),
                         "funding_rate_8_h_avg": rate_str(pct), "funding_interval_hours": interval})
@@ -507,9 +524,9 @@ class Universe:
         row = {"contractId": self.edgex_contract_id(name), "fundingTime": str(settled_at),
                "fundingTimestamp": str(settled_at if settlement else now_ms), "oraclePrice": num(px, 18),
                "markPrice": num(px, 18), "indexPrice": num(px * 1.0002, 15),
-               "fundingRate": rate_str(self.rate_1h("edgex", name, settled_at) * 4), "isSettlement": settlement,
+               "fundingRate": rate_str(self.settled_1h("edgex", name, settled_at) * 4), "isSettlement": settlement,
                "forecastFundingRate": "" if settlement else rate_str(self.rate_1h("edgex", name, now_ms) * 4),
-               "previousFundingRate": rate_str(self.rate_1h("edgex", name, settled_at - period) * 4),
+               "previousFundingRate": rate_str(self.settled_1h("edgex", name, settled_at - period) * 4),
                "interestRate": "0.0003", "predictedFundingRate": "0.00005000", "fundingRateIntervalMin": "240",
                "fundingIndex": num(px, 18)}
         return row if settlement else self._pinned("edgex", self.edgex_name(name), row)

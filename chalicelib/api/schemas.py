@@ -681,6 +681,36 @@ class OpportunityUpdate(Out):
     data: Opportunity | ClosedOpportunity = Field(description="The opportunity; only its id and legs when closed")
 
 
+VenueEventName = Literal["degraded", "failed", "recovered", "unit_suspect", "unit_ok",
+                         "unit_mismatch", "verified", "unverified"]
+
+
+class VenueEventData(Out):
+    event: VenueEventName
+    dex_name: str
+    timestamp: datetime | None = None
+    previous: str | None = Field(None, description="The venue's state before (null: first verdict)")
+    status: str | None = Field(None, description="The state now: a collection status, ok/suspect, or a "
+                                                 "calibration verdict (verified / unverified / unit_mismatch)")
+    reason: str | None = None
+    factor: float | None = Field(None, description=(
+        "Dimensionless. unit_suspect/unit_ok: the cross-venue unit factor; unit_mismatch/verified/unverified: "
+        "settled / published rate (robust slope over the last 72 h of settlements)"))
+    suspected: str | None = Field(None, description="Calibration events: the likely unit error, e.g. x8, x1/100")
+    samples: int | None = Field(None, description="Calibration events: count of settlement/published pairs used")
+
+
+class VenueEvent(Out):
+    """A venue's state changed: collection (degraded / failed / recovered) or cross-venue units (unit_suspect /
+    unit_ok) from the analysis; settled-vs-published calibration (unit_mismatch / verified / unverified) from
+    the hourly settlement run. Sent to every subscribed connection whose `dexes` filter includes the venue."""
+
+    type: Literal["venue_event"]
+    timestamp: datetime
+    event: VenueEventName
+    data: VenueEventData
+
+
 WS_CLIENT_MESSAGES: tuple[type[BaseModel], ...] = (Subscribe, Unsubscribe, Ping)
 WS_SERVER_FRAMES: tuple[type[BaseModel], ...] = (Subscribed, Unsubscribed, Pong, WsError, FundingRateUpdate,
-                                                 FundingRateBatch, OpportunityUpdate)
+                                                 FundingRateBatch, OpportunityUpdate, VenueEvent)

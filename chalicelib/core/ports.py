@@ -104,7 +104,7 @@ class ReadStore(Protocol):
 
 
 class SettlementStore(Protocol):
-    """Settled funding and calibration (services/settle.py, services/backfill.py, sql/0008-0009)."""
+    """Settled funding and calibration (services/settle.py, services/backfill.py, sql/0008-0009, 0013)."""
 
     def ingest_history(self, dex: str, symbol: str, dex_symbol: str, points: Sequence[Any]) -> int: ...
 
@@ -113,6 +113,10 @@ class SettlementStore(Protocol):
     def last_settlements(self, dex: str, *, since: datetime) -> dict[str, int]: ...
 
     def calibration_pairs(self, dex: str, *, since: datetime) -> list[dict[str, Any]]: ...
+
+    def calibration_recent(self, dex: str, *, since: datetime) -> list[tuple[float, float]]: ...
+
+    def calibration_bands(self, dex: str, *, now_ms: int, windows_h: Sequence[int]) -> dict[str, list[list[float]]]: ...
 
     def save_calibration(self, dex: str, verdict: dict[str, Any], report: dict[str, Any]) -> None: ...
 

@@ -92,7 +92,8 @@ def health_check(event: Any) -> dict[str, Any]:
 def settlements(event: Any) -> dict[str, Any]:
     from chalicelib.services import settle
 
-    summary = settle.run(settings=wiring.settings(), storage=wiring.storage(), kv=wiring.kv())
+    summary = settle.run(settings=wiring.settings(), storage=wiring.storage(), kv=wiring.kv(),
+                         pusher=wiring.pusher(), emit=wiring.event_sink())
     return {"venues": summary["venues"], "verdicts": {d: v["status"] for d, v in summary["verdicts"].items()},
             "events": len(summary["events"])}
 

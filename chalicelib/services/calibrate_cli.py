@@ -60,18 +60,26 @@ def run(args: argparse.Namespace) -> int:
         from chalicelib import wiring
         from chalicelib.services import settle
 
-        summary = settle.run(settings=settings, storage=storage, kv=wiring.kv())
+        # verdict changes are announced as the scheduled run announces them (a change saved here unannounced
+        # would never be: the next run sees no change)
+        summary = settle.run(settings=settings, storage=storage, kv=wiring.kv(), pusher=wiring.pusher(),
+                             emit=wiring.event_sink())
         for v in summary["venues"]:
             print(f"{v['dex']:<12} markets {v['markets']:>4}  stored {v['stored']:>6}  requests {v['requests']:>5}  "
                   f"errors {v['errors']}  {v['error'] or ''}", file=sys.stderr)
     elif args.refresh:
+        from chalicelib import wiring
         from chalicelib.services import settle
         from chalicelib.venues import REGISTRY
 
         now_ms = int(time.time() * 1000)
+        before = {c["dex"]: c["status"] for c in storage.calibrations()}
+        reports = {}
         for m in REGISTRY:
-            rep = settle.calibrate_venue(m.SPEC.id, storage, now_ms=now_ms)
+            rep = reports[m.SPEC.id] = settle.calibrate_venue(m.SPEC.id, storage, now_ms=now_ms)
             storage.save_calibration(m.SPEC.id, rep["verdict"], rep)
+        settle.publish_events(settle.verdict_events(before, reports, now_ms), kv=wiring.kv(), pusher=wiring.pusher(),
+                              emit=wiring.event_sink(), now_ms=now_ms)
     rows = storage.calibrations()
     if getattr(args, "json", False):
         from chalicelib.core.serialize import dumps

@@ -4,10 +4,11 @@ Scheduled hourly a few minutes after the hour (handlers/scheduled.py `settlement
 scheduler runs it like the others). Per venue, in parallel: list its markets (one listing), fetch each
 market's settled history from the newest stored settlement (at most LOOKBACK_HOURS back; `frs
 backfill` loads more), store it idempotently. Requests wait for the venue's budget (the same
-process-wide bucket as the collectors). Then per venue: pair each settlement of the last 30 days with
-the last collected rate before it (storage `calibration_pairs`), compute the verdict and accuracy
-(core.calibration), save them (venue_calibration + a Redis copy) and return the verdict CHANGES as
-venue events (`venue.unit_mismatch`, `venue.verified`, ...).
+process-wide bucket as the collectors); each settlement is paired with the last collected rate before it
+as it is stored (sql/0013). Then per venue: the verdict over the last 72 h of pairs and the accuracy over
+24 h / 7 d / 30 d (core.calibration; the database sums the accuracy bands), save them (venue_calibration + a Redis copy) and announce the verdict CHANGES as venue events
+(unit_mismatch / verified / unverified): `venue_event` WebSocket frames, the `venues` pub/sub channel and
+the webhook emit port (`venue.unit_mismatch`, `venue.verified`, `venue.unverified`), as the analysis does.
 """
 
 from __future__ import annotations
@@ -20,12 +21,10 @@ from datetime import UTC, datetime, timedelta
 from types import ModuleType
 from typing import Any
 
-from chalicelib.core.calibration import Pair, report
-
 log = logging.getLogger(__name__)
 HOUR_MS = 3_600_000
 LOOKBACK_HOURS = 12            # a gap longer than this is for `frs backfill`
-ACCURACY_DAYS = 30
+VERDICT_HOURS = 72           # the verdict looks at the last 72 h of pairs; accuracy at 24 h / 7 d / 30 d
 COLLECTOR_SHARE = 0.25         # of a venue's request budget, never spent by the settlement run
 RUN_SECONDS = 540.0            # stays inside the Lambda's timeout (600 s) whatever the venues do
 
@@ -81,31 +80,93 @@ def collect_venue_settlements(module: ModuleType, settings: Any, storage: Any, *
 
 
 def calibrate_venue(dex: str, storage: Any, *, now_ms: int) -> dict[str, Any]:
-    """The calibration report of one venue from stored settlements and collected rates."""
-    since = datetime.fromtimestamp(now_ms / 1000, tz=UTC) - timedelta(days=ACCURACY_DAYS)
-    pairs = [Pair(dex, r["symbol"], int(r["time_ms"]), r["settled_1h"], r["published_1h"])
-             for r in storage.calibration_pairs(dex, since=since)]
-    return report(dex, pairs, now_ms=now_ms)
+    """The calibration report of one venue from its stored pairs (each settlement was paired with the rate
+    published before it when it was stored, sql/0013): the verdict window's pairs as floats, and the accuracy
+    bands summed by the database (a 30-day window is ~150k pairs per venue: none of them cross into Python)."""
+    from chalicelib.core.calibration import WINDOWS_H, summarize
+
+    since = datetime.fromtimestamp(now_ms / 1000, tz=UTC) - timedelta(hours=VERDICT_HOURS)
+    recent = storage.calibration_recent(dex, since=since)          # (published_1h, settled_1h) floats
+    bands = storage.calibration_bands(dex, now_ms=now_ms, windows_h=WINDOWS_H)
+    return summarize(dex, recent, bands, verdict_window_hours=VERDICT_HOURS)
+
+
+def calibrate_all(dexes: list[str], storage: Any, *, now_ms: int) -> dict[str, dict[str, Any]]:
+    """Calibrate and save every venue (one after the other: the storage holds one connection); {dex: report}."""
+    reports = {}
+    for dex in dexes:
+        rep = reports[dex] = calibrate_venue(dex, storage, now_ms=now_ms)
+        storage.save_calibration(dex, rep["verdict"], rep)
+    return reports
+
+
+EVENT_OF = {"unit_mismatch": "unit_mismatch", "verified": "verified", "unverified": "unverified"}
 
 
 def verdict_events(before: dict[str, str], reports: dict[str, dict[str, Any]], now_ms: int) -> list[dict[str, Any]]:
-    """Venue events for verdicts that changed (a first verdict of `verified` is not news)."""
+    """`venue_event` data (the shape services/venue_watch.py gives the analysis' venue events: `event`, `dex_name`,
+    `timestamp`, `previous`, `status`, `factor`, `reason`, plus `suspected` and `samples`) for the verdicts that
+    CHANGED; a first verdict of `verified` or `unverified` is not news."""
+    from chalicelib.core.serialize import iso_ms
+
     events = []
-    for dex, rep in reports.items():
+    for dex, rep in sorted(reports.items()):
         verdict: dict[str, Any] = rep["verdict"]
         old, new = before.get(dex), verdict["status"]
         if new == old or (old is None and new != "unit_mismatch"):
             continue
-        kind = {"unit_mismatch": "venue.unit_mismatch", "verified": "venue.verified"}.get(new, "venue.unverified")
-        events.append({"id": f"{kind}:{dex}:{now_ms}", "type": kind, "dex": dex, "previous": old, "status": new,
-                       "factor": verdict["factor"], "suspected": verdict["suspected"],
-                       "samples": verdict["samples"], "at_ms": now_ms})
+        factor = verdict["factor"]
+        reason = (f"settled/published factor {factor} ({verdict['suspected']}) over {verdict['samples']} pairs: "
+                  "left out of opportunities" if new == "unit_mismatch" else
+                  f"settled/published factor {factor} over {verdict['samples']} pairs" if new == "verified" else
+                  verdict["suspected"])
+        events.append({"event": EVENT_OF[new], "dex_name": dex, "timestamp": iso_ms(now_ms), "previous": old,
+                       "status": new, "factor": factor, "suspected": verdict["suspected"],
+                       "samples": verdict["samples"], "reason": reason})
     return events
 
 
+def webhook_events(events: list[dict[str, Any]], now_ms: int) -> list[dict[str, Any]]:
+    """The same changes for the webhook emit port: `venue.<event>` with a stable id (type, venue, instant)."""
+    from chalicelib.webhooks.events import event_id
+
+    return [{"type": f"venue.{e['event']}", "id": event_id(f"venue.{e['event']}", e["dex_name"], now_ms),
+             "occurred_at_ms": now_ms, "data": {"dex": e["dex_name"], **e}} for e in events]
+
+
+def publish_events(events: list[dict[str, Any]], *, kv: Any, pusher: Any, emit: Any, now_ms: int) -> dict[str, Any]:
+    """Announce verdict changes where the analysis announces its venue events: `venue_event` frames to WebSocket
+    subscribers (services/ws_registry.fan_out), the `venues` pub/sub channel, and the webhook emit port.
+    A Redis outage costs the frames, a failing sink its events; never the run."""
+    from chalicelib.cache import keys
+    from chalicelib.cache.store import is_outage
+    from chalicelib.core.serialize import dumps
+    from chalicelib.services.analyze import emit_events
+    from chalicelib.services.ws_registry import Updates, fan_out
+
+    out: dict[str, Any] = {"events": len(events), "ws": None, "published": 0, "webhooks": {}}
+    if not events:
+        return out
+    timestamp = events[0]["timestamp"]
+    if kv is not None:
+        try:
+            out["published"] = int(kv.publish(keys.channel("venues"), dumps(
+                {"type": "venue_event_batch", "timestamp": timestamp, "events": events})))
+            if pusher is not None:
+                out["ws"] = fan_out(kv, pusher, Updates(timestamp, [], [], events))
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            log.warning("settlements: Redis unavailable (%s): %d venue events not pushed", exc, len(events))
+    out["webhooks"] = emit_events(emit, webhook_events(events, now_ms))
+    return out
+
+
 def run(*, settings: Any, storage: Any, kv: Any = None, modules: list[ModuleType] | None = None,
-        now_ms: int | None = None, run_seconds: float = RUN_SECONDS, rate_scale: float = 1.0) -> dict[str, Any]:
-    """Collect settlements of every enabled venue, then calibrate them all. Returns the run summary.
+        now_ms: int | None = None, run_seconds: float = RUN_SECONDS, rate_scale: float = 1.0,
+        pusher: Any = None, emit: Any = None) -> dict[str, Any]:
+    """Collect settlements of every enabled venue, then calibrate them all; verdict changes go out as venue
+    events (WebSocket `venue_event` frames through `pusher`, webhooks through `emit`). Returns the run summary.
     `rate_scale` > 1 only against a loopback upstream (tests, the replay server), never a live venue."""
     from chalicelib.venues import REGISTRY
 
@@ -125,16 +186,16 @@ def run(*, settings: Any, storage: Any, kv: Any = None, modules: list[ModuleType
         timer.cancel()
         _RUNNING.discard(stop)
     before = {c["dex"]: c["status"] for c in storage.calibrations()}
-    reports = {m.SPEC.id: calibrate_venue(m.SPEC.id, storage, now_ms=now_ms) for m in modules}
-    for dex, rep in reports.items():
-        storage.save_calibration(dex, rep["verdict"], rep)
+    reports = calibrate_all([m.SPEC.id for m in modules], storage, now_ms=now_ms)
     if kv is not None:
         write_hot_calibration(kv, {dex: rep["verdict"] for dex, rep in reports.items()})
     events = verdict_events(before, reports, now_ms)
     for e in events:
-        log.warning("calibration: %s %s -> %s (factor %s, %s)", e["dex"], e["previous"], e["status"], e["factor"],
+        log.warning("calibration: %s %s -> %s (factor %s, %s)", e["dex_name"], e["previous"], e["status"], e["factor"],
                     e["suspected"])
-    return {"venues": collected, "verdicts": {dex: rep["verdict"] for dex, rep in reports.items()}, "events": events}
+    pushed = publish_events(events, kv=kv, pusher=pusher, emit=emit, now_ms=now_ms)
+    return {"venues": collected, "verdicts": {dex: rep["verdict"] for dex, rep in reports.items()}, "events": events,
+            "pushed": pushed}
 
 
 _RUNNING: set[threading.Event] = set()

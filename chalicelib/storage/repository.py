@@ -424,6 +424,28 @@ class PgStorage:
     def calibration_pairs(self, dex: str, *, since: datetime) -> list[dict[str, Any]]:
         return self._rows("calibration_pairs", {"dex": dex, "since": _utc(since)})
 
+    def calibration_recent(self, dex: str, *, since: datetime) -> list[tuple[float, float]]:
+        """(published_1h, settled_1h) of the venue's stored pairs since `since`, floats."""
+        def work(conn: psycopg.Connection) -> list[tuple[float, float]]:
+            return conn.execute(q("calibration_recent"), {"dex": dex, "since": _utc(since)}).fetchall()
+
+        return self.db.run(work)
+
+    def calibration_bands(self, dex: str, *, now_ms: int, windows_h: Sequence[int]) -> dict[str, list[list[float]]]:
+        """core.calibration.Bands of one venue summed by the database over its stored pairs (three windows)."""
+        windows = sorted(windows_h)
+        if len(windows) != 3:
+            raise ValueError(f"calibration_bands sums three accuracy windows, got {windows}")
+        at = datetime.fromtimestamp(now_ms / 1000, tz=UTC)
+        out: dict[str, list[list[float]]] = {}
+        for r in self._rows("calibration_bands", {"dex": dex, "cut_0": at - timedelta(hours=windows[0]),
+                                                  "cut_1": at - timedelta(hours=windows[1]),
+                                                  "since": at - timedelta(hours=windows[2])}):
+            cells = out.setdefault(r["symbol"], [[0, 0, 0, 0.0, 0.0] for _ in windows])
+            cells[int(r["band"])] = [int(r["n"]), int(r["signed"]), int(r["hits"]), float(r["sum_diff"]),
+                                     float(r["sum_abs"])]
+        return out
+
     def save_calibration(self, dex: str, verdict: dict[str, Any], report: dict[str, Any]) -> None:
         self._write(lambda conn: conn.execute(q("save_calibration"), {
             "dex": dex, "status": verdict["status"], "factor": verdict["factor"],

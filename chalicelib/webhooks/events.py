@@ -25,7 +25,8 @@ from chalicelib.core.filters import FilterError, OpportunityFilter, predicates
 from chalicelib.core.models import Opportunity
 
 OPPORTUNITY_TYPES = ("opportunity.opened", "opportunity.updated", "opportunity.closed")
-VENUE_TYPES = ("venue.degraded", "venue.recovered", "venue.unit_suspect")
+VENUE_TYPES = ("venue.degraded", "venue.recovered", "venue.unit_suspect",
+               "venue.unit_mismatch", "venue.verified", "venue.unverified")   # the last three: services/settle.py
 THRESHOLD_TYPE = "funding_rate.threshold"
 EVENT_TYPES = (*OPPORTUNITY_TYPES, *VENUE_TYPES, THRESHOLD_TYPE)   # what a webhook may subscribe to
 RATE_CHANGED = "funding_rate.changed"     # producer input, never delivered as such

@@ -75,14 +75,104 @@ def test_settlements_are_idempotent_and_paired_with_the_last_collected_rate(stor
     assert src == [("lighter GET /api/v1/fundings",)]
 
 
+def test_accuracy_bands_summed_by_the_database_match_the_hand_figures(storage):
+    """Settlements 2 h, 30 h, 200 h and 800 h old (hyperliquid ETH, 1 h interval), each paired as it is stored
+    with the rate collected 5 min before it. The database sums the age bands; the figures are by hand:
+         age    published   settled    diff (pub - set)
+         2 h     0.00002    0.00001    +0.00001
+        30 h     0.00001    0.00003    -0.00002
+       200 h    -0.00001    0.00001    -0.00002   (sign miss)
+       800 h     0.00005    0.00005     0         (older than 30 d: in no window)"""
+    from chalicelib.core.calibration import Pair, report
+
+    rows = [(2, "0.00002", "0.00001"), (30, "0.00001", "0.00003"), (200, "-0.00001", "0.00001"),
+            (800, "0.00005", "0.00005")]
+    storage.ingest([collected("hyperliquid", "ETH", pub, NOW - age * H - 5 * 60_000) for age, pub, _ in rows])
+    assert storage.ingest_settlements("hyperliquid", "ETH", [HistoryPoint(NOW - age * H, D(st), D(1))
+                                                             for age, _, st in rows], source="test") == 4
+    rep = settle.calibrate_venue("hyperliquid", storage, now_ms=NOW)
+    eth = rep["markets"]["ETH"]
+    assert eth["24h"]["samples"] == 1 and eth["24h"]["bias_1h"] == D("0.00001") and eth["24h"]["sign_hit_rate"] == 1
+    assert eth["168h"]["samples"] == 2
+    assert eth["168h"]["bias_1h"] == D("-0.000005")           # (+1 - 2) e-5 / 2
+    assert eth["168h"]["mae_1h"] == D("0.000015")             # (1 + 2) e-5 / 2
+    assert eth["720h"]["samples"] == 3
+    assert eth["720h"]["bias_1h"] == D("-0.00001")            # (+1 - 2 - 2) e-5 / 3
+    assert eth["720h"]["mae_1h"] == D("0.0000166666666667")   # (1 + 2 + 2) e-5 / 3, 12 significant digits
+    assert eth["720h"]["sign_hit_rate"] == D("0.666666666667")  # 2 of 3
+    assert eth["720h"]["mae_apr_points"] == D("14.6")         # 0.0000166667 x 8760 x 100
+    # windows are [0, 24 h), [0, 168 h), [0, 720 h) of age: settlements exactly 24 h and 168 h old (BNB) fall in
+    # the next window, never the one they close
+    storage.ingest([collected("hyperliquid", "BNB", "0.00001", NOW - age * H - 5 * 60_000) for age in (24, 168)])
+    storage.ingest_settlements("hyperliquid", "BNB", [HistoryPoint(NOW - age * H, D("0.00001"), D(1)) for age in (24, 168)],
+                               source="test")
+    bnb = settle.calibrate_venue("hyperliquid", storage, now_ms=NOW)["markets"]["BNB"]
+    assert "24h" not in bnb and bnb["168h"]["samples"] == 1 and bnb["720h"]["samples"] == 2
+    rep = settle.calibrate_venue("hyperliquid", storage, now_ms=NOW)
+    # the same report from the stored pairs summed in memory (core.calibration.bands): one derivation
+    pairs = [Pair("hyperliquid", r["symbol"], int(r["time_ms"]), r["settled_1h"], r["published_1h"])
+             for r in storage.calibration_pairs("hyperliquid", since=datetime.fromtimestamp((NOW - 900 * H) / 1000, tz=UTC))]
+    assert len(pairs) == 6
+    assert report("hyperliquid", pairs, now_ms=NOW)["markets"] == rep["markets"]
+
+
 def test_verdict_changes_become_venue_events():
     reports = {"lighter": {"verdict": {"status": "unit_mismatch", "factor": D(8), "suspected": "x8", "samples": 20}},
                "grvt": {"verdict": {"status": "verified", "factor": D(1), "suspected": None, "samples": 20}},
                "edgex": {"verdict": {"status": "verified", "factor": D(1), "suspected": None, "samples": 20}}}
     events = settle.verdict_events({"lighter": "verified", "grvt": "unit_mismatch"}, reports, now_ms=5)
-    assert [(e["type"], e["dex"], e["previous"]) for e in events] == [
-        ("venue.unit_mismatch", "lighter", "verified"), ("venue.verified", "grvt", "unit_mismatch")]
-    assert events[0]["id"] == "venue.unit_mismatch:lighter:5"    # stable id: subscribers de-duplicate
+    # edgex's first verdict, verified, is not news; the two changes are, in venue order
+    assert [(e["event"], e["dex_name"], e["previous"], e["factor"]) for e in events] == [
+        ("verified", "grvt", "unit_mismatch", 1), ("unit_mismatch", "lighter", "verified", 8)]
+    assert events[1]["reason"] == "settled/published factor 8 (x8) over 20 pairs: left out of opportunities"
+    hooks = settle.webhook_events(events, now_ms=5)
+    assert [(h["type"], h["data"]["dex"]) for h in hooks] == [("venue.verified", "grvt"), ("venue.unit_mismatch", "lighter")]
+    # stable ids: the same change at the same instant is the same event (subscribers de-duplicate)
+    assert hooks[1]["id"] == settle.webhook_events(events, now_ms=5)[1]["id"] != hooks[0]["id"]
+
+
+def test_frs_calibrate_refresh_announces_the_change_it_saves(storage, db_url, redis_url, monkeypatch, capsys):
+    """A verdict changed by hand (`frs calibrate --refresh`) is announced like the scheduled run's: unannounced,
+    the next run would see no change and nobody would ever hear of it."""
+    import json
+
+    import redis
+
+    from chalicelib import wiring
+    from chalicelib.cache import keys
+    from chalicelib.cli import main
+    from chalicelib.settings import reset_settings_cache
+
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    reset_settings_cache()
+    wiring.reset()
+    # lighter SOL published 0.00001/h 5 min before each of 14 settlements that paid 0.00008/h: x8
+    storage.ingest([collected("lighter", "SOL", "0.00001", NOW - k * H - 5 * 60_000) for k in range(1, 15)])
+    storage.ingest_settlements("lighter", "SOL", [HistoryPoint(NOW - k * H, D("0.00008"), D(1)) for k in range(1, 15)],
+                               source="lighter GET /api/v1/fundings")
+    storage.save_calibration("lighter", {"status": "verified", "factor": D(1), "sign_agreement": D(1), "samples": 20,
+                                         "window_hours": 72}, {})
+    sub = redis.Redis.from_url(redis_url).pubsub(ignore_subscribe_messages=True)
+    sub.subscribe(keys.channel("venues"))
+    try:
+        assert main(["calibrate", "--refresh", "--json"]) == 0
+        message = None
+        for _ in range(50):
+            message = sub.get_message(timeout=0.1)
+            if message:
+                break
+        assert message is not None
+        batch = json.loads(message["data"])
+        lighter = [e for e in batch["events"] if e["dex_name"] == "lighter"]
+        assert [(e["event"], e["previous"], e["factor"], e["suspected"]) for e in lighter] == [
+            ("unit_mismatch", "verified", 8, "x8")]
+    finally:
+        sub.close()
+        wiring.reset()
+        reset_settings_cache()
+    out = json.loads(capsys.readouterr().out)
+    assert {r["dex"]: r["status"] for r in out}["lighter"] == "unit_mismatch"
 
 
 # ---------------------------------------------------------------- backtest on stored settlements

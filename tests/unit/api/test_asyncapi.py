@@ -41,12 +41,14 @@ def test_channels_messages_and_operations() -> None:
         "/api/v1/ws", "/api/v1/ws/funding-rates", "/api/v1/ws/opportunities"}
     assert set(doc["components"]["messages"]) == {
         "Subscribe", "Unsubscribe", "Ping", "Subscribed", "Unsubscribed", "Pong", "WsError",
-        "FundingRateUpdate", "FundingRateBatch", "OpportunityUpdate"}
+        "FundingRateUpdate", "FundingRateBatch", "OpportunityUpdate", "VenueEvent"}
     actions = {op["action"] for op in doc["operations"].values()}
     assert actions == {"send", "receive"}
     rate = doc["components"]["schemas"]["RateRecord"]["properties"]
     assert rate["rate_8h"]["x-unit"] == "fraction/8h" and rate["funding_rate"]["x-unit"] == "basis"
     assert doc["x-units"]["basis"].startswith("in the unit named by the `basis` field")
+    venue = doc["components"]["schemas"]["VenueEventData"]["properties"]
+    assert venue["factor"]["x-unit"] == "ratio" and venue["samples"]["x-unit"] == "count"
 
 
 def test_docs_page_links_both_documents_and_shows_units() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
-from chalicelib.core.calibration import Pair, accuracy, calibrate, report
+from chalicelib.core.calibration import Pair, accuracy, calibrate, report, robust_slope
 
 H = 3_600_000
 
@@ -67,3 +67,29 @@ def test_report_windows_select_by_age():
     assert r["accuracy"]["168h"]["samples"] == 13
     assert r["verdict"]["status"] == "verified" and r["verdict"]["samples"] == 13   # median ratio stays 1
     assert r["markets"]["BTC"]["24h"]["samples"] == 1
+
+
+def test_the_factor_is_a_robust_slope_small_published_rates_count_least():
+    # 7 pairs published near the floor (0.000003/h) that settled 6x (a quantised rate: 0.0000035 written as 0.000003)
+    # and 5 pairs published 0.00004/h that settled exactly 8x.
+    pub = ["0.000003"] * 7 + ["0.00004"] * 5
+    sett = ["0.000018"] * 7 + ["0.00032"] * 5
+    # plain median of the 12 ratios (seven 6s, five 8s) would be 6; weighted by |published|: the 6s weigh
+    # 7 x 0.000003 = 0.000021, the 8s 5 x 0.00004 = 0.0002 of 0.000221 -> past half (0.0001105) only at 8
+    v = calibrate("lighter", pairs("lighter", pub, sett), window_hours=72)
+    assert v.factor == 8 and v.suspected == "x8" and v.samples == 12
+
+
+def test_robust_slope_by_hand():
+    # (published, settled): ratios 0 (w 4), 8 (w 10), 8 (w 20), 100 (w 3) in units of 1e-6; half of 37 = 18.5:
+    # cumulative 4, 14, 34 -> the slope is 8 (the outlier at 100 and the zero do not move it)
+    pts = [(4e-6, 0.0), (1e-5, 8e-5), (2e-5, 1.6e-4), (3e-6, 3e-4)]
+    assert robust_slope(pts) == 8.0
+    # equal weights, cumulative weight exactly half at the second of four: mean of the 2nd and 3rd ratios
+    assert robust_slope([(1.0, 1.0), (1.0, 2.0), (1.0, 3.0), (1.0, 10.0)]) == 2.5
+
+
+def test_paying_a_hundredth_is_measured_although_settled_values_are_under_the_floor():
+    # the floor applies to the published side: settled 0.0000002/h (under 0.000002) still gives ratio 0.01
+    v = calibrate("grvt", pairs("grvt", ["0.00002"] * 12, ["0.0000002"] * 12), window_hours=72)
+    assert v.status == "unit_mismatch" and v.factor == D("0.01") and v.suspected == "x1/100" and v.samples == 12
