@@ -61,3 +61,18 @@ def unit_check() -> str:
 def calibration() -> str:
     """Latest calibration verdict per venue (settled vs published), written by the settlement run."""
     return f"{PREFIX}:calibration"
+
+
+def persistence_sums() -> str:
+    """The incremental persistence summary (core.persistence.Sums) the analysis rolls each clock hour."""
+    return f"{PREFIX}:persistence:sums"
+
+
+def persistence_table() -> str:
+    """Per-pair divergence statistics and per-market realized sums of the last completed hour (REST reads it)."""
+    return f"{PREFIX}:persistence:table"
+
+
+def opportunity_opened() -> str:
+    """{opportunity id: opened_at (epoch ms)} of the open spells (core/lifecycle.py), written each analysis."""
+    return f"{PREFIX}:persistence:opened"
