@@ -56,7 +56,11 @@ class FakeStorage:
         return dict(self.spells)
 
     def write_lifecycle(self, events: Any, spells: Any) -> int:
+        """As PgStorage: the events' rows; `opportunities` gets each run's opened/changed records (if any)."""
         self.lifecycle.extend(events)
+        valued = [e.opportunity for e in events if e.opportunity is not None]
+        if valued:
+            self.opportunities.append(valued)
         self.spells = dict(spells)
         return len(events)
 
