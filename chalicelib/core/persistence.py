@@ -212,7 +212,7 @@ def leg_sums(settled: Mapping[tuple[str, str], tuple[Decimal, int]], collected: 
     hourly rates accrued (sum of hourly rate_8h / 8 over the hours present; count = those hours)."""
     out: dict[str, list[Any]] = {}
     for key, m in collected.items():
-        hours = int(round(m[2 * window]))
+        hours = round(m[2 * window])
         if hours:
             out[key] = [str(Decimal(repr(m[2 * window + 1])) / _EIGHT), hours, "collected_rates"]
     for (dex, symbol), (total, count) in settled.items():
