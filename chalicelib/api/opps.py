@@ -58,14 +58,17 @@ def computed(parent: Cached, hold_hours: Decimal, fee_type: str) -> Cached:
                          data.ttl())
 
 
-def _persistence() -> tuple[dict[str, Any], dict[str, Any], dict[str, int]]:
-    """(pair statistics, legs' realized sums, opened_at per id); empty when unknown (never fails a request)."""
+def _persistence() -> tuple[Any, dict[str, Any], dict[str, int]]:
+    """(pair statistics (core.persistence.Table), legs' realized sums, opened_at per id); empty when unknown
+    (never fails a request)."""
     try:
-        value: tuple[dict[str, Any], dict[str, Any], dict[str, int]] = data.persistence().value
+        value: tuple[Any, dict[str, Any], dict[str, int]] = data.persistence().value
         return value
     except Exception as exc:   # no summary and no database: the opportunities come without persistence
+        from chalicelib.core.persistence import EMPTY
+
         log.warning("persistence unavailable: %s", exc)
-        return {}, {}, {}
+        return EMPTY, {}, {}
 
 
 def _render(chosen: list[Opportunity], fee_type: str) -> list[dict[str, Any]]:

@@ -69,8 +69,13 @@ def persistence_sums() -> str:
 
 
 def persistence_table() -> str:
-    """Per-pair divergence statistics and per-market realized sums of the last completed hour (REST reads it)."""
+    """Per-pair divergence statistics of the last completed hour (core.persistence.Table bytes; REST reads it)."""
     return f"{PREFIX}:persistence:table"
+
+
+def persistence_legs() -> str:
+    """Per-market settled (or collected) funding sums of the trailing 24 h / 7 d (realized returns), JSON."""
+    return f"{PREFIX}:persistence:legs"
 
 
 def opportunity_opened() -> str:

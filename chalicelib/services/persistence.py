@@ -44,16 +44,17 @@ def record_lifecycle(storage: Any, open_now: Sequence[Opportunity], now_ms: int)
     return written, counts, {k: s.opened_at_ms for k, s in after.items()}
 
 
-def refresh(kv: Any, storage: Any, now_ms: int) -> tuple[dict[str, Any], str]:
-    """(the table of the last completed hour, how it was obtained: cached | rolled | rebuilt)."""
+def refresh(kv: Any, storage: Any, now_ms: int) -> tuple[core.Table, dict[str, Any], str]:
+    """(the statistics of the last completed hour, the legs' realized sums, how they were obtained:
+    cached | rolled | rebuilt)."""
     end = core.hour_start(now_ms)
-    raw = kv.get(keys.persistence_table())
-    if raw:
-        current = json.loads(raw)
-        if current.get("end_ms") == end:
-            return current, "cached"
+    raw_table, raw_legs = kv.mget([keys.persistence_table(), keys.persistence_legs()])
+    if raw_table and raw_legs:
+        current = core.Table.load(raw_table)
+        if current.end_ms == end:
+            return current, json.loads(raw_legs), "cached"
     raw_sums = kv.get(keys.persistence_sums())
-    sums = core.Sums.from_json(json.loads(raw_sums)) if raw_sums else None
+    sums = core.Sums.load(raw_sums) if raw_sums else None
     if sums is not None and sums.end_ms == end - HOUR_MS:
         done, left24, left7 = end - HOUR_MS, end - HOUR_MS - 24 * HOUR_MS, end - HOUR_MS - 168 * HOUR_MS
         hours = storage.hourly_rates([done, left24, left7])
@@ -64,10 +65,13 @@ def refresh(kv: Any, storage: Any, now_ms: int) -> tuple[dict[str, Any], str]:
         how = "rebuilt"
     legs = {name: core.leg_sums(storage.realized_sums(since=_dt(end - hours * HOUR_MS)), sums.markets, w)
             for w, (name, hours) in enumerate(core.WINDOWS)}
-    table = {"end_ms": end, "pairs": core.table(sums), "legs": legs}
-    kv.set(keys.persistence_sums(), json.dumps(sums.to_json()), ex=SUMS_TTL_S)
-    kv.set(keys.persistence_table(), dumps(table), ex=TABLE_TTL_S)
-    return table, how
+    stats = core.table(sums)
+    pipe = kv.pipeline(transaction=False)
+    pipe.set(keys.persistence_sums(), sums.dump(), ex=SUMS_TTL_S)
+    pipe.set(keys.persistence_table(), stats.dump(), ex=TABLE_TTL_S)
+    pipe.set(keys.persistence_legs(), dumps(legs), ex=TABLE_TTL_S)
+    pipe.execute()
+    return stats, legs, how
 
 
 def _dt(ms: int) -> Any:
@@ -76,11 +80,10 @@ def _dt(ms: int) -> Any:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
-def decorate(opps: Sequence[Opportunity], table: Mapping[str, Any], opened: Mapping[str, int],
+def decorate(opps: Sequence[Opportunity], stats: core.Table, legs: Mapping[str, Any], opened: Mapping[str, int],
              fees: Mapping[str, FeeSchedule], now_ms: int, fee_type: str = "maker") -> None:
     """Persistence fields and realized returns on the analysis' open opportunities (records it just built)."""
-    core.attach(opps, table.get("pairs", {}), opened, now_ms)
-    legs = table.get("legs", {})
+    core.attach(opps, stats, opened, now_ms)
     for o in opps:
         fl, fs = fees.get(o.long_dex), fees.get(o.short_dex)
         if fl is not None and fs is not None:
@@ -98,15 +101,16 @@ def run(kv: Any, storage: Any, open_now: Sequence[Opportunity], fees: Mapping[st
         log.warning("analysis: lifecycle not recorded (%s: %s)", type(exc).__name__, exc)
         out["lifecycle_error"] = f"{type(exc).__name__}: {exc}"[:300]
         opened = {}
-    table: dict[str, Any] = {}
+    stats: core.Table = core.EMPTY
+    legs: dict[str, Any] = {}
     if redis_ok:
         try:
             kv.set(keys.opportunity_opened(), json.dumps(opened), ex=TABLE_TTL_S)
-            table, out["persistence"] = refresh(kv, storage, now_ms)
+            stats, legs, out["persistence"] = refresh(kv, storage, now_ms)
         except Exception as exc:   # Redis or the database hiccuped: this run's fields stay unknown
             log.warning("analysis: persistence summary unavailable (%s: %s)", type(exc).__name__, exc,
                         exc_info=not is_outage(exc))
             out["persistence_error"] = f"{type(exc).__name__}: {exc}"[:300]
-    decorate(open_now, table, opened, fees, now_ms)
+    decorate(open_now, stats, legs, opened, fees, now_ms)
     return out
 

@@ -27,7 +27,10 @@ def test_hourly_divergence_statistics_by_hand() -> None:
     # 0.0002, 0.0004, 0.0002, -0.00005
     b = [0.0003, 0.0005, 0.0003, 0.00005]
     hours = {end - (k + 1) * H: {("BTC", "a"): 0.0001, ("BTC", "b"): rate} for k, rate in enumerate(b)}
-    (row,) = p.table(p.rebuild(hours, end)).values()
+    stats = p.table(p.rebuild(hours, end))
+    assert list(stats.index) == ["BTC:a:b"]
+    row = stats.row("BTC:a:b")
+    assert row is not None
     # mean = (0.0002 + 0.0004 + 0.0002 - 0.00005) / 4 = 0.00075 / 4 = 0.0001875
     # E[d^2] = (4e-8 + 16e-8 + 4e-8 + 0.25e-8) / 4 = 24.25e-8 / 4 = 6.0625e-8; var = 6.0625e-8 - 3.515625e-8 = 2.546875e-8
     # cv = sqrt(2.546875e-8) / 0.0001875 = 1.595893e-4 / 1.875e-4 = 0.851143
@@ -53,21 +56,35 @@ def test_rolling_hour_by_hour_equals_rebuilding() -> None:
         p.roll(sums, hours.get(done, {}), hours.get(done - 24 * H, {}), hours.get(done - 168 * H, {}))
         assert sums.end_ms == end * H
     fresh = p.rebuild(hours, 200 * H)
-    rolled, built = p.table(sums), p.table(fresh)
-    assert rolled.keys() == built.keys() and len(built) == 18            # 3 symbols x C(4, 2) pairs
-    for key, row in built.items():
-        assert rolled[key] == [pytest.approx(x, rel=1e-6, abs=1e-12) if x is not None else None for x in row], key
+    loaded = p.Sums.load(sums.dump())                                     # the Redis round trip is lossless
+    assert (loaded.end_ms, loaded.pairs, loaded.markets) == (sums.end_ms, sums.pairs, sums.markets)
+    rolled, built = p.Table.load(p.table(loaded).dump()), p.table(fresh)
+    assert rolled.index.keys() == built.index.keys() and len(built.index) == 18   # 3 symbols x C(4, 2) pairs
+    for key in built.index:
+        row = built.row(key)
+        assert row is not None
+        assert rolled.row(key) == [pytest.approx(x, rel=1e-6, abs=1e-12) if x is not None else None for x in row], key
+    assert loaded.markets.keys() == fresh.markets.keys()
+    for key, m in fresh.markets.items():
+        assert loaded.markets[key] == [pytest.approx(x, rel=1e-9) for x in m]
 
 
 def test_attach_sets_opened_alive_and_statistics() -> None:
     o = opp("a", "b")
-    p.attach([o], {"BTC:a:b": [0.0002, 0.5, 0.75, 0.25, 0.0001, 1.5, 0.5, 0.1]}, {"BTC:a:b": 1 * H}, 3 * H + 1_800_000)
+    from array import array
+
+    stats = p.Table(0, {"BTC:a:b": 0}, array("d", [0.0002, 0.5, 0.75, 0.25, 0.0001, 1.5, 0.5, 0.1]))
+    p.attach([o], stats, {"BTC:a:b": 1 * H}, 3 * H + 1_800_000)
     assert (o.opened_at_ms, o.alive_hours) == (H, 2.5)                 # (3.5 h - 1 h) = 2.5 h
     assert (o.avg_divergence_24h, o.cv_24h, o.sign_held_24h) == (0.0002, 0.5, 0.75)
     assert (o.avg_divergence_7d, o.cv_7d, o.sign_held_7d) == (0.0001, 1.5, 0.5)
     unknown = opp("a", "c")
-    p.attach([unknown], {}, {}, 0)
+    p.attach([unknown], stats, {}, 0)
     assert unknown.opened_at_ms is None and unknown.alive_hours is None and unknown.cv_24h is None
+    flipped = opp("b", "a")                                            # long b, short a: the pair seen reversed
+    p.attach([flipped], stats, {}, 0)
+    assert (flipped.avg_divergence_24h, flipped.sign_held_24h, flipped.cv_24h) == (-0.0002, 0.25, 0.5)
+    assert (flipped.avg_divergence_7d, flipped.sign_held_7d) == (-0.0001, 0.1)
 
 
 def test_realized_returns_by_hand_on_a_small_settlement_set() -> None:
