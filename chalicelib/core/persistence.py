@@ -61,29 +61,40 @@ def pair_divergences(rates: HourRates) -> dict[str, float]:
 
 
 class Sums:
-    """Per pair, per window: [n, sum, sum of squares, hours > 0, hours < 0] over [end - window, end).
+    """Per pair, per window: [n, sum, sum of squares, hours > 0, hours < 0] over [end - window, end), the
+    ten numbers of a pair at `acc[index[key]:index[key] + 10]` (one flat list: a Redis round trip is one
+    array copy, not 22,500 small lists).
 
     Per market, per window: [hours, sum of hourly rate_8h] (collected rates, the realized fallback).
     `end_ms` is the start of the first hour NOT included (the current, incomplete hour).
-    Stored as bytes (`dump` / `load`: the keys, then one array of doubles), so a Redis round trip of
-    22,500 pairs costs milliseconds, not the JSON encoding of 225,000 floats.
+    Stored as bytes (`dump` / `load`: the keys, then one array of doubles).
     """
 
-    __slots__ = ("end_ms", "markets", "pairs")
+    __slots__ = ("acc", "end_ms", "index", "markets")
 
-    def __init__(self, end_ms: int, pairs: dict[str, list[float]] | None = None,
+    def __init__(self, end_ms: int, pairs: Mapping[str, list[float]] | None = None,
                  markets: dict[str, list[float]] | None = None) -> None:
         self.end_ms = end_ms
-        self.pairs: dict[str, list[float]] = pairs if pairs is not None else {}
+        self.index: dict[str, int] = {}
+        self.acc: list[float] = []
+        for key, values in (pairs or {}).items():
+            self.index[key] = len(self.acc)
+            self.acc.extend(values)
         self.markets: dict[str, list[float]] = markets if markets is not None else {}
 
+    @property
+    def pairs(self) -> dict[str, list[float]]:
+        """{pair key: its ten numbers} of the pairs with data in the 7 d window."""
+        acc = self.acc
+        return {k: acc[i:i + 10] for k, i in self.index.items() if acc[i + 5] > 0}
+
     def dump(self) -> bytes:
-        flat = array("d")
-        for acc in self.pairs.values():
-            flat.extend(acc)
+        live = self.pairs if any(self.acc[i + 5] <= 0 for i in self.index.values()) else None
+        keys = list(live) if live is not None else list(self.index)
+        flat = array("d", self.acc) if live is None else array("d", [x for v in live.values() for x in v])
         for m in self.markets.values():
             flat.extend(m)
-        head = json.dumps({"end_ms": self.end_ms, "pairs": "\n".join(self.pairs), "markets": "\n".join(self.markets)})
+        head = json.dumps({"end_ms": self.end_ms, "pairs": "\n".join(keys), "markets": "\n".join(self.markets)})
         return head.encode() + b"\0" + flat.tobytes()
 
     @classmethod
@@ -96,35 +107,37 @@ class Sums:
         pair_keys = head["pairs"].split("\n") if head["pairs"] else []
         market_keys = head["markets"].split("\n") if head["markets"] else []
         n = 10 * len(pair_keys)
-        pairs = {k: values[10 * i:10 * i + 10] for i, k in enumerate(pair_keys)}
-        markets = {k: values[n + 4 * i:n + 4 * i + 4] for i, k in enumerate(market_keys)}
-        return cls(int(head["end_ms"]), pairs, markets)
+        sums = cls(int(head["end_ms"]), None, {k: values[n + 4 * i:n + 4 * i + 4] for i, k in enumerate(market_keys)})
+        sums.acc = values[:n]
+        sums.index = dict(zip(pair_keys, range(0, n, 10), strict=True))
+        return sums
 
     def _apply(self, hour: HourRates, offsets: tuple[int, ...], sign: int) -> None:
         """Add (sign 1) or remove (sign -1) one hour in the windows at `offsets` (0 = 24 h, 1 = 7 d)."""
-        pairs = self.pairs
+        index, acc = self.index, self.acc
         both = offsets == (0, 1)
         o = 5 * offsets[0]
+        zeros = [0.0] * 10
         for key, d in pair_divergences(hour).items():
-            acc = pairs.get(key)
-            if acc is None:
+            i = index.get(key)
+            if i is None:
                 if sign < 0:
                     continue   # never added (e.g. the summary started after this hour)
-                acc = pairs[key] = [0.0] * 10
+                i = index[key] = len(acc)
+                acc.extend(zeros)
             sd, sq, pos, neg = sign * d, sign * d * d, sign if d > 0 else 0, sign if d < 0 else 0
-            acc[o] += sign
-            acc[o + 1] += sd
-            acc[o + 2] += sq
-            acc[o + 3] += pos
-            acc[o + 4] += neg
+            j = i + o
+            acc[j] += sign
+            acc[j + 1] += sd
+            acc[j + 2] += sq
+            acc[j + 3] += pos
+            acc[j + 4] += neg
             if both:
-                acc[5] += sign
-                acc[6] += sd
-                acc[7] += sq
-                acc[8] += pos
-                acc[9] += neg
-            elif sign < 0 and acc[5] <= 0:
-                del pairs[key]
+                acc[i + 5] += sign
+                acc[i + 6] += sd
+                acc[i + 7] += sq
+                acc[i + 8] += pos
+                acc[i + 9] += neg
         markets = self.markets
         for (symbol, dex), rate in hour.items():
             key = f"{symbol}:{dex}"
@@ -197,12 +210,17 @@ EMPTY = Table(0, {}, array("d"))
 
 
 def table(sums: Sums) -> Table:
-    """The public statistics of every pair in the summary (see the module docstring)."""
+    """The public statistics of every pair with data in the 7 d window (see the module docstring)."""
     flat = array("d")
     put = flat.extend
     nan, sqrt = math.nan, math.sqrt
-    for acc in sums.pairs.values():
-        for o, hours in ((0, 24), (5, 168)):
+    acc = sums.acc
+    keys = []
+    for key, i in sums.index.items():
+        if acc[i + 5] <= 0:
+            continue   # every hour of it left the windows
+        keys.append(key)
+        for o, hours in ((i, 24), (i + 5, 168)):
             n = acc[o]
             if n < 0.5:
                 put((nan, nan, 0.0, 0.0))
@@ -211,7 +229,7 @@ def table(sums: Sums) -> Table:
             var = acc[o + 2] / n - mean * mean
             put((mean, sqrt(var if var > 0 else 0.0) / abs(mean) if mean else nan, acc[o + 3] / hours,
                  acc[o + 4] / hours))
-    return Table(sums.end_ms, dict(zip(sums.pairs, range(len(sums.pairs)), strict=True)), flat)
+    return Table(sums.end_ms, dict(zip(keys, range(len(keys)), strict=True)), flat)
 
 
 _NAMES = ("avg_divergence_24h", "cv_24h", "sign_held_24h", "avg_divergence_7d", "cv_7d", "sign_held_7d")
