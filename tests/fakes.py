@@ -27,6 +27,10 @@ class FakeStorage:
     maintained: list[dict[str, Any]] = field(default_factory=list)
     fee_reads: int = 0
     collections: dict[str, dict[str, Any]] = field(default_factory=dict)   # newest collection log row per dex
+    spells: dict[str, Any] = field(default_factory=dict)                   # open spells (core.lifecycle.Spell)
+    lifecycle: list[Any] = field(default_factory=list)                     # every LifecycleEvent written
+    hourly: dict[int, dict[tuple[str, str], float]] = field(default_factory=dict)   # hour ms -> rates
+    settled: dict[tuple[str, str], list[tuple[int, Any]]] = field(default_factory=dict)  # (dex, symbol) -> [(ms, rate)]
 
     def ingest(self, snapshots: Any) -> int:
         for s in snapshots:
@@ -47,6 +51,30 @@ class FakeStorage:
     def write_opportunities(self, opportunities: Any) -> int:
         self.opportunities.append(list(opportunities))
         return len(opportunities)
+
+    def open_spells(self) -> dict[str, Any]:
+        return dict(self.spells)
+
+    def write_lifecycle(self, events: Any, spells: Any) -> int:
+        """As PgStorage: the events' rows; `opportunities` gets each run's opened/changed records (if any)."""
+        self.lifecycle.extend(events)
+        valued = [e.opportunity for e in events if e.opportunity is not None]
+        if valued:
+            self.opportunities.append(valued)
+        self.spells = dict(spells)
+        return len(events)
+
+    def hourly_rates(self, hours: Any) -> dict[int, dict[tuple[str, str], float]]:
+        return {h: dict(self.hourly.get(h, {})) for h in hours}
+
+    def realized_sums(self, *, since: Any) -> dict[tuple[str, str], tuple[Any, int]]:
+        cut = int(since.timestamp() * 1000)
+        out: dict[tuple[str, str], tuple[Any, int]] = {}
+        for market, rows in self.settled.items():
+            kept = [rate for ms, rate in rows if ms > cut]
+            if kept:
+                out[market] = (sum(kept), len(kept))
+        return out
 
     def collection_health(self, window_minutes: int = 60) -> list[dict[str, Any]]:
         return list(self.health)

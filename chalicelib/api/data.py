@@ -153,3 +153,31 @@ def require_symbol(symbol: str | None, parameter: str = "symbol", index: RatesIn
     if symbol in (index or snapshots().value).by_symbol or symbol in known_symbols():
         return
     raise not_found(parameter, symbol, "symbol")
+
+
+PERSISTENCE = "persistence"
+
+
+def persistence() -> Cached:
+    """(core.persistence.Table, legs' realized sums, {id: opened_at ms}) the analysis last wrote
+    (services/persistence.py).
+
+    Redis only for the statistics (a summary of hours, rebuilt by the analysis); without Redis the open
+    spells still come from the database (`opportunity_open`), so opened_at / alive_hours stay known.
+    """
+    from chalicelib.core.persistence import EMPTY, Table
+
+    def read_redis(client: Any) -> tuple[tuple[Table, dict[str, Any], dict[str, int]], None, int] | None:
+        raw_table, raw_legs, raw_opened = client.mget([keys.persistence_table(), keys.persistence_legs(),
+                                                       keys.opportunity_opened()])
+        if not raw_table and not raw_opened:
+            return None
+        value = (Table.load(raw_table) if raw_table else EMPTY, json.loads(raw_legs) if raw_legs else {},
+                 json.loads(raw_opened) if raw_opened else {})
+        return value, None, sum(len(r or b"") for r in (raw_table, raw_legs, raw_opened))
+
+    def load_db() -> tuple[tuple[Table, dict[str, Any], dict[str, int]], None, int]:
+        spells = wiring.storage().open_spells()
+        return (EMPTY, {}, {k: s.opened_at_ms for k, s in spells.items()}), None, 100 * len(spells)
+
+    return CACHE.fetch(PERSISTENCE, ttl=ttl(), kv=kv(), read_redis=read_redis, load_db=load_db)

@@ -8,9 +8,11 @@ the snapshot entry (so they refresh with it, at most every min(5 s, CACHE_TTL_SE
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import replace
 from decimal import Decimal
+from typing import Any
 
 from chalicelib import wiring
 from chalicelib.api import data
@@ -27,6 +29,7 @@ from chalicelib.core.models import Opportunity
 from chalicelib.core.serialize import dumps, iso_ms
 
 PREFIX = "opportunities"
+log = logging.getLogger(__name__)
 
 
 def computed(parent: Cached, hold_hours: Decimal, fee_type: str) -> Cached:
@@ -39,15 +42,50 @@ def computed(parent: Cached, hold_hours: Decimal, fee_type: str) -> Cached:
 
     excluded = excluded_dexes()   # unit_mismatch venues (settlements disagree with their rates): left out
 
+    pairs, _, opened = _persistence()
+
     def build() -> tuple[tuple[list[Opportunity], int], int]:
+        from chalicelib.core.persistence import attach
+
         now_ms = int(time.time() * 1000)
         snapshots = [s for s in parent.value.snapshots if s.dex not in excluded]
         opps = find_opportunities(snapshots, fees, now_ms=now_ms, hold_hours=hold_hours,
                                   fee_type=fee_type, max_age_ms=stale_ms)
+        attach(opps, pairs, opened, now_ms)   # persistence fields (records just built, not shared yet)
         return (list(opps), now_ms), 1500 * len(opps)
 
     return CACHE.derived(f"{PREFIX}:computed:{hold_hours}:{fee_type}:{','.join(sorted(excluded))}", parent, build,
                          data.ttl())
+
+
+def _persistence() -> tuple[Any, dict[str, Any], dict[str, int]]:
+    """(pair statistics (core.persistence.Table), legs' realized sums, opened_at per id); empty when unknown
+    (never fails a request)."""
+    try:
+        value: tuple[Any, dict[str, Any], dict[str, int]] = data.persistence().value
+        return value
+    except Exception as exc:   # no summary and no database: the opportunities come without persistence
+        from chalicelib.core.persistence import EMPTY
+
+        log.warning("persistence unavailable: %s", exc)
+        return EMPTY, {}, {}
+
+
+def _render(chosen: list[Opportunity], fee_type: str) -> list[dict[str, Any]]:
+    """The public records of the opportunities a response carries, realized returns at `fee_type` included."""
+    from chalicelib.core.fees import fee_for
+    from chalicelib.core.persistence import realized_for
+
+    _, legs, _ = _persistence()
+    fees = data.fee_schedules()
+    suspect = suspect_dexes()
+    out = []
+    for o in chosen:
+        fl, fs = fees.get(o.long_dex), fees.get(o.short_dex)
+        if fl is not None and fs is not None:
+            o.metadata.update(realized_for(o, legs, fee_for(fl, fee_type), fee_for(fs, fee_type)))
+        out.append(opportunity_to_dict(o, suspect))
+    return out
 
 
 _QUERY_NAMES = {"min_profit_percent": "min_profit", "min_volume_24h": "min_volume", "max_volume_24h": "max_volume"}
@@ -69,7 +107,10 @@ def to_filter(q: OpportunityQuery) -> OpportunityFilter:
 # the thresholds a client may not know it is applying (defaults), as the query names them, with units
 _THRESHOLDS = (("min_divergence", "min_divergence", "fraction per 8 h"),
                ("min_volume_24h", "min_volume", "USD, both legs"),
-               ("min_profit_percent", "min_profit", "fraction of notional over hold_hours"))
+               ("min_profit_percent", "min_profit", "fraction of notional over hold_hours"),
+               ("min_alive_hours", "min_alive_hours", "hours"),
+               ("min_avg_divergence_24h", "min_avg_divergence_24h", "fraction per 8 h"),
+               ("max_cv", "max_cv", "unitless"))
 
 
 def hidden_hint(opps: list[Opportunity], f: OpportunityFilter) -> str | None:
@@ -77,7 +118,8 @@ def hidden_hint(opps: list[Opportunity], f: OpportunityFilter) -> str | None:
     active = [(field, name, unit) for field, name, unit in _THRESHOLDS if getattr(f, field) is not None]
     if not active:
         return None
-    relaxed = replace(f, min_divergence=None, min_volume_24h=None, min_profit_percent=None)
+    relaxed = replace(f, min_divergence=None, min_volume_24h=None, min_profit_percent=None, min_alive_hours=None,
+                      min_avg_divergence_24h=None, max_cv=None)
     _, hidden = apply_filter(opps, relaxed)
     if not hidden:
         return None
@@ -110,8 +152,7 @@ def opportunities(q: OpportunityQuery) -> str:
     def build() -> tuple[str, int]:
         opps, generated_ms = parent.value
         chosen, total = apply_filter(opps, f)
-        suspect = suspect_dexes()
-        body = {"opportunities": [opportunity_to_dict(o, suspect) for o in chosen], "total_count": total,
+        body = {"opportunities": _render(chosen, q.fee_type), "total_count": total,
                 "filters_applied": filters_applied(f), "generated_at": iso_ms(generated_ms)}
         if not total:
             hint = hidden_hint(opps, f)
@@ -130,7 +171,7 @@ def best(q: OpportunityQuery) -> str:
     def build() -> tuple[str, int]:
         opps, generated_ms = parent.value
         top, rank, total = best_of(opps, f)
-        text = dumps({"opportunity": opportunity_to_dict(top, suspect_dexes()) if top else None, "rank": rank,
+        text = dumps({"opportunity": _render([top], q.fee_type)[0] if top else None, "rank": rank,
                       "total_opportunities": total, "generated_at": iso_ms(generated_ms)})
         return text, len(text)
 

@@ -145,6 +145,15 @@ class OpportunityQuery(Query):
     oi_imbalance: Literal["long_heavy", "short_heavy", "balanced"] | None = None
     max_spread_bps: Decimal | None = _decimal("0", "100000", description="Maximum bid/ask spread (bps) of the wider "
                                                                           "known leg; unknown spreads pass")
+    # persistence (core/persistence.py): an opportunity whose value is not known yet fails these bounds
+    min_alive_hours: Decimal | None = _decimal("0", "100000", description=(
+        "Only opportunities open for at least this many hours (alive_hours, from the lifecycle)"))
+    min_avg_divergence_24h: Decimal | None = _decimal("-1", "1", description=(
+        "Minimum avg_divergence_24h: mean hourly divergence over the last 24 completed hours, "
+        "fraction per 8 h (0.0001 = 1 bp per 8 h)"))
+    max_cv: Decimal | None = _decimal("0", "1000000", description=(
+        "Maximum cv_24h: coefficient of variation (std / |mean|, unitless) of the hourly divergence "
+        "over the last 24 completed hours"))
     limit: int = Field(10, ge=1, le=100)
     sort_by: SortBy = "net_profit_percent"
     sort_desc: bool = True

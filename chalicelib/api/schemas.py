@@ -82,6 +82,23 @@ class DexSymbolRate(Fresh, RateRecord):
     pass
 
 
+class RealizedReturn(Out):
+    """What holding the pair over the trailing window paid (core/persistence.py realized_fields)."""
+
+    window_hours: int = Field(description="24 or 168: the window, ending now")
+    long_funding: float = Field(description="Funding the long leg RECEIVED (negative: paid), fraction of notional")
+    short_funding: float = Field(description="Funding the short leg RECEIVED (negative: paid), fraction of notional")
+    funding_return: float = Field(description="long_funding + short_funding (fraction of notional)")
+    fees: float = Field(description="A round trip at the query's fee_type: 2 * (fee(long) + fee(short)), fraction")
+    net_return: float = Field(description="funding_return - fees (fraction of notional)")
+    apy_percent: float = Field(description="net_return * 8760 / window_hours * 100 (percent per year, simple)")
+    long_settlements: int = Field(description="Settlements (or collected hours) of the long leg in the window")
+    short_settlements: int = Field(description="Settlements (or collected hours) of the short leg in the window")
+    source: Literal["settlements", "collected_rates", "mixed"] = Field(description=(
+        "settlements: what the venues settled; collected_rates: a leg's market has no settlements in the window, "
+        "so its collected hourly rates are accrued instead (an estimate); mixed: one leg each"))
+
+
 class Opportunity(Out):
     """core.codec.opportunity_to_dict: REST, WebSocket opportunity_update data, pub/sub and history rows."""
 
@@ -120,6 +137,24 @@ class Opportunity(Out):
     short_interval_hours: float | None = None
     discovered_at: datetime
     valid_until: datetime | None = None
+    # persistence (core/persistence.py, core/lifecycle.py); null = not known yet
+    opened_at: datetime | None = Field(None, description="When this spell opened (lifecycle: net > 0 at 8 h maker "
+                                                         "in the analysis)")
+    alive_hours: float | None = Field(None, description="Hours since opened_at")
+    avg_divergence_24h: float | None = Field(None, description=(
+        "Mean hourly divergence (short - long rate_8h, per 8 h) over the 24 completed clock hours before now"))
+    avg_divergence_7d: float | None = Field(None, description="The same over 168 completed hours (per 8 h)")
+    cv_24h: float | None = Field(None, description="Coefficient of variation (std / |mean|) of those hourly "
+                                                   "divergences, 24 h (unitless; lower = steadier)")
+    cv_7d: float | None = Field(None, description="Coefficient of variation over 7 d (unitless)")
+    sign_held_24h: float | None = Field(None, description="Fraction of the 24 hours whose divergence had this "
+                                                          "opportunity's sign (> 0); hours without data count as not")
+    sign_held_7d: float | None = Field(None, description="The same over the 168 hours of 7 d (fraction)")
+    realized_24h: RealizedReturn | None = Field(None, description="Realized over the last 24 h (beside the "
+                                                                  "predicted annualized_apy)")
+    realized_7d: RealizedReturn | None = Field(None, description="Realized over the last 7 d")
+    realized_source: Literal["settlements", "collected_rates", "mixed"] | None = Field(
+        None, description="Where the realized returns come from, over both windows")
     unit_suspect_dexes: list[str] = Field(default_factory=list, description=(
         "Legs on a venue the cross-venue unit check flags unit_suspect (its rates may be off by a unit factor); "
         "the opportunity is kept, not dropped"))
@@ -143,6 +178,9 @@ class FiltersApplied(Out):
     oi_ratio_max: float | None = None
     oi_imbalance: str | None = None
     max_spread_bps: float | None = None
+    min_alive_hours: float | None = None
+    min_avg_divergence_24h: float | None = None
+    max_cv: float | None = None
     limit: int
     sort_by: str
     sort_desc: bool
@@ -316,8 +354,16 @@ class Backtest(Out):
     units: dict[str, str]
 
 
+class OpportunityEvent(Opportunity):
+    """A stored lifecycle event (sql/0010) with the opportunity's values at it."""
+
+    event: Literal["opened", "changed", "closed", "snapshot"] = Field(description=(
+        "opened | changed (divergence moved >= 20 % of the recorded value and >= 0.5 bp per 8 h, or a leg's "
+        "interval changed) | closed (values last recorded) | snapshot (a per-cycle row stored before 0010)"))
+
+
 class OpportunityHistory(Fresh):
-    opportunities: list[Opportunity]
+    opportunities: list[OpportunityEvent]
     total_count: int
     period_start: datetime
     period_end: datetime
@@ -588,6 +634,12 @@ FIELD_UNITS: dict[str, str] = {
     "equity_usd": "USD", "net_return": "fraction", "apy_percent": "percent/year", "hours_in_position": "hours",
     "round_trips": "count", "settlements": "count", "expected_settlements": "count", "coverage": "fraction",
     "fee_rate": "fraction", "enter_divergence_8h": "fraction/8h", "exit_divergence_8h": "fraction/8h",
+    # persistence and realized returns (core/persistence.py)
+    "alive_hours": "hours", "min_alive_hours": "hours", "avg_divergence_24h": "fraction/8h",
+    "avg_divergence_7d": "fraction/8h", "min_avg_divergence_24h": "fraction/8h", "cv_24h": "ratio",
+    "cv_7d": "ratio", "max_cv": "ratio", "sign_held_24h": "fraction", "sign_held_7d": "fraction",
+    "long_funding": "fraction", "short_funding": "fraction", "funding_return": "fraction", "fees": "fraction",
+    "long_settlements": "count", "short_settlements": "count",
     # webhooks (chalicelib/webhooks/api.py)
     "delivered": "count", "pending": "count", "failed": "count", "cancelled": "count",
     "consecutive_failures": "count", "attempts": "count", "last_status_code": "http-status",

@@ -73,3 +73,23 @@ def fee_schedules(version: bytes | str | int | None) -> str:
     version, so a reader never takes an old copy. Written by the analysis and by the REST fee reads."""
     v = version.decode() if isinstance(version, bytes) else str(version or 0)
     return f"{dex_metadata('fees')}:v{v}"
+
+
+def persistence_sums() -> str:
+    """The incremental persistence summary (core.persistence.Sums) the analysis rolls each clock hour."""
+    return f"{PREFIX}:persistence:sums"
+
+
+def persistence_table() -> str:
+    """Per-pair divergence statistics of the last completed hour (core.persistence.Table bytes; REST reads it)."""
+    return f"{PREFIX}:persistence:table"
+
+
+def persistence_legs() -> str:
+    """Per-market settled (or collected) funding sums of the trailing 24 h / 7 d (realized returns), JSON."""
+    return f"{PREFIX}:persistence:legs"
+
+
+def opportunity_opened() -> str:
+    """{opportunity id: opened_at (epoch ms)} of the open spells (core/lifecycle.py), written each analysis."""
+    return f"{PREFIX}:persistence:opened"

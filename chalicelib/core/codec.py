@@ -83,13 +83,16 @@ def rate_record(s: MarketSnapshot, basis: str = units.DEFAULT_BASIS) -> dict[str
 
 # ---- opportunity (public form) ------------------------------------------------------------------
 _OPP_FIELDS = tuple(f.name for f in fields(Opportunity) if f.name not in ("discovered_at_ms", "valid_until_ms",
-                                                                          "metadata"))
+                                                                          "metadata", "opened_at_ms"))
+REALIZED_FIELDS = ("realized_24h", "realized_7d", "realized_source")   # core.persistence.realized_for, via metadata
 
 
 def opportunity_to_dict(o: Opportunity, suspect: Collection[str] = ()) -> dict[str, Any]:
     """REST /opportunities*, WebSocket opportunity_update data and pub/sub: one shape.
 
-    Rates are on the 8 h basis (`long_rate`, `short_rate`, `divergence`; `basis` says so).
+    Rates are on the 8 h basis (`long_rate`, `short_rate`, `divergence`; `basis` says so), and so are the
+    persistence averages (`avg_divergence_24h`, `avg_divergence_7d`); `opened_at` / `alive_hours` come from
+    the lifecycle, `realized_*` from the metadata core.persistence.realized_for filled (None: not known).
     `unit_suspect_dexes`: legs on a venue the cross-venue unit check flags (`suspect`, or the analysis'
     marking in metadata) - such opportunities are marked, never silently dropped.
     """
@@ -97,6 +100,10 @@ def opportunity_to_dict(o: Opportunity, suspect: Collection[str] = ()) -> dict[s
     out["basis"] = "8h"
     out["discovered_at"] = iso_ms(o.discovered_at_ms)
     out["valid_until"] = iso_ms(o.valid_until_ms)
+    out["opened_at"] = iso_ms(o.opened_at_ms)
+    meta = o.metadata
+    for name in REALIZED_FIELDS:
+        out[name] = meta.get(name)
     marked = set(suspect) | set(o.metadata.get("unit_suspect_dexes", ()))
     out["unit_suspect_dexes"] = [d for d in (o.long_dex, o.short_dex) if d in marked]
     return out

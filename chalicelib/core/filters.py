@@ -24,7 +24,7 @@ from chalicelib.core.models import Opportunity
 T = TypeVar("T")
 
 SORTABLE_FIELDS: tuple[str, ...] = tuple(
-    f.name for f in fields(Opportunity) if str(f.type).split(" ")[0] in ("Decimal", "int"))
+    f.name for f in fields(Opportunity) if str(f.type).split(" ")[0] in ("Decimal", "int", "float"))
 OI_IMBALANCES = ("long_heavy", "short_heavy", "balanced")
 MAX_LIMIT = 100
 
@@ -55,6 +55,10 @@ class OpportunityFilter:
     oi_ratio_max: Decimal | None = None
     oi_imbalance: str | None = None                 # SPEC Q4: long_heavy | short_heavy | balanced
     max_spread_bps: Decimal | None = None
+    # persistence (core/persistence.py); an unknown value (no lifecycle / no history yet) fails these bounds
+    min_alive_hours: Decimal | None = None          # alive_hours at least this (hours)
+    min_avg_divergence_24h: Decimal | None = None   # avg_divergence_24h at least this (fraction per 8 h)
+    max_cv: Decimal | None = None                   # cv_24h at most this (unitless)
     limit: int = 10
     sort_by: str = "net_profit_percent"
     sort_desc: bool = True
@@ -112,11 +116,12 @@ def predicates(f: OpportunityFilter) -> list[Callable[[Any], bool]]:
         p.append(lambda o: o.long_dex not in exc and o.short_dex not in exc)
     lows = (("divergence", f.min_divergence), ("net_profit_percent", f.min_profit_percent),
             ("min_volume_24h", f.min_volume_24h if f.min_volume_24h and f.min_volume_24h > 0 else None),
-            ("min_oi_usd", f.min_oi_usd), ("oi_ratio", f.oi_ratio_min))
+            ("min_oi_usd", f.min_oi_usd), ("oi_ratio", f.oi_ratio_min), ("alive_hours", f.min_alive_hours),
+            ("avg_divergence_24h", f.min_avg_divergence_24h))
     for name, low in lows:
         if low is not None:
             p.append(_at_least(name, low))
-    for name, high in (("max_oi_usd", f.max_oi_usd), ("oi_ratio", f.oi_ratio_max)):
+    for name, high in (("max_oi_usd", f.max_oi_usd), ("oi_ratio", f.oi_ratio_max), ("cv_24h", f.max_cv)):
         if high is not None:
             p.append(_at_most(name, high))
     if f.max_volume_24h is not None:

@@ -138,6 +138,16 @@ class Opportunity:
     short_mark_price: Decimal | None = None
     long_interval_hours: Decimal | None = None
     short_interval_hours: Decimal | None = None
+    # persistence (core/persistence.py): from the lifecycle and the stored hourly history; None = not known.
+    # Statistics, so floats (never money): divergences per 8 h (fraction), cv and sign_held unitless.
+    opened_at_ms: int | None = None              # when this spell opened (lifecycle, epoch ms)
+    alive_hours: float | None = None             # hours since opened_at_ms
+    avg_divergence_24h: float | None = None      # mean hourly divergence over the 24 completed hours (per 8 h)
+    avg_divergence_7d: float | None = None       # the same over 168 completed hours
+    cv_24h: float | None = None                  # std / |mean| of those hourly divergences (unitless)
+    cv_7d: float | None = None
+    sign_held_24h: float | None = None           # fraction of the window's hours with divergence > 0 (0..1)
+    sign_held_7d: float | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
 
 

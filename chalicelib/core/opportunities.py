@@ -69,7 +69,11 @@ def oi_imbalance(oi_ratio: Decimal | None) -> str | None:
 # frozen dataclasses costs more than all of the pair math (every field goes through
 # object.__setattr__), so the engine produces rows; filters read the same attribute names from
 # either form, and only what a caller keeps becomes an Opportunity (`to_opportunity`).
-ROW_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Opportunity) if f.name != "metadata")
+# Persistence fields are not the engine's: core.persistence.attach sets them on records afterwards.
+PERSISTENCE_FIELDS: tuple[str, ...] = ("opened_at_ms", "alive_hours", "avg_divergence_24h", "avg_divergence_7d",
+                                       "cv_24h", "cv_7d", "sign_held_24h", "sign_held_7d")
+ROW_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Opportunity)
+                                    if f.name != "metadata" and f.name not in PERSISTENCE_FIELDS)
 OpportunityRow = namedtuple("OpportunityRow", ROW_FIELDS)  # type: ignore[misc]
 
 
@@ -79,6 +83,7 @@ OpportunityRow = namedtuple("OpportunityRow", ROW_FIELDS)  # type: ignore[misc]
 # that Opportunity has no __post_init__ this would skip) at ~60 % of the time.
 _SLOT_SETTERS = tuple(Opportunity.__dict__[name].__set__ for name in ROW_FIELDS)
 _SET_METADATA = Opportunity.__dict__["metadata"].__set__
+_PERSISTENCE_SETTERS = tuple(Opportunity.__dict__[name].__set__ for name in PERSISTENCE_FIELDS)
 _new = object.__new__
 
 
@@ -87,6 +92,8 @@ def to_opportunity(row: tuple) -> Opportunity:
     o = _new(Opportunity)
     for setter, value in zip(_SLOT_SETTERS, row, strict=True):
         setter(o, value)
+    for unset in _PERSISTENCE_SETTERS:
+        unset(o, None)
     _SET_METADATA(o, {})
     return o
 

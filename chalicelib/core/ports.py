@@ -67,6 +67,21 @@ class AnalysisStore(Protocol):
 
     def write_opportunities(self, opportunities: Sequence[Opportunity]) -> int: ...
 
+    # opportunity lifecycle and persistence (sql/0010; services/persistence.py)
+    def open_spells(self) -> dict[str, Any]:
+        """{opportunity id: core.lifecycle.Spell} of the opportunities open now."""
+        ...
+
+    def write_lifecycle(self, events: Sequence[Any], spells: Mapping[str, Any]) -> int:
+        """Store core.lifecycle.LifecycleEvents and the open spells after them; rows written."""
+        ...
+
+    def hourly_rates(self, hours: Sequence[int]) -> dict[int, dict[tuple[str, str], float]]:
+        """{hour start ms: {(symbol, dex): average stored rate_8h of that clock hour}}."""
+        ...
+
+    def realized_sums(self, *, since: datetime) -> dict[tuple[str, str], tuple[Decimal, int]]: ...
+
 
 class JobStore(CollectorStore, AnalysisStore, Protocol):
     """What the scheduled jobs (collect, analyze, health check, maintenance) use."""

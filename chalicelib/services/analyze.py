@@ -5,7 +5,9 @@ collector), falling back to the database for venues Redis has nothing for; fee s
 re-read every run (cached in Redis under the current fees_version, so an admin fee change
 applies on the next run without a restart).
 
-Outputs: opportunities with a positive net stored (storage.write_opportunities); Redis hot keys
+Outputs: lifecycle events of the opportunities with a positive net stored (services/persistence.py:
+opened / material change / closed, not one row per cycle), persistence fields and realized returns on
+each opportunity (core/persistence.py); Redis hot keys
 (SPEC "Cache Keys") with TTLs; opened/updated/closed labels from a diff against
 keys.opportunity_state(); one pub/sub message per channel; frames to matching WebSocket
 subscribers (only markets whose rate or next funding time changed since the last run).
@@ -331,7 +333,11 @@ def run_once(event: Mapping[str, Any], *, settings: Any, storage: AnalysisStore,
     open_now = [mark(o, venues.suspect) for o in open_now]
     lap("venues")
 
-    written = storage.write_opportunities(open_now) if open_now else 0
+    # lifecycle events stored (not one row per cycle) and persistence fields attached (services/persistence.py)
+    from chalicelib.services import persistence
+
+    persisted = persistence.run(kv, storage, open_now, fees, now_ms, redis_ok)
+    written = persisted["written"]
     lap("store")
 
     timestamp = iso_ms(now_ms) or ""
@@ -380,6 +386,7 @@ def run_once(event: Mapping[str, Any], *, settings: Any, storage: AnalysisStore,
             "correlation_id": event.get("correlation_id"), "generated_at": timestamp,
             "snapshots": len(snapshots), "sources": sources, "fees_source": fees_source,
             "opportunities": pairs, "open": len(open_now), "written": written, "events": counts,
+            "lifecycle": persisted["events"], "persistence": persisted["persistence"],
             "rates_changed": len(changed), "published": published, "ws": ws,
             "units": {d: {"status": v.status, "factor": v.factor, "ratio": v.ratio} for d, v in venues.units.items()},
             "venue_events": venues.events,

@@ -14,7 +14,7 @@ latest_funding_rates and dex_symbols are upserted from the staged newest rows (o
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -300,6 +300,66 @@ class PgStorage:
             return len(opportunities)
 
         return int(self._write(work))
+
+    # ---- opportunity lifecycle (sql/0010; core/lifecycle.py) ------------------------------------------
+    def open_spells(self) -> dict[str, Any]:
+        """{opportunity id: core.lifecycle.Spell} of the opportunities open now."""
+        from chalicelib.core.lifecycle import spell_from_row
+
+        return {r["opportunity_key"]: spell_from_row(r) for r in self._rows("open_spells")}
+
+    def write_lifecycle(self, events: Sequence[Any], spells: Mapping[str, Any]) -> int:
+        """Store lifecycle events (core.lifecycle.LifecycleEvent) and the open spells after them, in one
+        transaction: opened/changed rows with their values, closed rows repeating the last recorded values.
+        Returns the rows written."""
+        if not events:
+            return 0
+        valued = [e for e in events if e.opportunity is not None]
+        closed = [e.id for e in events if e.opportunity is None]
+        touched = {e.id for e in valued}
+
+        def work(conn: psycopg.Connection) -> int:
+            written = 0
+            if closed:
+                written += conn.execute(q("close_opportunities"), {"keys": closed, "at": _ts(events[0].time_ms)}).rowcount
+                conn.execute(q("delete_open"), {"keys": closed})
+            if valued:
+                opps = [e.opportunity for e in valued]
+                dex_ids = self._resolve_dexes(conn, {d for o in opps for d in (o.long_dex, o.short_dex)})
+                symbol_ids = self._resolve_symbols(conn, {o.symbol for o in opps})
+                with conn.cursor() as cur, cur.copy(q("copy_opportunity_events")) as copy:
+                    for e in valued:
+                        copy.write_row((*self._opportunity_row(e.opportunity, dex_ids, symbol_ids), e.event,
+                                        _dt(e.opened_at_ms)))
+                written += len(valued)
+                keys = sorted(touched)
+                conn.execute(q("upsert_open"), {
+                    "keys": keys, "opened": [spells[k].opened_at_ms for k in keys],
+                    "divergences": [spells[k].divergence for k in keys],
+                    "long_hours": [spells[k].long_interval_hours for k in keys],
+                    "short_hours": [spells[k].short_interval_hours for k in keys]})
+            return written
+
+        return int(self._write(work))
+
+    def hourly_rates(self, hours: Sequence[int]) -> dict[int, dict[tuple[str, str], float]]:
+        """{hour start (ms): {(symbol, dex): average rate_8h stored in that clock hour}} (core/persistence.py)."""
+        out: dict[int, dict[tuple[str, str], float]] = {h: {} for h in hours}
+        for r in self._rows("hourly_rates", {"hours": list(hours)}):
+            out.setdefault(int(r["hour_ms"]), {})[(r["symbol"], r["dex"])] = float(r["rate_8h"])
+        return out
+
+    @staticmethod
+    def _opportunity_row(o: Opportunity, dex_ids: dict[str, int], symbol_ids: dict[str, int]) -> tuple[Any, ...]:
+        return (o.id, symbol_ids[o.symbol], dex_ids[o.long_dex], dex_ids[o.short_dex], o.long_rate,
+                o.short_rate, o.divergence, o.divergence_1h, o.estimated_fees, o.net_profit_percent,
+                o.annualized_apy, o.gross_apr, o.breakeven_hours, o.hold_hours, o.fee_type,
+                o.long_volume_24h, o.short_volume_24h, o.min_volume_24h, o.long_oi_usd, o.short_oi_usd,
+                o.min_oi_usd, o.max_oi_usd, o.oi_ratio, o.oi_imbalance, o.long_spread_bps,
+                o.short_spread_bps, o.avg_spread_bps, o.mark_spread_bps, o.long_mark_price,
+                o.short_mark_price, o.long_interval_hours, o.short_interval_hours,
+                _dt(o.discovered_at_ms), _dt(o.valid_until_ms),
+                Jsonb({k: v for k, v in (o.metadata or {}).items() if k != "realized"}, dumps=_dumps))
 
     def opportunity_history(
         self, *, symbol: str | None, start: datetime, end: datetime, min_profit: Decimal | None,

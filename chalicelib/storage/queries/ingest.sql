@@ -188,3 +188,46 @@ SELECT TIMESTAMPTZ 'epoch' + p.t * INTERVAL '1 millisecond', %(dex_id)s, %(symbo
 FROM unnest(%(times)s::bigint[], %(rates)s::numeric[], %(hours)s::numeric[], %(marks)s::numeric[])
      AS p (t, rate, hours, mark)
 ON CONFLICT (time, dex_id, symbol_id) DO NOTHING
+
+-- name: copy_opportunity_events
+-- Lifecycle events (sql/0010): the opportunity's values at the event, with the event and its spell's start.
+COPY opportunities (opportunity_key, symbol_id, long_dex_id, short_dex_id, long_rate, short_rate, divergence,
+                    divergence_1h, estimated_fees, net_profit_percent, annualized_apy, gross_apr, breakeven_hours,
+                    hold_hours, fee_type, long_volume_24h, short_volume_24h, min_volume_24h, long_oi_usd,
+                    short_oi_usd, min_oi_usd, max_oi_usd, oi_ratio, oi_imbalance, long_spread_bps,
+                    short_spread_bps, avg_spread_bps, mark_spread_bps, long_mark_price, short_mark_price,
+                    long_interval_hours, short_interval_hours, discovered_at, valid_until, metadata, event, opened_at)
+FROM STDIN
+
+-- name: close_opportunities
+-- A `closed` event per key: the values of the key's last recorded row, stamped at %(at)s.
+INSERT INTO opportunities (opportunity_key, symbol_id, long_dex_id, short_dex_id, long_rate, short_rate, divergence,
+       divergence_1h, estimated_fees, net_profit_percent, annualized_apy, gross_apr, breakeven_hours, hold_hours,
+       fee_type, long_volume_24h, short_volume_24h, min_volume_24h, long_oi_usd, short_oi_usd, min_oi_usd,
+       max_oi_usd, oi_ratio, oi_imbalance, long_spread_bps, short_spread_bps, avg_spread_bps, mark_spread_bps,
+       long_mark_price, short_mark_price, long_interval_hours, short_interval_hours, discovered_at, valid_until,
+       metadata, event, opened_at)
+SELECT l.opportunity_key, l.symbol_id, l.long_dex_id, l.short_dex_id, l.long_rate, l.short_rate, l.divergence,
+       l.divergence_1h, l.estimated_fees, l.net_profit_percent, l.annualized_apy, l.gross_apr, l.breakeven_hours,
+       l.hold_hours, l.fee_type, l.long_volume_24h, l.short_volume_24h, l.min_volume_24h, l.long_oi_usd,
+       l.short_oi_usd, l.min_oi_usd, l.max_oi_usd, l.oi_ratio, l.oi_imbalance, l.long_spread_bps,
+       l.short_spread_bps, l.avg_spread_bps, l.mark_spread_bps, l.long_mark_price, l.short_mark_price,
+       l.long_interval_hours, l.short_interval_hours, %(at)s, %(at)s, l.metadata, 'closed', o.opened_at
+FROM opportunity_open o
+CROSS JOIN LATERAL (
+    SELECT * FROM opportunities x WHERE x.opportunity_key = o.opportunity_key AND x.event IS NOT NULL
+    ORDER BY x.discovered_at DESC LIMIT 1) l
+WHERE o.opportunity_key = ANY(%(keys)s)
+
+-- name: delete_open
+DELETE FROM opportunity_open WHERE opportunity_key = ANY(%(keys)s)
+
+-- name: upsert_open
+INSERT INTO opportunity_open (opportunity_key, opened_at, divergence, long_interval_hours, short_interval_hours,
+                              updated_at)
+SELECT k, TIMESTAMPTZ 'epoch' + t * INTERVAL '1 millisecond', d, li, si, now()
+FROM unnest(%(keys)s::text[], %(opened)s::bigint[], %(divergences)s::numeric[], %(long_hours)s::numeric[],
+            %(short_hours)s::numeric[]) AS u (k, t, d, li, si)
+ON CONFLICT (opportunity_key) DO UPDATE SET opened_at = EXCLUDED.opened_at, divergence = EXCLUDED.divergence,
+    long_interval_hours = EXCLUDED.long_interval_hours, short_interval_hours = EXCLUDED.short_interval_hours,
+    updated_at = EXCLUDED.updated_at

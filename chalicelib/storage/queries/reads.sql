@@ -67,8 +67,9 @@ ORDER BY s.symbol
 SELECT DISTINCT s.symbol FROM symbols s JOIN dex_symbols ds ON ds.symbol_id = s.id
 
 -- name: opportunity_history
--- Newest first; optional symbol and minimum net profit.
-SELECT o.id, o.opportunity_key AS opportunity_id, s.symbol, ld.name AS long_dex, sd.name AS short_dex,
+-- Newest first; optional symbol and minimum net profit. Lifecycle events (sql/0010: opened | changed |
+-- closed); rows stored before it, one per cycle, read as event 'snapshot'.
+SELECT o.id, o.opportunity_key AS opportunity_id, coalesce(o.event, 'snapshot') AS event, o.opened_at, s.symbol, ld.name AS long_dex, sd.name AS short_dex,
        o.long_rate, o.short_rate, o.divergence, o.divergence_1h, o.estimated_fees, o.net_profit_percent,
        o.annualized_apy, o.gross_apr, o.breakeven_hours, o.hold_hours, o.fee_type,
        o.long_volume_24h, o.short_volume_24h, o.min_volume_24h, o.long_oi_usd, o.short_oi_usd, o.min_oi_usd,
@@ -195,3 +196,21 @@ FROM (SELECT l.markets FROM collection_logs l JOIN dexes d ON d.id = l.dex_id
 
 -- name: database_connections
 SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+
+-- name: open_spells
+-- The open opportunities (sql/0010) the next analysis run diffs against.
+SELECT opportunity_key, (extract(epoch FROM opened_at) * 1000)::bigint AS opened_at_ms, divergence,
+       long_interval_hours, short_interval_hours
+FROM opportunity_open
+
+-- name: hourly_rates
+-- The average rate_8h of each market in each clock hour starting at %(hours)s (epoch ms), stored rows of
+-- funding_rates (collected and backfilled). One index range per hour, so three scattered hours cost three.
+SELECT (extract(epoch FROM h.start) * 1000)::bigint AS hour_ms, s.symbol, d.name AS dex,
+       avg(f.rate_8h)::float8 AS rate_8h
+FROM unnest(%(hours)s::bigint[]) AS u (ms)
+CROSS JOIN LATERAL (SELECT TIMESTAMPTZ 'epoch' + u.ms * INTERVAL '1 millisecond' AS start) h
+JOIN funding_rates f ON f.time >= h.start AND f.time < h.start + INTERVAL '1 hour'
+JOIN dexes d ON d.id = f.dex_id
+JOIN symbols s ON s.id = f.symbol_id
+GROUP BY 1, 2, 3

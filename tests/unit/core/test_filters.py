@@ -112,3 +112,23 @@ def test_sortable_fields_are_the_numeric_ones():
 
 def test_filters_applied_lists_the_defaults():
     assert filters_applied(OpportunityFilter())["min_volume_24h"] == D(100000)
+
+
+def test_persistence_bounds_and_sort_keys():
+    from dataclasses import replace as _replace
+
+    from chalicelib.core.models import Opportunity
+
+    z = D(0)
+    base = Opportunity("X:a:b", "X", "a", "b", z, z, z, z, z, D(1), z, z, None, D(8), "maker", 0, 0)
+    steady = _replace(base, id="S:a:b", alive_hours=30.0, avg_divergence_24h=0.0004, cv_24h=0.2)
+    shaky = _replace(base, id="K:a:b", alive_hours=2.0, avg_divergence_24h=0.0009, cv_24h=3.0)
+    unknown = _replace(base, id="U:a:b")                       # no lifecycle, no history yet: fails every bound
+    opps = [steady, shaky, unknown]
+    keep = OpportunityFilter(min_divergence=None, min_volume_24h=None, min_profit_percent=None)
+    assert [o.id for o in apply_filter(opps, replace(keep, min_alive_hours=D(24)))[0]] == ["S:a:b"]
+    assert [o.id for o in apply_filter(opps, replace(keep, max_cv=D(1)))[0]] == ["S:a:b"]
+    assert [o.id for o in apply_filter(opps, replace(keep, min_avg_divergence_24h=D("0.0005")))[0]] == ["K:a:b"]
+    assert {"alive_hours", "avg_divergence_24h", "cv_24h", "sign_held_7d"} <= set(SORTABLE_FIELDS)
+    ranked = apply_filter(opps, replace(keep, sort_by="cv_24h", sort_desc=False))[0]
+    assert [o.id for o in ranked] == ["S:a:b", "K:a:b", "U:a:b"]   # None last

@@ -141,17 +141,19 @@ def test_a_collector_asking_during_a_run_gets_exactly_one_rerun(env: Env) -> Non
 
     now = int(time.time() * 1000)
     env.storage.ingest([snap("hyperliquid", "BTC", "0.0000125", 1, at_ms=now), snap("paradex", "BTC", "0.0009", 8, at_ms=now)])
-    write = env.storage.write_opportunities
+    write = env.storage.write_lifecycle
+    passes: list[int] = []
 
-    def write_while_another_collector_chains(opportunities: Any) -> int:
-        if len(env.storage.opportunities) == 0:          # during the first pass only
+    def write_while_another_collector_chains(events: Any, spells: Any) -> int:
+        passes.append(len(events))
+        if len(passes) == 1:          # during the first pass only
             assert run(client) == {"trigger": "hyperliquid", "correlation_id": "c-1", "coalesced": True}
-        return write(opportunities)
+        return write(events, spells)
 
-    env.storage.write_opportunities = write_while_another_collector_chains
+    env.storage.write_lifecycle = write_while_another_collector_chains  # type: ignore[method-assign]
     with Client(app) as client:
         summary = run(client)
-    assert summary["reruns"] == 1 and len(env.storage.opportunities) == 2
+    assert summary["reruns"] == 1 and passes == [1, 0]   # opened in the first pass; the rerun stored nothing
     assert summary["events"] == {"opened": 0, "updated": 0, "closed": 0}   # the rerun saw nothing new
     assert env.kv.get(analyze.LOCK_KEY) is None and env.kv.get(analyze.PENDING_KEY) is None
 
