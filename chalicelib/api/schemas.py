@@ -431,8 +431,13 @@ class DexSymbol(Out):
     symbol: str
     dex_symbol_format: str | None
     is_active: bool
-    min_order_size: float | None = Field(description="Smallest order, in base-asset units; null where the venue "
-                                                      "does not publish one")
+    min_order_size: float | None = Field(description=(
+        "Smallest order the venue accepts, in BASE-ASSET units (tokens: a kPEPE / 1000PEPE listing's minimum is "
+        "multiplied out to PEPE). Where the venue publishes a minimum order VALUE in USD(C/T) (Paradex min_notional, "
+        "GRVT min_notional, Lighter min_quote_amount, Pacifica min_order_size, Aster MIN_NOTIONAL), it is converted at "
+        "the mark price of the last collection and rounded up to the venue's size lot; the larger of that and the "
+        "published quantity minimum is reported. Hyperliquid / HIP-3: the size lot 10^-szDecimals (the docs' $10 "
+        "minimum value is not in the payload). Null where the venue publishes none (never 0)."))
     volume_24h: float | None = Field(description="24 h volume, USD notional (SPEC's name; = volume_24h_usd)")
     open_interest: float | None = Field(description="Open interest, USD (SPEC's name; = open_interest_usd)")
     open_interest_usd: float | None = None

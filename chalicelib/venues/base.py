@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from typing import Any, Literal, TypeVar
 
 from chalicelib.core.models import FeeSchedule, MarketSnapshot, ParseResult, Reject
@@ -113,22 +113,33 @@ def to_decimal(raw: Any) -> Decimal | None:
 
     None / "" -> None (absent). Non-numeric text, bools and containers raise BadValue.
     NaN / Infinity parse (Decimal accepts them) and are rejected by `validate_record`.
+    Hot path (every field of every market): exact type checks, the common str case first; Decimal() itself
+    ignores surrounding white space, so only a failed parse looks at it.
     """
-    if raw is None or (isinstance(raw, str) and raw.strip() == ""):
+    kind = type(raw)
+    if kind is str:
+        try:
+            return Decimal(raw)
+        except InvalidOperation:
+            if not raw.strip():
+                return None
+            raise BadValue(f"{raw!r} is not a number") from None
+    if raw is None:
         return None
+    if kind is float:
+        return Decimal(repr(raw))
+    if kind is int:
+        return Decimal(raw)
+    if kind is Decimal:
+        return raw
     if isinstance(raw, bool):
         raise BadValue(f"boolean {raw!r} is not a number")
-    if isinstance(raw, Decimal):
-        return raw
-    if isinstance(raw, int):
-        return Decimal(raw)
+    if isinstance(raw, str):                          # subclasses: the general path
+        return to_decimal(str(raw))
     if isinstance(raw, float):
-        return Decimal(repr(raw))
-    if isinstance(raw, str):
-        try:
-            return Decimal(raw.strip())
-        except InvalidOperation:
-            raise BadValue(f"{raw!r} is not a number") from None
+        return Decimal(repr(float(raw)))
+    if isinstance(raw, (int, Decimal)):
+        return Decimal(raw)
     raise BadValue(f"{type(raw).__name__} {raw!r} is not a number")
 
 
@@ -232,56 +243,114 @@ def validate_record(spec: VenueSpec, dex_symbol: str, funding_rate: Decimal | No
     return None
 
 
+_OPTIONAL = ("index price", "open interest", "24h volume", "best bid", "best ask")
+
+
 def build_snapshot(spec: VenueSpec, dex_symbol: str, *, now_ms: int, rate: Any, mark: Any,
                    interval: Decimal | None = None, base: str | None = None, index: Any = None,
                    oi_base: Any = None, volume_usd: Any = None, bid: Any = None, ask: Any = None,
                    next_funding_ms: int | None = None, venue_ts_ms: int | None = None,
-                   market_id: Any = None) -> MarketSnapshot | Reject:
+                   market_id: Any = None, min_size: Any = None, min_notional: Any = None,
+                   size_step: Any = None) -> MarketSnapshot | Reject:
     """Raw venue values (str/float/int) -> a normalized snapshot, or a Reject saying why not.
 
     rate: as published; divided by spec.rate_scale (percent -> fraction) and, when the venue publishes
     it for another period (spec.rate_period_hours), re-based to one settlement interval.
     Prices are per listed contract unit (e.g. per 1000 PEPE) and are divided by the multiplier;
     oi_base is in listed units: OI in base tokens = oi_base * multiplier, OI USD = oi_base * mark.
+    Order minimum (see min_order_size()): min_size and size_step in listed units, min_notional in the quote currency.
     """
     symbol, multiplier = normalize_symbol(base or dex_symbol, spec)
     hours = interval if interval is not None else spec.funding_interval_hours
-    raw = {"funding rate": rate, "mark price": mark, "index price": index, "open interest": oi_base,
-           "24h volume": volume_usd, "best bid": bid, "best ask": ask}
-    values: dict[str, Decimal | None] = {}
-    for name, value in raw.items():
+    try:
+        funding_rate = to_decimal(rate)
+    except BadValue as exc:
+        return Reject(dex=spec.id, dex_symbol=dex_symbol, reason=f"non-numeric funding rate: {exc}")
+    try:
+        mark_unit = to_decimal(mark)
+    except BadValue as exc:
+        return Reject(dex=spec.id, dex_symbol=dex_symbol, reason=f"non-numeric mark price: {exc}")
+    optional: list[Decimal | None] = []
+    for name, value in zip(_OPTIONAL, (index, oi_base, volume_usd, bid, ask), strict=True):
+        if value is None:
+            optional.append(None)
+            continue
         try:
-            values[name] = to_decimal(value)
+            parsed = to_decimal(value)
         except BadValue as exc:
             return Reject(dex=spec.id, dex_symbol=dex_symbol, reason=f"non-numeric {name}: {exc}")
-        parsed = values[name]
-        if parsed is not None and not parsed.is_finite() and name not in ("funding rate", "mark price"):
+        if parsed is not None and not parsed.is_finite():
             return Reject(dex=spec.id, dex_symbol=dex_symbol, reason=f"{name} is {parsed}")
-    funding_rate = values["funding rate"]
+        optional.append(parsed)
+    index_price, oi, volume, best_bid, best_ask = optional
     if funding_rate is not None:
-        funding_rate = funding_rate / spec.rate_scale
+        if spec.rate_scale != 1:
+            funding_rate = funding_rate / spec.rate_scale
         if spec.rate_period_hours is not None and funding_rate.is_finite():
             funding_rate = funding_rate * hours / spec.rate_period_hours
-    mark_unit = values["mark price"]
     reject = validate_record(spec, dex_symbol, funding_rate, hours, mark_unit)
     if reject is not None or funding_rate is None or mark_unit is None:   # (the last two: for the type checker)
         return reject or Reject(dex=spec.id, dex_symbol=dex_symbol, reason="missing funding rate or mark price")
-    oi = values["open interest"]
-
-    def per_token(value: Decimal | None) -> Decimal | None:
-        return value if value is None or multiplier == 1 else value / multiplier
-
+    minimum = None if min_size is None and min_notional is None else min_order_size(
+        min_size, min_notional, size_step, mark_unit, multiplier)
+    if multiplier != 1:
+        mark_unit, oi_usd = mark_unit / multiplier, None if oi is None else oi * mark_unit
+        index_price = None if index_price is None else index_price / multiplier
+        best_bid = None if best_bid is None else best_bid / multiplier
+        best_ask = None if best_ask is None else best_ask / multiplier
+        oi = None if oi is None else oi * multiplier
+    else:
+        oi_usd = None if oi is None else oi * mark_unit
     return MarketSnapshot(
-        dex=spec.id, symbol=symbol, dex_symbol=dex_symbol, funding_rate=funding_rate,
-        funding_interval_hours=hours, mark_price=per_token(mark_unit) or mark_unit, fetched_at_ms=now_ms,
-        index_price=per_token(values["index price"]),
-        open_interest_usd=None if oi is None else oi * mark_unit,
-        open_interest_base=None if oi is None else oi * multiplier,
-        volume_24h_usd=values["24h volume"], best_bid=per_token(values["best bid"]),
-        best_ask=per_token(values["best ask"]), next_funding_time_ms=next_funding_ms,
-        venue_ts_ms=venue_ts_ms, multiplier=multiplier, quote=spec.quote,
-        market_id=None if market_id is None else str(market_id),
-    )
+        dex=spec.id, symbol=symbol, dex_symbol=dex_symbol, funding_rate=funding_rate, funding_interval_hours=hours,
+        mark_price=mark_unit, fetched_at_ms=now_ms, index_price=index_price, open_interest_usd=oi_usd,
+        open_interest_base=oi, volume_24h_usd=volume, best_bid=best_bid, best_ask=best_ask,
+        next_funding_time_ms=next_funding_ms, venue_ts_ms=venue_ts_ms, multiplier=multiplier, quote=spec.quote,
+        min_order_size=minimum, market_id=None if market_id is None else str(market_id))
+
+
+def min_order_size(min_size: Any, min_notional: Any, size_step: Any, mark: Decimal,
+                   multiplier: Decimal = Decimal(1)) -> Decimal | None:
+    """The smallest order the venue accepts now, in BASE-ASSET units (MarketSnapshot.min_order_size).
+
+    min_size: the venue's minimum quantity, in listed units (a kPEPE / 1000PEPE unit = `multiplier` tokens);
+    min_notional: a minimum order VALUE in the quote currency (USD, USDC, USDT), turned into a quantity at the
+    snapshot's mark price (per listed unit) and rounded UP to size_step (the venue's lot, listed units) when one
+    is published. Both given: the larger. Neither (or not numbers): None - never 0.
+    """
+    quantity = finite_or_none(min_size)
+    value = finite_or_none(min_notional)
+    if value is not None and value > 0:
+        from_value = value / mark
+        step = finite_or_none(size_step)
+        if step is not None and step > 0:
+            from_value = (from_value / step).to_integral_value(rounding=ROUND_CEILING) * step
+        quantity = from_value if quantity is None or from_value > quantity else quantity
+    if quantity is None or quantity <= 0:
+        return None
+    return quantity * multiplier if multiplier != 1 else quantity
+
+
+def size_decimals(decimals: Any) -> Decimal | None:
+    """A lot published as a number of decimals (Hyperliquid szDecimals 5 -> 0.00001; Lighter size_decimals)."""
+    if type(decimals) is not int or not 0 <= decimals <= 18:
+        return None
+    return _STEPS[decimals]
+
+
+_STEPS = tuple(Decimal(1).scaleb(-d) for d in range(19))
+
+
+def lot_filters(market: dict[str, Any]) -> dict[str, Any]:
+    """Binance-style `filters` (Aster exchangeInfo) -> build_snapshot's min_size / size_step (LOT_SIZE minQty,
+    stepSize: base units) and min_notional (MIN_NOTIONAL notional: quote currency)."""
+    out: dict[str, Any] = {}
+    for f in market.get("filters") or ():
+        if isinstance(f, dict) and f.get("filterType") == "LOT_SIZE":
+            out["min_size"], out["size_step"] = f.get("minQty"), f.get("stepSize")
+        elif isinstance(f, dict) and f.get("filterType") == "MIN_NOTIONAL":
+            out["min_notional"] = f.get("notional")
+    return out
 
 
 def collect(spec: VenueSpec, results: list[MarketSnapshot | Reject], skipped: int) -> ParseResult:

@@ -60,7 +60,7 @@ def follow_up(spec: VenueSpec, payloads: dict[str, Any]) -> list[Request]:
 
 
 def parse(spec: VenueSpec, payloads: dict[str, Any], *, now_ms: int) -> ParseResult:
-    """Wire (strings, in {"code": "SUCCESS", "data"}): getMetaData {"coinList", "contractList"}; getLatestFundingRate [{"contractId",
+    """Wire (strings, in {"code": "SUCCESS", "data"}): getMetaData {"coinList", "contractList": [{..., "minOrderSize" (base), "stepSize"}]}; getLatestFundingRate [{"contractId",
     "forecastFundingRate", "markPrice", "indexPrice", "fundingTime", "fundingRateIntervalMin"}]; getTicker:<id> [{"openInterest", "value"}]."""
     coins, enabled, disabled = _contracts(spec, payloads)
     funding = _funding(spec, payloads, len(enabled))
@@ -78,7 +78,7 @@ def parse(spec: VenueSpec, payloads: dict[str, Any], *, now_ms: int) -> ParseRes
             spec, name, now_ms=now_ms, rate=f.get("forecastFundingRate"), mark=f.get("markPrice") or f.get("oraclePrice"),
             interval=minutes / 60, base=coins.get(c.get("baseCoinId")), index=f.get("indexPrice"),
             oi_base=tickers.get(cid, {}).get("openInterest"), volume_usd=tickers.get(cid, {}).get("value"), venue_ts_ms=vb.ms(f.get("fundingTimestamp")), market_id=cid,
-            next_funding_ms=None if settled is None else settled + int(minutes * 60_000)))
+            next_funding_ms=None if settled is None else settled + int(minutes * 60_000), min_size=c.get("minOrderSize"), size_step=c.get("stepSize")))
     return vb.collect(spec, results, disabled)
 
 

@@ -38,7 +38,8 @@ def requests(spec: VenueSpec) -> list[Request]:
 def parse(spec: VenueSpec, payloads: dict[str, Any], *, now_ms: int) -> ParseResult:
     """Wire: orderBookDetails {"order_book_details": [{"symbol", "market_id": int, "status", "market_type"?,
     "mark_price"? str, "index_price"? str, "open_interest" num (base), "daily_quote_token_volume" num,
-    "market_config"?: {"hidden"?}, "is_frozen"?}]}; funding-rates {"funding_rates": [{"market_id": int,
+    "market_config"?: {"hidden"?}, "is_frozen"?, "min_base_amount" str (base), "min_quote_amount" str (USDC),
+    "size_decimals" int}]}; funding-rates {"funding_rates": [{"market_id": int,
     "exchange", "symbol", "rate": float}]}."""
     markets = vb.rows(payloads.get("orderBookDetails"), "order_book_details", spec, "orderBookDetails")
     funding = vb.rows(payloads.get("funding-rates"), "funding_rates", spec, "funding-rates")
@@ -55,7 +56,8 @@ def parse(spec: VenueSpec, payloads: dict[str, Any], *, now_ms: int) -> ParseRes
             spec, str(m.get("symbol")), now_ms=now_ms, rate=rates.get(m.get("market_id")),
             mark=m.get("mark_price"), index=m.get("index_price"), oi_base=m.get("open_interest"),
             volume_usd=m.get("daily_quote_token_volume"), next_funding_ms=vb.next_full_hour_ms(now_ms),
-            market_id=m.get("market_id")))
+            market_id=m.get("market_id"), min_size=m.get("min_base_amount"), min_notional=m.get("min_quote_amount"),
+            size_step=vb.size_decimals(m.get("size_decimals"))))
     return vb.collect(spec, results, skipped)
 
 

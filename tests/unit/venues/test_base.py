@@ -102,3 +102,15 @@ def test_last_per_hour_keeps_the_last_reading_per_clock_hour():
     h = 3600000
     readings = [(h + 1000, "a"), (h + 3599000, "c"), (h + 2000, "b"), (2 * h, "d")]
     assert last_per_hour(readings) == [(h, "c"), (2 * h, "d")]
+
+
+def test_min_order_size_helper_takes_the_larger_and_never_returns_zero():
+    from chalicelib.venues.base import min_order_size
+    D = Decimal
+    # 12 USD at mark 4 = 3 units, lot 0.5 -> 3.0; quantity minimum 2 -> 3.0
+    assert min_order_size("2", "12", "0.5", D(4)) == D(3)
+    # 10 USD at mark 3 = 3.333..., lot 0.5 -> 3.5; in listed units of 1000 tokens -> 3500 tokens
+    assert min_order_size(None, "10", "0.5", D(3), D(1000)) == D(3500)
+    assert min_order_size("abc", None, None, D(1)) is None          # not a number: unknown, not a reject
+    assert min_order_size("0", None, None, D(1)) is None            # 0 is "no minimum published", never 0
+    assert min_order_size(None, None, None, D(1)) is None
