@@ -32,7 +32,8 @@ class Fresh(Out):
 
 
 class DexFeesBrief(Out):
-    name: str
+    name: str = Field(description="The venue's dex_name (SPEC.md's DEXMetadata calls it `name`)")
+    dex_name: str = Field(description="The venue id, the same field every other response uses (= name)")
     display_name: str
     maker_fee_percent: float
     taker_fee_percent: float
@@ -273,7 +274,7 @@ class Calibration(Fresh):
 
 
 class BacktestLeg(Out):
-    dex: str
+    dex_name: str = Field(description="The leg's venue")
     side: Literal["long", "short"]
     source: Literal["settlements", "collected_rates"] = Field(
         description="settlements, or the collected rates as hourly accruals where the venue has none")
@@ -400,7 +401,8 @@ class CalibrationSummary(Out):
 
 
 class DexEntry(Out):
-    name: str
+    name: str = Field(description="The venue's dex_name (SPEC.md's DEXMetadata calls it `name`)")
+    dex_name: str = Field(description="The venue id, the same field every other response uses (= name)")
     display_name: str
     is_active: bool
     api_base_url: str | None = None

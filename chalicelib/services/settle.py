@@ -45,7 +45,7 @@ def collect_venue_settlements(module: ModuleType, settings: Any, storage: Any, *
     from chalicelib.transport.http import Deadline, Fetcher, make_client
 
     spec = module.SPEC
-    out: dict[str, Any] = {"dex": spec.id, "markets": 0, "stored": 0, "requests": 0, "errors": 0, "error": None}
+    out: dict[str, Any] = {"dex_name": spec.id, "markets": 0, "stored": 0, "requests": 0, "errors": 0, "error": None}
     if not hasattr(module, "history_requests"):
         out["error"] = "no settled-history endpoint in the venue module"
         return out
@@ -97,7 +97,7 @@ def verdict_events(before: dict[str, str], reports: dict[str, dict[str, Any]], n
         if new == old or (old is None and new != "unit_mismatch"):
             continue
         kind = {"unit_mismatch": "venue.unit_mismatch", "verified": "venue.verified"}.get(new, "venue.unverified")
-        events.append({"id": f"{kind}:{dex}:{now_ms}", "type": kind, "dex": dex, "previous": old, "status": new,
+        events.append({"id": f"{kind}:{dex}:{now_ms}", "type": kind, "dex_name": dex, "previous": old, "status": new,
                        "factor": verdict["factor"], "suspected": verdict["suspected"],
                        "samples": verdict["samples"], "at_ms": now_ms})
     return events
@@ -132,7 +132,7 @@ def run(*, settings: Any, storage: Any, kv: Any = None, modules: list[ModuleType
         write_hot_calibration(kv, {dex: rep["verdict"] for dex, rep in reports.items()})
     events = verdict_events(before, reports, now_ms)
     for e in events:
-        log.warning("calibration: %s %s -> %s (factor %s, %s)", e["dex"], e["previous"], e["status"], e["factor"],
+        log.warning("calibration: %s %s -> %s (factor %s, %s)", e["dex_name"], e["previous"], e["status"], e["factor"],
                     e["suspected"])
     return {"venues": collected, "verdicts": {dex: rep["verdict"] for dex, rep in reports.items()}, "events": events}
 

@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -172,7 +173,9 @@ class Fetcher:
                 status = response.status_code
                 if 200 <= status < 300:
                     try:
-                        return json.loads(response.content)
+                        # JSON numbers with a fraction become Decimal from their own text (what venues/base.to_decimal
+                        # would make of them, without a float round trip: bench/venues_parse.py)
+                        return json.loads(response.content, parse_float=Decimal)
                     except ValueError as exc:
                         raise FetchError(f"malformed JSON from {url}: {exc}", url=url, attempts=attempt,
                                          status=status) from None

@@ -72,13 +72,13 @@ def parse(spec: VenueSpec, payloads: dict[str, Any], *, now_ms: int) -> ParseRes
         if (f := funding.get(cid)) is None:
             results.append(Reject(spec.id, name, "no row in getLatestFundingRate for this contract"))
             continue
-        minutes = vb.interval_hours(f.get("fundingRateIntervalMin") or c.get("fundingRateIntervalMin"), spec.funding_interval_hours * 60)
-        settled = vb.ms(f.get("fundingTime"))
+        interval = vb.minutes_interval(f.get("fundingRateIntervalMin") or c.get("fundingRateIntervalMin"), spec.funding_interval_hours)
+        settled, ticker = vb.ms(f.get("fundingTime")), tickers.get(cid) or {}
         results.append(vb.build_snapshot(
             spec, name, now_ms=now_ms, rate=f.get("forecastFundingRate"), mark=f.get("markPrice") or f.get("oraclePrice"),
-            interval=minutes / 60, base=coins.get(c.get("baseCoinId")), index=f.get("indexPrice"),
-            oi_base=tickers.get(cid, {}).get("openInterest"), volume_usd=tickers.get(cid, {}).get("value"), venue_ts_ms=vb.ms(f.get("fundingTimestamp")), market_id=cid,
-            next_funding_ms=None if settled is None else settled + int(minutes * 60_000), min_size=c.get("minOrderSize"), size_step=c.get("stepSize")))
+            interval=interval[0], base=coins.get(c.get("baseCoinId")), index=f.get("indexPrice"), oi_base=ticker.get("openInterest"),
+            volume_usd=ticker.get("value"), venue_ts_ms=vb.ms(f.get("fundingTimestamp")), market_id=cid, min_size=c.get("minOrderSize"),
+            next_funding_ms=None if settled is None else settled + interval[1], size_step=c.get("stepSize")))
     return vb.collect(spec, results, disabled)
 
 

@@ -78,7 +78,7 @@ def test_x8_and_x100_settlements_are_unit_mismatch_excluded_and_recover(world, r
     assert abs(Decimal(v["grvt"]["factor"]) / 100 - 1) < Decimal("0.10")
     for dex in ("hyperliquid", "edgex"):
         assert v[dex]["status"] == "verified", (dex, v[dex])
-    assert {e["dex"] for e in summary["events"] if e["type"] == "venue.unit_mismatch"} == {"lighter", "grvt"}
+    assert {e["dex_name"] for e in summary["events"] if e["type"] == "venue.unit_mismatch"} == {"lighter", "grvt"}
     # excluded from the analysis' opportunities: no leg on lighter or grvt
     assert set(analyze.calibration_excluded(kv, storage)) == {"lighter", "grvt"}
 

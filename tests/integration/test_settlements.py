@@ -80,7 +80,7 @@ def test_verdict_changes_become_venue_events():
                "grvt": {"verdict": {"status": "verified", "factor": D(1), "suspected": None, "samples": 20}},
                "edgex": {"verdict": {"status": "verified", "factor": D(1), "suspected": None, "samples": 20}}}
     events = settle.verdict_events({"lighter": "verified", "grvt": "unit_mismatch"}, reports, now_ms=5)
-    assert [(e["type"], e["dex"], e["previous"]) for e in events] == [
+    assert [(e["type"], e["dex_name"], e["previous"]) for e in events] == [
         ("venue.unit_mismatch", "lighter", "verified"), ("venue.verified", "grvt", "unit_mismatch")]
     assert events[0]["id"] == "venue.unit_mismatch:lighter:5"    # stable id: subscribers de-duplicate
 
