@@ -15,8 +15,10 @@ widened to --markets markets by copying its rows under new names/ids, then timed
                       paradex.py parse_funding_rate does, with ccxt's own helpers (safe_market, safe_number,
                       iso8601), over the same getLatestFundingRate + getTicker rows
   Both sides start from the response BYTES: ours decodes as transport does (json.loads, parse_float=Decimal; payloads
-  transport caches - Paradex /v1/markets - are decoded once, outside the timing), ccxt with json.loads, and only the
-  responses its parse reads (it keeps markets from load_markets). ccxt runs with empty markets (no lookups of loaded
+  transport caches - Paradex /v1/markets - are decoded once, outside the timing; `reuse_unchanged` ones - EdgeX
+  getMetaData, GRVT all_instruments - cost the byte comparison with the previous answer, as in a cycle where the
+  venue's metadata did not change), ccxt with json.loads, and only the responses its parse reads (it keeps markets
+  from load_markets). ccxt runs with empty markets (no lookups of loaded
   markets: it does LESS work than in real use).
 Prints per-market microseconds (median of --runs), ratio ccxt/ours (>= 1.0: ours at least as fast) and load average.
 
@@ -212,12 +214,16 @@ def main() -> None:
         venue = get_venue(dex)
         payloads, ref, n, ref_keys = build(args.markets)
         bodies = {k: json.dumps(v).encode() for k, v in payloads.items()}
-        cached = {r.key for r in venue.requests(venue.SPEC) if r.cache_seconds > 0}
-        kept = {k: json.loads(bodies[k], parse_float=Decimal) for k in cached if k in bodies}
-        fresh = [k for k in bodies if k not in cached]
+        first = venue.requests(venue.SPEC)
+        cached = {r.key for r in first if r.cache_seconds > 0}
+        unchanged = {r.key for r in first if r.reuse_unchanged} & set(bodies)
+        kept = {k: json.loads(bodies[k], parse_float=Decimal) for k in (cached | unchanged) & set(bodies)}
+        last = {k: bytes(bytearray(bodies[k])) for k in unchanged}   # the previous cycle's bytes (another object)
+        fresh = [k for k in bodies if k not in cached and k not in unchanged]
 
         def ours() -> Any:
             decoded = {k: json.loads(bodies[k], parse_float=Decimal) for k in fresh}   # noqa: B023
+            assert all(bodies[k] == last[k] for k in unchanged)                         # noqa: B023 (transport's check)
             return venue.parse(venue.SPEC, kept | decoded, now_ms=NOW_MS)              # noqa: B023
 
         def theirs() -> Any:

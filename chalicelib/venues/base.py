@@ -55,6 +55,8 @@ class Request:
     json: Any = None                           # POST body
     cache_seconds: float = 0                   # > 0: the transport reuses a successful answer this long (per
                                                # process, so a warm Lambda too); for payloads that change rarely
+    reuse_unchanged: bool = False              # fetched every time, but decoded again only when its bytes differ
+                                               # from the last answer (large static metadata: EdgeX, GRVT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,6 +300,11 @@ class _Invalid(ValueError):
 
 def _required(value: Any, name: str) -> Decimal | None:
     """Funding rate / mark price: a Decimal (NaN / Infinity pass, validate_record words them), None if absent."""
+    if type(value) is str:
+        try:
+            return Decimal(value)
+        except InvalidOperation:
+            pass                                # "" -> None, or the BadValue wording, below
     try:
         return to_decimal(value)
     except BadValue as exc:
@@ -413,14 +420,14 @@ def min_order_size(min_size: Any, min_notional: Any, size_step: Any, mark: Decim
     is published. Both given: the larger. Neither (or not numbers): None - never 0.
     """
     quantity = finite_or_none(min_size)
-    value = finite_or_none(min_notional)
+    value = None if min_notional is None else finite_or_none(min_notional)
     if value is not None and value > 0:
         from_value = value / mark
         step = finite_or_none(size_step)
         if step is not None and step > 0:
             from_value = (from_value / step).to_integral_value(rounding=ROUND_CEILING) * step
         quantity = from_value if quantity is None or from_value > quantity else quantity
-    if quantity is None or quantity <= 0:
+    if quantity is None or quantity <= _ZERO:
         return None
     return quantity * multiplier if multiplier != 1 else quantity
 

@@ -44,7 +44,7 @@ def _funding(spec: VenueSpec, payloads: dict[str, Any], expected: int) -> dict[A
 
 
 def requests(spec: VenueSpec) -> list[Request]:
-    return [Request("getMetaData", "GET", "/public/meta/getMetaData")]
+    return [Request("getMetaData", "GET", "/public/meta/getMetaData", reuse_unchanged=True)]   # ~1 KB per contract
 
 
 def follow_up(spec: VenueSpec, payloads: dict[str, Any]) -> list[Request]:

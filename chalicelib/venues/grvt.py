@@ -37,7 +37,7 @@ def _perps(spec: VenueSpec, payloads: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def requests(spec: VenueSpec) -> list[Request]:
-    return [Request("all_instruments", "POST", "/full/v1/all_instruments", json={"is_active": True})]
+    return [Request("all_instruments", "POST", "/full/v1/all_instruments", json={"is_active": True}, reuse_unchanged=True)]
 
 
 def follow_up(spec: VenueSpec, payloads: dict[str, Any]) -> list[Request]:
