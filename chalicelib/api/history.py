@@ -32,14 +32,15 @@ def _dec(v: Any) -> Decimal | None:
     return Decimal(format(v, ".12g")) if isinstance(v, float) else Decimal(str(v))
 
 
-def _fresh(updated: datetime | None) -> dict[str, Any]:
+def fresh(updated: datetime | None) -> dict[str, Any]:
+    """Freshness members of every database-backed response (history, stats, settlements, calibration)."""
     now = time.time()
     ts = updated.timestamp() if updated else now
     return {"source": "database", "updated_at": iso_ms(int(ts * 1000)),
             "data_age_seconds": round(max(0.0, now - ts), 3)}
 
 
-def _pagination(page: int, page_size: int, total: int) -> dict[str, int]:
+def pagination(page: int, page_size: int, total: int) -> dict[str, int]:
     return {"page": page, "page_size": page_size, "total": total,
             "total_pages": math.ceil(total / page_size) if total else 0}
 
@@ -68,9 +69,9 @@ def rate_history(dex: str, symbol: str, q: HistoryQuery) -> dict[str, Any]:
              for k in ("avg_rate", "median_rate", "std_dev", "min_rate", "max_rate")}
     # a bucket's `time` is its start: the newest sample in it is `last_time`
     newest = max((pt.get("last_time") or pt["time"] for pt in page.points), default=None)
-    return {**_fresh(newest), "dex_name": dex, "symbol": symbol, "basis": q.basis, "interval": q.interval,
+    return {**fresh(newest), "dex_name": dex, "symbol": symbol, "basis": q.basis, "interval": q.interval,
             "data_points": points, "statistics": stats, "period_start": page.period_start,
-            "period_end": page.period_end, "pagination": _pagination(q.page, q.page_size, page.total)}
+            "period_end": page.period_end, "pagination": pagination(q.page, q.page_size, page.total)}
 
 
 def opportunity_history(q: OpportunityHistoryQuery) -> dict[str, Any]:
@@ -80,8 +81,8 @@ def opportunity_history(q: OpportunityHistoryQuery) -> dict[str, Any]:
         symbol=q.symbol, start=start, end=end, min_profit=q.min_profit, limit=q.limit,
         offset=(q.page - 1) * q.limit)
     newest = max((r["discovered_at"] for r in rows if isinstance(r.get("discovered_at"), datetime)), default=None)
-    return {**_fresh(newest), "opportunities": [_stored_opportunity(r) for r in rows], "total_count": total, "period_start": start,
-            "period_end": end, "pagination": _pagination(q.page, q.limit, total)}
+    return {**fresh(newest), "opportunities": [_stored_opportunity(r) for r in rows], "total_count": total, "period_start": start,
+            "period_end": end, "pagination": pagination(q.page, q.limit, total)}
 
 
 def _stored_opportunity(row: dict[str, Any]) -> dict[str, Any]:
@@ -102,5 +103,5 @@ def rate_stats(symbol: str, q: StatsQuery) -> dict[str, Any]:
            "p75": raw.get("percentile_75"), "positive_frequency": raw.get("positive_rate_frequency"),
            "samples": raw.get("samples")}
     newest = raw.get("newest") or raw.get("last_time")
-    return {**_fresh(newest if isinstance(newest, datetime) else None),
+    return {**fresh(newest if isinstance(newest, datetime) else None),
             **funding_rate_stats(symbol, q.dex, PERIODS[q.period].days or 1, start, end, agg)}

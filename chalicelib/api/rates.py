@@ -77,7 +77,7 @@ def _metadata() -> dict[str, Any]:
     out = {}
     for name, row in sorted(data.dex_rows().value.items()):
         fs = fee_structure(row)
-        out[name] = {"name": name, "display_name": row.get("display_name") or name,
+        out[name] = {"name": name, "dex_name": name, "display_name": row.get("display_name") or name,
                      "maker_fee_percent": fs.get("maker_fee_percent"), "taker_fee_percent": fs.get("taker_fee_percent"),
                      "has_fee_tiers": bool(fs.get("has_fee_tiers"))}
     return out

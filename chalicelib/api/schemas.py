@@ -34,7 +34,8 @@ class Fresh(Out):
 
 
 class DexFeesBrief(Out):
-    name: str
+    name: str = Field(description="The venue's dex_name (SPEC.md's DEXMetadata calls it `name`)")
+    dex_name: str = Field(description="The venue id, the same field every other response uses (= name)")
     display_name: str
     maker_fee_percent: float
     taker_fee_percent: float
@@ -313,7 +314,7 @@ class Calibration(Fresh):
 
 
 class BacktestLeg(Out):
-    dex: str
+    dex_name: str = Field(description="The leg's venue")
     side: Literal["long", "short"]
     source: Literal["settlements", "collected_rates"] = Field(
         description="settlements, or the collected rates as hourly accruals where the venue has none")
@@ -448,7 +449,8 @@ class CalibrationSummary(Out):
 
 
 class DexEntry(Out):
-    name: str
+    name: str = Field(description="The venue's dex_name (SPEC.md's DEXMetadata calls it `name`)")
+    dex_name: str = Field(description="The venue id, the same field every other response uses (= name)")
     display_name: str
     is_active: bool
     api_base_url: str | None = None
@@ -479,8 +481,13 @@ class DexSymbol(Out):
     symbol: str
     dex_symbol_format: str | None
     is_active: bool
-    min_order_size: float | None = Field(description="Smallest order, in base-asset units; null where the venue "
-                                                      "does not publish one")
+    min_order_size: float | None = Field(description=(
+        "Smallest order the venue accepts, in BASE-ASSET units (tokens: a kPEPE / 1000PEPE listing's minimum is "
+        "multiplied out to PEPE). Where the venue publishes a minimum order VALUE in USD(C/T) (Paradex min_notional, "
+        "GRVT min_notional, Lighter min_quote_amount, Pacifica min_order_size, Aster MIN_NOTIONAL), it is converted at "
+        "the mark price of the last collection and rounded up to the venue's size lot; the larger of that and the "
+        "published quantity minimum is reported. Hyperliquid / HIP-3: the size lot 10^-szDecimals (the docs' $10 "
+        "minimum value is not in the payload). Null where the venue publishes none (never 0)."))
     volume_24h: float | None = Field(description="24 h volume, USD notional (SPEC's name; = volume_24h_usd)")
     open_interest: float | None = Field(description="Open interest, USD (SPEC's name; = open_interest_usd)")
     open_interest_usd: float | None = None

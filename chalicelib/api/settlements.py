@@ -9,23 +9,15 @@ per hour) and in APR percentage points.
 from __future__ import annotations
 
 import json
-import math
-import time
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from chalicelib import wiring
 from chalicelib.api import data
-from chalicelib.core.serialize import iso_ms
+from chalicelib.api.history import fresh, pagination
 
 EIGHT = Decimal(8)
-
-
-def _fresh(updated: datetime | None) -> dict[str, Any]:
-    now = time.time()
-    ts = updated.timestamp() if updated else now
-    return {"source": "database", "updated_at": iso_ms(int(ts * 1000)), "data_age_seconds": round(max(0.0, now - ts), 3)}
 
 
 def settlement_history(dex: str, symbol: str, q: Any) -> dict[str, Any]:
@@ -38,10 +30,9 @@ def settlement_history(dex: str, symbol: str, q: Any) -> dict[str, Any]:
                "rate_1h": r["rate_1h"], "rate_8h": r["rate_1h"] * EIGHT, "mark_price": r["mark_price"],
                "source_endpoint": r["source"]} for r in rows]
     newest = rows[-1]["time"] if rows else None
-    return {**_fresh(newest), "dex_name": dex, "symbol": symbol, "basis": "per_interval",
+    return {**fresh(newest), "dex_name": dex, "symbol": symbol, "basis": "per_interval",
             "settlements": points, "period_start": start, "period_end": end,
-            "pagination": {"page": q.page, "page_size": q.page_size, "total": total,
-                           "total_pages": math.ceil(total / q.page_size) if total else 0}}
+            "pagination": pagination(q.page, q.page_size, total)}
 
 
 def calibrations() -> dict[str, dict[str, Any]]:
@@ -68,8 +59,8 @@ def calibration(dex: str) -> dict[str, Any]:
     data.require_dex(dex)
     row = calibrations().get(dex)
     report = (row or {}).get("report") or {}
-    verdict = {k: v for k, v in summary(row).items() if k != "updated_at"}   # freshness comes from _fresh
-    return {**_fresh(row.get("updated_at") if row else None), "dex_name": dex, **verdict,
+    verdict = {k: v for k, v in summary(row).items() if k != "updated_at"}   # freshness comes from fresh()
+    return {**fresh(row.get("updated_at") if row else None), "dex_name": dex, **verdict,
             "accuracy": report.get("accuracy", {}), "markets": report.get("markets", {}),
             "units": {"factor": "settled / published (1 = units agree)", "bias_1h": "fraction per hour",
                       "mae_1h": "fraction per hour", "bias_apr_points": "APR percentage points",

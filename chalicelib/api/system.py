@@ -109,6 +109,7 @@ def public_dex(row: dict[str, Any], checks: dict[str, Any] | None = None) -> dic
     """SPEC DEXMetadata as the API shows it (names, never integer ids), plus the venue's states."""
     return {
         "name": row["name"],
+        "dex_name": row["name"],   # = name (SPEC's field for DEX rows): the venue field of every other response
         "display_name": row.get("display_name") or row["name"],
         "is_active": bool(row.get("is_active", True)),
         "api_base_url": row.get("api_base_url"),

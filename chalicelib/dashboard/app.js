@@ -644,8 +644,8 @@
     return Promise.all([getJSON('/health').catch(function (e) { return e.body && e.body.dex_health ? e.body : {error: e.message}; }),
       getJSON('/dexes').catch(function (e) { return {error: e.message}; })]).then(function (res) {
       var h = res[0], dx = res[1], strip = $('#venues');
-      (dx.dexes || []).forEach(function (d) { DEX_META[d.name] = d; });
-      var names = (dx.dexes || []).map(function (d) { return d.name; });
+      (dx.dexes || []).forEach(function (d) { DEX_META[d.dex_name] = d; });
+      var names = (dx.dexes || []).map(function (d) { return d.dex_name; });
       (h.dex_health || []).forEach(function (d) { if (names.indexOf(d.dex_name) < 0) names.push(d.dex_name); });
       var fresh = names.join() !== DEXES.join();
       if (names.length) DEXES = names;

@@ -155,7 +155,7 @@ def outbound_events(events: Sequence[tuple[str, dict[str, Any]]], previous_state
         prev = before.get((s.dex, s.symbol))
         if prev is not None:
             out.append({"type": RATE_CHANGED, "id": event_id(RATE_CHANGED, s.dex, s.symbol, s.fetched_at_ms, s.funding_rate),
-                        "data": {"dex": s.dex, "symbol": s.symbol, "annualized_rate": s.annualized_rate,
+                        "data": {"dex_name": s.dex, "symbol": s.symbol, "annualized_rate": s.annualized_rate,
                                  "previous_annualized_rate": prev.annualized_rate, "rate_8h": s.rate_8h}})
     return out
 

@@ -501,8 +501,8 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
     if args.dry_run:
         _print_plan(progress, span, out, as_json=args.json)
     elif args.json:
-        json.dump({"range": span, "venues": [asdict(p) | {"seconds": round(p.elapsed(now), 3)} for p in progress]},
-                  out, default=str)
+        json.dump({"range": span, "venues": [{"dex_name": p.dex} | {k: v for k, v in asdict(p).items() if k != "dex"}
+                                             | {"seconds": round(p.elapsed(now), 3)} for p in progress]}, out, default=str)
         out.write("\n")
     else:
         print(f"backfill {span['from']} .. {span['to']}", file=out)
@@ -515,7 +515,7 @@ def _print_plan(progress: Sequence[VenueProgress], span: dict[str, str], out: Te
     rows: list[dict[str, Any]] = []
     for p in progress:
         per_s = p.rpm / 60.0
-        rows.append({"dex": p.dex, "status": p.status, "markets": p.markets, "windows": p.windows,
+        rows.append({"dex_name": p.dex, "status": p.status, "markets": p.markets, "windows": p.windows,
                      "days_already_done": p.days_skipped, "estimated_requests": p.est_requests,
                      "rate_limit_per_minute": p.rpm,
                      "estimated_seconds": round(p.est_requests / per_s, 1) if per_s > 0 else None,
@@ -528,7 +528,7 @@ def _print_plan(progress: Sequence[VenueProgress], span: dict[str, str], out: Te
     print(f"{'venue':<12} {'markets':>7} {'windows':>8} {'done d':>7} {'≈requests':>10} {'limit/min':>9} {'≈time':>8}  note",
           file=out)
     for r in rows:
-        print(f"{r['dex']:<12} {r['markets']:>7} {r['windows']:>8} {r['days_already_done']:>7} "
+        print(f"{r['dex_name']:<12} {r['markets']:>7} {r['windows']:>8} {r['days_already_done']:>7} "
               f"{r['estimated_requests']:>10} {r['rate_limit_per_minute']:>9} {_fmt_s(r['estimated_seconds']):>8}  "
               f"{r['error'] or ''}", file=out)
     slowest = max((r["estimated_seconds"] or 0 for r in rows), default=0)

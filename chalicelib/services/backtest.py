@@ -83,7 +83,7 @@ def to_dict(r: BacktestResult, *, symbol: str, start: datetime, end: datetime, f
         "funding_usd": r.funding_usd, "fees_usd": r.fees_usd, "net_pnl_usd": r.net_pnl_usd,
         "net_return": r.net_return, "apy_percent": r.apy_percent, "max_drawdown_usd": r.max_drawdown_usd,
         "round_trips": r.round_trips,
-        "legs": [{"dex": leg.dex, "side": leg.side, "source": sources[leg.dex], "fee_rate": fees[leg.dex],
+        "legs": [{"dex_name": leg.dex, "side": leg.side, "source": sources[leg.dex], "fee_rate": fees[leg.dex],
                   "settlements": leg.settlements, "funding_usd": leg.funding_usd,
                   "expected_settlements": leg.expected_settlements, "coverage": leg.coverage} for leg in r.legs],
         "equity_curve": [{"time": iso_ms(p.time_ms), "equity_usd": p.equity_usd, "event": p.event} for p in r.equity],
@@ -143,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"{out['symbol']} long {args.long_dex} / short {args.short_dex}, {out['mode']}, {out['fee_type']} fees, "
           f"notional {out['notional_usd']} USD, {start.isoformat()} .. {end.isoformat()}")
     for leg in out["legs"]:
-        print(f"  {leg['side']:<5} {leg['dex']:<12} {leg['settlements']:>5} settlements  funding {leg['funding_usd']:>12.4f} USD"
+        print(f"  {leg['side']:<5} {leg['dex_name']:<12} {leg['settlements']:>5} settlements  funding {leg['funding_usd']:>12.4f} USD"
               f"  coverage {leg['coverage']:.0%}  ({leg['source']})")
     apy = "-" if out["apy_percent"] is None else f"{out['apy_percent']:.2f} %"
     print(f"  funding {out['funding_usd']:.4f} USD - fees {out['fees_usd']:.4f} USD = net {out['net_pnl_usd']:.4f} USD"

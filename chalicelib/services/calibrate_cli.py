@@ -65,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         summary = settle.run(settings=settings, storage=storage, kv=wiring.kv(), pusher=wiring.pusher(),
                              emit=wiring.event_sink())
         for v in summary["venues"]:
-            print(f"{v['dex']:<12} markets {v['markets']:>4}  stored {v['stored']:>6}  requests {v['requests']:>5}  "
+            print(f"{v['dex_name']:<12} markets {v['markets']:>4}  stored {v['stored']:>6}  requests {v['requests']:>5}  "
                   f"errors {v['errors']}  {v['error'] or ''}", file=sys.stderr)
     elif args.refresh:
         from chalicelib import wiring
@@ -84,8 +84,8 @@ def run(args: argparse.Namespace) -> int:
     if getattr(args, "json", False):
         from chalicelib.core.serialize import dumps
 
-        print(dumps([{k: v for k, v in r.items() if k != "report"} | {"accuracy": (r.get("report") or {}).get("accuracy")}
-                     for r in rows]))
+        print(dumps([{"dex_name": r["dex"]} | {k: v for k, v in r.items() if k not in ("dex", "report")}
+                     | {"accuracy": (r.get("report") or {}).get("accuracy")} for r in rows]))
     else:
         print(table([r | {"report": _plain(r.get("report"))} for r in rows]) if rows else
               "no calibration yet: run `frs settle` (or wait for the hourly settlements schedule)")

@@ -44,7 +44,7 @@ def collect_venue_settlements(module: ModuleType, settings: Any, storage: Any, *
     from chalicelib.transport.http import Deadline, Fetcher, make_client
 
     spec = module.SPEC
-    out: dict[str, Any] = {"dex": spec.id, "markets": 0, "stored": 0, "requests": 0, "errors": 0, "error": None}
+    out: dict[str, Any] = {"dex_name": spec.id, "markets": 0, "stored": 0, "requests": 0, "errors": 0, "error": None}
     if not hasattr(module, "history_requests"):
         out["error"] = "no settled-history endpoint in the venue module"
         return out
@@ -131,7 +131,7 @@ def webhook_events(events: list[dict[str, Any]], now_ms: int) -> list[dict[str, 
     from chalicelib.webhooks.events import event_id
 
     return [{"type": f"venue.{e['event']}", "id": event_id(f"venue.{e['event']}", e["dex_name"], now_ms),
-             "occurred_at_ms": now_ms, "data": {"dex": e["dex_name"], **e}} for e in events]
+             "occurred_at_ms": now_ms, "data": dict(e)} for e in events]
 
 
 def publish_events(events: list[dict[str, Any]], *, kv: Any, pusher: Any, emit: Any, now_ms: int) -> dict[str, Any]:

@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from decimal import Decimal
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -88,6 +89,7 @@ class ResponseCache:
 
     def __init__(self) -> None:
         self._items: dict[str, tuple[float, Any]] = {}
+        self._bodies: dict[str, tuple[bytes, Any]] = {}   # Request.reuse_unchanged: last body and its decoding
         self._lock = threading.Lock()
 
     @staticmethod
@@ -109,6 +111,19 @@ class ResponseCache:
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+            self._bodies.clear()
+
+    def decode(self, key: str, content: bytes) -> Any:
+        """A `reuse_unchanged` answer: the previous decoding when the bytes are the very same (compared whole, so
+        never stale), else decoded and remembered. Callers never mutate payloads (venue parsers are pure)."""
+        with self._lock:
+            last = self._bodies.get(key)
+        if last is not None and last[0] == content:
+            return last[1]
+        value = json.loads(content, parse_float=Decimal)
+        with self._lock:
+            self._bodies[key] = (content, value)
+        return value
 
 
 RESPONSE_CACHE = ResponseCache()
@@ -172,7 +187,11 @@ class Fetcher:
                 status = response.status_code
                 if 200 <= status < 300:
                     try:
-                        return json.loads(response.content)
+                        # JSON numbers with a fraction become Decimal from their own text (what venues/base.to_decimal
+                        # would make of them, without a float round trip: bench/venues_parse.py)
+                        if request.reuse_unchanged:
+                            return self.cache.decode(ResponseCache.key(url, request), response.content)
+                        return json.loads(response.content, parse_float=Decimal)
                     except ValueError as exc:
                         raise FetchError(f"malformed JSON from {url}: {exc}", url=url, attempts=attempt,
                                          status=status) from None

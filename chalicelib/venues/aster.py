@@ -57,7 +57,8 @@ def follow_up(spec: VenueSpec, payloads: dict[str, Any]) -> list[Request]:
 
 def parse(spec: VenueSpec, payloads: dict[str, Any], *, now_ms: int) -> ParseResult:
     """Wire (arrays): premiumIndex [{symbol, markPrice, indexPrice, lastFundingRate, nextFundingTime ms}],
-    fundingInfo [{symbol, fundingIntervalHours int}], ticker24hr [{symbol, quoteVolume (USDT)}], exchangeInfo {symbols: [{symbol, status, contractType, quoteAsset}]},
+    fundingInfo [{symbol, fundingIntervalHours int}], ticker24hr [{symbol, quoteVolume (USDT)}], exchangeInfo {symbols: [{symbol, status, contractType, quoteAsset,
+    filters: [{filterType LOT_SIZE, minQty, stepSize}, {filterType MIN_NOTIONAL, notional (USDT)}]}]},
     oi:<symbol> {openInterest (base)}."""
     live = _live(spec, payloads)
     by = {k: {str(r.get("symbol")): r for r in vb.rows({k: payloads.get(k)}, k, spec, k)}
@@ -73,7 +74,8 @@ def parse(spec: VenueSpec, payloads: dict[str, Any], *, now_ms: int) -> ParseRes
         results.append(vb.build_snapshot(
             spec, sym, now_ms=now_ms, rate=p.get("lastFundingRate"), mark=p.get("markPrice"), interval=interval,
             index=p.get("indexPrice"), oi_base=oi.get("openInterest") if isinstance(oi, dict) else None,
-            volume_usd=by["ticker24hr"].get(sym, {}).get("quoteVolume"), next_funding_ms=vb.ms(p.get("nextFundingTime")), venue_ts_ms=vb.ms(p.get("time"))))
+            volume_usd=by["ticker24hr"].get(sym, {}).get("quoteVolume"), next_funding_ms=vb.ms(p.get("nextFundingTime")),
+            venue_ts_ms=vb.ms(p.get("time")), **vb.lot_filters(live[sym])))
     return vb.collect(spec, results, skipped)
 
 

@@ -39,7 +39,8 @@ def requests(spec: VenueSpec) -> list[Request]:
 def parse(spec: VenueSpec, payloads: dict[str, Any], *, now_ms: int) -> ParseResult:
     """Wire (arrays): markPrices [{symbol, fundingRate, markPrice, indexPrice, nextFundingTimestamp ms}],
     openInterest [{symbol, openInterest (base)}], tickers [{symbol, quoteVolume (USDC)}], markets [{symbol,
-    marketType PERP/..., orderBookState Open/..., visible, fundingInterval ms}]."""
+    marketType PERP/..., orderBookState Open/..., visible, fundingInterval ms, filters: {quantity: {minQuantity,
+    stepSize}}}]."""
     by = {k: {str(r.get("symbol")): r for r in vb.rows({k: payloads.get(k)}, k, spec, k)}
           for k in ("markPrices", "openInterest", "tickers", "markets")}
     if not by["markPrices"] or not by["markets"]:
@@ -51,13 +52,15 @@ def parse(spec: VenueSpec, payloads: dict[str, Any], *, now_ms: int) -> ParseRes
         if market.get("marketType") != "PERP" or market.get("orderBookState") != "Open" or not market.get("visible"):
             skipped += 1   # closed, post-only, hidden or not a perp
             continue
+        quantity = (market.get("filters") or {}).get("quantity") or {}   # {minQuantity, stepSize} in base units
         interval_ms = vb.finite_or_none(market.get("fundingInterval")) or Decimal(0)   # ms; null on spot
         results.append(vb.build_snapshot(
             spec, sym, base=sym.replace(".US_", "_"), now_ms=now_ms, rate=m.get("fundingRate"),
             mark=m.get("markPrice"), index=m.get("indexPrice"),
             interval=interval_ms / vb.HOUR_MS if interval_ms > 0 else spec.funding_interval_hours,
             oi_base=by["openInterest"].get(sym, {}).get("openInterest"),
-            volume_usd=by["tickers"].get(sym, {}).get("quoteVolume"), next_funding_ms=vb.ms(m.get("nextFundingTimestamp"))))
+            volume_usd=by["tickers"].get(sym, {}).get("quoteVolume"), next_funding_ms=vb.ms(m.get("nextFundingTimestamp")),
+            min_size=quantity.get("minQuantity"), size_step=quantity.get("stepSize")))
     return vb.collect(spec, results, skipped)
 
 

@@ -31,8 +31,8 @@ normalize_symbol (kPEPE / 1000PEPE / 1MBABYDOGE / -USD-PERP ...), validate_recor
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from dataclasses import dataclass, field, fields
+from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from typing import Any, Literal, TypeVar
 
 from chalicelib.core.models import FeeSchedule, MarketSnapshot, ParseResult, Reject
@@ -55,6 +55,8 @@ class Request:
     json: Any = None                           # POST body
     cache_seconds: float = 0                   # > 0: the transport reuses a successful answer this long (per
                                                # process, so a warm Lambda too); for payloads that change rarely
+    reuse_unchanged: bool = False              # fetched every time, but decoded again only when its bytes differ
+                                               # from the last answer (large static metadata: EdgeX, GRVT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,26 +111,37 @@ class BadValue(ValueError):
 
 
 def to_decimal(raw: Any) -> Decimal | None:
-    """Parse a venue number from its raw JSON text: str -> Decimal(str), float -> Decimal(repr(float)).
+    """Parse a venue number from its raw JSON text: str -> Decimal(str), float -> Decimal(repr(float)), Decimal as is.
 
     None / "" -> None (absent). Non-numeric text, bools and containers raise BadValue.
     NaN / Infinity parse (Decimal accepts them) and are rejected by `validate_record`.
+    Hot path (every field of every market): exact type checks, the common str case first; Decimal() itself
+    ignores surrounding white space, so only a failed parse looks at it.
     """
-    if raw is None or (isinstance(raw, str) and raw.strip() == ""):
+    kind = type(raw)
+    if kind is str:
+        try:
+            return Decimal(raw)
+        except InvalidOperation:
+            if not raw.strip():
+                return None
+            raise BadValue(f"{raw!r} is not a number") from None
+    if kind is Decimal:                 # transport decodes JSON fractions as Decimal (parse_float)
+        return raw
+    if raw is None:
         return None
+    if kind is float:
+        return Decimal(repr(raw))
+    if kind is int:
+        return Decimal(raw)
     if isinstance(raw, bool):
         raise BadValue(f"boolean {raw!r} is not a number")
-    if isinstance(raw, Decimal):
-        return raw
-    if isinstance(raw, int):
-        return Decimal(raw)
+    if isinstance(raw, str):                          # subclasses: the general path
+        return to_decimal(str(raw))
     if isinstance(raw, float):
-        return Decimal(repr(raw))
-    if isinstance(raw, str):
-        try:
-            return Decimal(raw.strip())
-        except InvalidOperation:
-            raise BadValue(f"{raw!r} is not a number") from None
+        return Decimal(repr(float(raw)))
+    if isinstance(raw, (int, Decimal)):
+        return Decimal(raw)
     raise BadValue(f"{type(raw).__name__} {raw!r} is not a number")
 
 
@@ -141,6 +154,29 @@ def interval_hours(raw: Any, default: Decimal) -> Decimal:
     return value if value is not None and value.is_finite() and value > 0 else default
 
 
+_MINUTES: dict[tuple[Any, Decimal], tuple[Decimal, int]] = {}
+
+
+def minutes_interval(raw: Any, default_hours: Decimal) -> tuple[Decimal, int]:
+    """A per-market interval published in MINUTES (EdgeX fundingRateIntervalMin "240") -> (hours, milliseconds);
+    missing / 0 / not a number -> the venue constant. Remembered per value: a venue has a handful of them."""
+    try:
+        return _MINUTES[(raw, default_hours)]
+    except KeyError:
+        pass
+    except TypeError:                                   # an unhashable (malformed) value: computed, not kept
+        return _minutes(raw, default_hours)
+    if len(_MINUTES) > 1000:
+        _MINUTES.clear()
+    result = _MINUTES[(raw, default_hours)] = _minutes(raw, default_hours)
+    return result
+
+
+def _minutes(raw: Any, default_hours: Decimal) -> tuple[Decimal, int]:
+    minutes = interval_hours(raw, default_hours * 60)
+    return minutes / 60, int(minutes * 60_000)
+
+
 def ns_to_ms(raw: Any) -> int | None:
     """GRVT timestamps: nanoseconds as strings."""
     value = finite_or_none(raw)
@@ -149,6 +185,9 @@ def ns_to_ms(raw: Any) -> int | None:
 
 def ms(raw: Any) -> int | None:
     """Epoch milliseconds from int or string; seconds (< 1e12) are scaled up."""
+    if type(raw) is int or (type(raw) is str and raw.isdigit()):   # the usual shapes, without a Decimal
+        whole = int(raw)
+        return whole * 1000 if whole < 10**12 else whole
     value = finite_or_none(raw)
     if value is None:
         return None
@@ -163,9 +202,29 @@ def next_full_hour_ms(now_ms: int) -> int:
 # ---------------------------------------------------------------- symbols
 
 
+_SYMBOLS: dict[tuple[str, str], tuple[tuple[Any, ...], tuple[str, Decimal]]] = {}
+_SYMBOLS_MAX = 50_000   # names a venue lists: a few thousand; the cache is dropped whole beyond this
+
+
 def normalize_symbol(raw: str, spec: VenueSpec) -> tuple[str, Decimal]:
     """Venue name -> (base asset, multiplier): kPEPE -> (PEPE, 1000), 1MBABYDOGE -> (BABYDOGE, 1e6),
-    BTC-USD-PERP -> (BTC, 1), 1000PEPEUSDT -> (PEPE, 1000). Prefixes only count before a letter."""
+    BTC-USD-PERP -> (BTC, 1), 1000PEPEUSDT -> (PEPE, 1000). Prefixes only count before a letter.
+    Remembered per (venue, name) while the spec's naming rules are the very same objects (every collection
+    parses the same names again; a spec built with other rules, e.g. in a test, recomputes)."""
+    hit = _SYMBOLS.get((spec.id, raw))
+    if hit is not None:
+        rules = hit[0]
+        if (rules[0] is spec.symbol_suffixes and rules[1] is spec.multiplier_names
+                and rules[2] is spec.multiplier_prefixes):
+            return hit[1]
+    if len(_SYMBOLS) >= _SYMBOLS_MAX:
+        _SYMBOLS.clear()
+    result = _normalize(raw, spec)
+    _SYMBOLS[(spec.id, raw)] = (spec.symbol_suffixes, spec.multiplier_names, spec.multiplier_prefixes), result
+    return result
+
+
+def _normalize(raw: str, spec: VenueSpec) -> tuple[str, Decimal]:
     name = raw.strip()
     for suffix in spec.symbol_suffixes:
         if name.endswith(suffix) and len(name) > len(suffix):
@@ -232,56 +291,167 @@ def validate_record(spec: VenueSpec, dex_symbol: str, funding_rate: Decimal | No
     return None
 
 
+_ZERO, _ONE = Decimal(0), Decimal(1)
+
+
+class _Invalid(ValueError):
+    """A field that is present but not a (finite, where required) number: the record's Reject reason."""
+
+
+def _required(value: Any, name: str) -> Decimal | None:
+    """Funding rate / mark price: a Decimal (NaN / Infinity pass, validate_record words them), None if absent."""
+    if type(value) is str:
+        try:
+            return Decimal(value)
+        except InvalidOperation:
+            pass                                # "" -> None, or the BadValue wording, below
+    try:
+        return to_decimal(value)
+    except BadValue as exc:
+        raise _Invalid(f"non-numeric {name}: {exc}") from None
+
+
+def _optional(value: Any, name: str) -> Decimal | None:
+    """A present optional number (index, OI, volume, bid, ask): finite Decimal, None for "", else _Invalid."""
+    try:
+        parsed = Decimal(value) if type(value) is str else to_decimal(value)
+    except (BadValue, InvalidOperation) as exc:
+        try:
+            parsed = to_decimal(value)          # "" / "  " -> None; otherwise BadValue with its wording
+        except BadValue as bad:
+            raise _Invalid(f"non-numeric {name}: {bad}") from None
+        if parsed is not None:                  # (cannot happen: Decimal() refused it)
+            raise _Invalid(f"non-numeric {name}: {exc}") from None
+    if parsed is not None and not parsed.is_finite():
+        raise _Invalid(f"{name} is {parsed}")
+    return parsed
+
+
+def _fast_snapshot_class() -> type | None:
+    """A plain (unfrozen) class with MarketSnapshot's exact slot layout. build_snapshot fills one with ordinary
+    attribute stores and then gives it the class MarketSnapshot: the very same frozen record, built ~6x faster
+    than through the frozen __init__ (one object.__setattr__ call per field: a third of the parse time of a
+    market - bench/venues_parse.py). None, and the ordinary constructor, if the layouts ever stop matching."""
+    names = tuple(f.name for f in fields(MarketSnapshot))
+    init = ("def __init__(self, " + ", ".join(names) + "):\n"
+            + "".join(f"    self.{n} = {n}\n" for n in names))
+    namespace: dict[str, Any] = {}
+    exec(init, namespace)   # a generated __init__, as dataclasses generate their own
+    cls = type("_SnapshotBuilder", (), {"__slots__": MarketSnapshot.__slots__, "__init__": namespace["__init__"]})
+    probe = cls(*range(len(names)))
+    try:
+        probe.__class__ = MarketSnapshot
+    except TypeError:
+        return None
+    return cls if probe == MarketSnapshot(*range(len(names))) else None
+
+
+_BUILDER = _fast_snapshot_class()
+
+
 def build_snapshot(spec: VenueSpec, dex_symbol: str, *, now_ms: int, rate: Any, mark: Any,
                    interval: Decimal | None = None, base: str | None = None, index: Any = None,
                    oi_base: Any = None, volume_usd: Any = None, bid: Any = None, ask: Any = None,
                    next_funding_ms: int | None = None, venue_ts_ms: int | None = None,
-                   market_id: Any = None) -> MarketSnapshot | Reject:
+                   market_id: Any = None, min_size: Any = None, min_notional: Any = None,
+                   size_step: Any = None) -> MarketSnapshot | Reject:
     """Raw venue values (str/float/int) -> a normalized snapshot, or a Reject saying why not.
 
     rate: as published; divided by spec.rate_scale (percent -> fraction) and, when the venue publishes
     it for another period (spec.rate_period_hours), re-based to one settlement interval.
     Prices are per listed contract unit (e.g. per 1000 PEPE) and are divided by the multiplier;
     oi_base is in listed units: OI in base tokens = oi_base * multiplier, OI USD = oi_base * mark.
+    Order minimum (see min_order_size()): min_size and size_step in listed units, min_notional in the quote currency.
+    The hot path of every collection (bench/venues_parse.py): no per-field containers, one validation pass.
     """
     symbol, multiplier = normalize_symbol(base or dex_symbol, spec)
     hours = interval if interval is not None else spec.funding_interval_hours
-    raw = {"funding rate": rate, "mark price": mark, "index price": index, "open interest": oi_base,
-           "24h volume": volume_usd, "best bid": bid, "best ask": ask}
-    values: dict[str, Decimal | None] = {}
-    for name, value in raw.items():
-        try:
-            values[name] = to_decimal(value)
-        except BadValue as exc:
-            return Reject(dex=spec.id, dex_symbol=dex_symbol, reason=f"non-numeric {name}: {exc}")
-        parsed = values[name]
-        if parsed is not None and not parsed.is_finite() and name not in ("funding rate", "mark price"):
-            return Reject(dex=spec.id, dex_symbol=dex_symbol, reason=f"{name} is {parsed}")
-    funding_rate = values["funding rate"]
-    if funding_rate is not None:
-        funding_rate = funding_rate / spec.rate_scale
-        if spec.rate_period_hours is not None and funding_rate.is_finite():
+    try:   # numbers arrive as Decimal (transport's parse_float) or text; anything else goes the long way
+        funding_rate = rate if type(rate) is Decimal else _required(rate, "funding rate")
+        mark_unit = mark if type(mark) is Decimal else _required(mark, "mark price")
+        index_price = None if index is None else (
+            index if type(index) is Decimal and index.is_finite() else _optional(index, "index price"))
+        oi = None if oi_base is None else (
+            oi_base if type(oi_base) is Decimal and oi_base.is_finite() else _optional(oi_base, "open interest"))
+        volume = None if volume_usd is None else (
+            volume_usd if type(volume_usd) is Decimal and volume_usd.is_finite() else _optional(volume_usd, "24h volume"))
+        best_bid = None if bid is None else _optional(bid, "best bid")
+        best_ask = None if ask is None else _optional(ask, "best ask")
+    except _Invalid as exc:
+        return Reject(dex=spec.id, dex_symbol=dex_symbol, reason=str(exc))
+    if funding_rate is not None and funding_rate.is_finite():
+        if spec.rate_scale != _ONE:
+            funding_rate = funding_rate / spec.rate_scale
+        if spec.rate_period_hours is not None:
             funding_rate = funding_rate * hours / spec.rate_period_hours
-    mark_unit = values["mark price"]
-    reject = validate_record(spec, dex_symbol, funding_rate, hours, mark_unit)
-    if reject is not None or funding_rate is None or mark_unit is None:   # (the last two: for the type checker)
-        return reject or Reject(dex=spec.id, dex_symbol=dex_symbol, reason="missing funding rate or mark price")
-    oi = values["open interest"]
+    # the usual record passes these cheap checks; any doubt goes to validate_record, which words the reason
+    if (funding_rate is None or mark_unit is None or not funding_rate.is_finite() or not hours.is_finite()
+            or hours <= _ZERO or not mark_unit.is_finite() or mark_unit <= _ZERO
+            or abs(funding_rate) > (MAX_ABS_RATE_1H if hours == _ONE else MAX_ABS_RATE_1H * hours)):
+        reject = validate_record(spec, dex_symbol, funding_rate, hours, mark_unit)
+        if reject is not None or funding_rate is None or mark_unit is None:   # (the last two: for the type checker)
+            return reject or Reject(dex=spec.id, dex_symbol=dex_symbol, reason="missing funding rate or mark price")
+    minimum = None if min_size is None and min_notional is None else min_order_size(
+        min_size, min_notional, size_step, mark_unit, multiplier)
+    oi_usd = None if oi is None else oi * mark_unit
+    if multiplier != _ONE:
+        mark_unit = mark_unit / multiplier
+        index_price = None if index_price is None else index_price / multiplier
+        best_bid = None if best_bid is None else best_bid / multiplier
+        best_ask = None if best_ask is None else best_ask / multiplier
+        oi = None if oi is None else oi * multiplier
+    values = (spec.id, symbol, dex_symbol, funding_rate, hours, mark_unit, now_ms, index_price, oi_usd, oi, volume,
+              best_bid, best_ask, next_funding_ms, venue_ts_ms, multiplier, spec.quote, None, minimum,
+              None if market_id is None else str(market_id))   # MarketSnapshot's fields in order (a test pins it)
+    if _BUILDER is None:
+        return MarketSnapshot(*values)
+    built = _BUILDER(*values)
+    built.__class__ = MarketSnapshot
+    return built
 
-    def per_token(value: Decimal | None) -> Decimal | None:
-        return value if value is None or multiplier == 1 else value / multiplier
 
-    return MarketSnapshot(
-        dex=spec.id, symbol=symbol, dex_symbol=dex_symbol, funding_rate=funding_rate,
-        funding_interval_hours=hours, mark_price=per_token(mark_unit) or mark_unit, fetched_at_ms=now_ms,
-        index_price=per_token(values["index price"]),
-        open_interest_usd=None if oi is None else oi * mark_unit,
-        open_interest_base=None if oi is None else oi * multiplier,
-        volume_24h_usd=values["24h volume"], best_bid=per_token(values["best bid"]),
-        best_ask=per_token(values["best ask"]), next_funding_time_ms=next_funding_ms,
-        venue_ts_ms=venue_ts_ms, multiplier=multiplier, quote=spec.quote,
-        market_id=None if market_id is None else str(market_id),
-    )
+def min_order_size(min_size: Any, min_notional: Any, size_step: Any, mark: Decimal,
+                   multiplier: Decimal = Decimal(1)) -> Decimal | None:
+    """The smallest order the venue accepts now, in BASE-ASSET units (MarketSnapshot.min_order_size).
+
+    min_size: the venue's minimum quantity, in listed units (a kPEPE / 1000PEPE unit = `multiplier` tokens);
+    min_notional: a minimum order VALUE in the quote currency (USD, USDC, USDT), turned into a quantity at the
+    snapshot's mark price (per listed unit) and rounded UP to size_step (the venue's lot, listed units) when one
+    is published. Both given: the larger. Neither (or not numbers): None - never 0.
+    """
+    quantity = finite_or_none(min_size)
+    value = None if min_notional is None else finite_or_none(min_notional)
+    if value is not None and value > 0:
+        from_value = value / mark
+        step = finite_or_none(size_step)
+        if step is not None and step > 0:
+            from_value = (from_value / step).to_integral_value(rounding=ROUND_CEILING) * step
+        quantity = from_value if quantity is None or from_value > quantity else quantity
+    if quantity is None or quantity <= _ZERO:
+        return None
+    return quantity * multiplier if multiplier != 1 else quantity
+
+
+def size_decimals(decimals: Any) -> Decimal | None:
+    """A lot published as a number of decimals (Hyperliquid szDecimals 5 -> 0.00001; Lighter size_decimals)."""
+    if type(decimals) is not int or not 0 <= decimals <= 18:
+        return None
+    return _STEPS[decimals]
+
+
+_STEPS = tuple(Decimal(1).scaleb(-d) for d in range(19))
+
+
+def lot_filters(market: dict[str, Any]) -> dict[str, Any]:
+    """Binance-style `filters` (Aster exchangeInfo) -> build_snapshot's min_size / size_step (LOT_SIZE minQty,
+    stepSize: base units) and min_notional (MIN_NOTIONAL notional: quote currency)."""
+    out: dict[str, Any] = {}
+    for f in market.get("filters") or ():
+        if isinstance(f, dict) and f.get("filterType") == "LOT_SIZE":
+            out["min_size"], out["size_step"] = f.get("minQty"), f.get("stepSize")
+        elif isinstance(f, dict) and f.get("filterType") == "MIN_NOTIONAL":
+            out["min_notional"] = f.get("notional")
+    return out
 
 
 def collect(spec: VenueSpec, results: list[MarketSnapshot | Reject], skipped: int) -> ParseResult:

@@ -44,7 +44,7 @@ def _funding(spec: VenueSpec, payloads: dict[str, Any], expected: int) -> dict[A
 
 
 def requests(spec: VenueSpec) -> list[Request]:
-    return [Request("getMetaData", "GET", "/public/meta/getMetaData")]
+    return [Request("getMetaData", "GET", "/public/meta/getMetaData", reuse_unchanged=True)]   # ~1 KB per contract
 
 
 def follow_up(spec: VenueSpec, payloads: dict[str, Any]) -> list[Request]:
@@ -60,7 +60,7 @@ def follow_up(spec: VenueSpec, payloads: dict[str, Any]) -> list[Request]:
 
 
 def parse(spec: VenueSpec, payloads: dict[str, Any], *, now_ms: int) -> ParseResult:
-    """Wire (strings, in {"code": "SUCCESS", "data"}): getMetaData {"coinList", "contractList"}; getLatestFundingRate [{"contractId",
+    """Wire (strings, in {"code": "SUCCESS", "data"}): getMetaData {"coinList", "contractList": [{..., "minOrderSize" (base), "stepSize"}]}; getLatestFundingRate [{"contractId",
     "forecastFundingRate", "markPrice", "indexPrice", "fundingTime", "fundingRateIntervalMin"}]; getTicker:<id> [{"openInterest", "value"}]."""
     coins, enabled, disabled = _contracts(spec, payloads)
     funding = _funding(spec, payloads, len(enabled))
@@ -72,13 +72,13 @@ def parse(spec: VenueSpec, payloads: dict[str, Any], *, now_ms: int) -> ParseRes
         if (f := funding.get(cid)) is None:
             results.append(Reject(spec.id, name, "no row in getLatestFundingRate for this contract"))
             continue
-        minutes = vb.interval_hours(f.get("fundingRateIntervalMin") or c.get("fundingRateIntervalMin"), spec.funding_interval_hours * 60)
-        settled = vb.ms(f.get("fundingTime"))
+        interval = vb.minutes_interval(f.get("fundingRateIntervalMin") or c.get("fundingRateIntervalMin"), spec.funding_interval_hours)
+        settled, ticker = vb.ms(f.get("fundingTime")), tickers.get(cid) or {}
         results.append(vb.build_snapshot(
             spec, name, now_ms=now_ms, rate=f.get("forecastFundingRate"), mark=f.get("markPrice") or f.get("oraclePrice"),
-            interval=minutes / 60, base=coins.get(c.get("baseCoinId")), index=f.get("indexPrice"),
-            oi_base=tickers.get(cid, {}).get("openInterest"), volume_usd=tickers.get(cid, {}).get("value"), venue_ts_ms=vb.ms(f.get("fundingTimestamp")), market_id=cid,
-            next_funding_ms=None if settled is None else settled + int(minutes * 60_000)))
+            interval=interval[0], base=coins.get(c.get("baseCoinId")), index=f.get("indexPrice"), oi_base=ticker.get("openInterest"),
+            volume_usd=ticker.get("value"), venue_ts_ms=vb.ms(f.get("fundingTimestamp")), market_id=cid, min_size=c.get("minOrderSize"),
+            next_funding_ms=None if settled is None else settled + interval[1], size_step=c.get("stepSize")))
     return vb.collect(spec, results, disabled)
 
 

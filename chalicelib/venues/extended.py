@@ -37,7 +37,8 @@ def requests(spec: VenueSpec) -> list[Request]:
 
 def parse(spec: VenueSpec, payloads: dict[str, Any], *, now_ms: int) -> ParseResult:
     """Wire: {"status": "OK", "data": [{name "BTC-USD", uiName, type PERPETUAL, status ACTIVE, marketStats:
-    {fundingRate, nextFundingRate (ms!), markPrice, indexPrice, bidPrice, askPrice, openInterestBase, dailyVolume}}]}."""
+    {fundingRate, nextFundingRate (ms!), markPrice, indexPrice, bidPrice, askPrice, openInterestBase, dailyVolume},
+    tradingConfig: {minOrderSize (base), minOrderSizeChange (size step)}}]}."""
     body = vb.need(payloads, "markets", dict, spec, "payloads")
     if body.get("status") != "OK":
         raise vb.ParseError(f"{spec.id}: info/markets: status is {body.get('status')!r}, expected 'OK'")
@@ -48,12 +49,13 @@ def parse(spec: VenueSpec, payloads: dict[str, Any], *, now_ms: int) -> ParseRes
         if m.get("type") != "PERPETUAL" or m.get("status") != "ACTIVE" or not isinstance(stats, dict):
             skipped += 1   # delisted, prelisted, reduce-only, spot
             continue
-        name = str(m.get("name"))
+        name, config = str(m.get("name")), m.get("tradingConfig") or {}
         results.append(vb.build_snapshot(
             spec, name, base=str(m.get("uiName") or name), now_ms=now_ms, rate=stats.get("fundingRate"),
             mark=stats.get("markPrice"), index=stats.get("indexPrice"), oi_base=stats.get("openInterestBase"),
             volume_usd=stats.get("dailyVolume"), bid=stats.get("bidPrice"), ask=stats.get("askPrice"),
-            next_funding_ms=vb.ms(stats.get("nextFundingRate"))))
+            next_funding_ms=vb.ms(stats.get("nextFundingRate")), min_size=config.get("minOrderSize"),
+            size_step=config.get("minOrderSizeChange")))
     return vb.collect(spec, results, skipped)
 
 

@@ -37,7 +37,7 @@ def _perps(spec: VenueSpec, payloads: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def requests(spec: VenueSpec) -> list[Request]:
-    return [Request("all_instruments", "POST", "/full/v1/all_instruments", json={"is_active": True})]
+    return [Request("all_instruments", "POST", "/full/v1/all_instruments", json={"is_active": True}, reuse_unchanged=True)]
 
 
 def follow_up(spec: VenueSpec, payloads: dict[str, Any]) -> list[Request]:
@@ -47,15 +47,14 @@ def follow_up(spec: VenueSpec, payloads: dict[str, Any]) -> list[Request]:
 
 
 def parse(spec: VenueSpec, payloads: dict[str, Any], *, now_ms: int) -> ParseResult:
-    """Wire: all_instruments {"result": [{"instrument", "base", "kind": "PERPETUAL", "funding_interval_hours"}]};
-    ticker:<instrument> {"result": {"funding_rate", "mark_price", "index_price", "best_bid_price",
-    "best_ask_price", "open_interest" (base), "buy_volume_24h_q", "sell_volume_24h_q", "event_time" ns,
+    """Wire: all_instruments {"result": [{"instrument", "base", "kind": "PERPETUAL", "funding_interval_hours", "min_size" (base,
+    also the lot), "min_notional"? (USDT)}]}; ticker:<instrument> {"result": {"funding_rate", "mark_price", "index_price",
+    "best_bid_price", "best_ask_price", "open_interest" (base), "buy_volume_24h_q", "sell_volume_24h_q", "event_time" ns,
     "next_funding_time" ns}} - all strings. A missing/failed ticker rejects that instrument only."""
     instruments = vb.rows(payloads.get("all_instruments"), "result", spec, "all_instruments")
     results: list[MarketSnapshot | Reject] = []
     for inst in _perps(spec, payloads):
-        name = inst["instrument"]
-        body = payloads.get(f"ticker:{name}")
+        body = payloads.get(f"ticker:{(name := inst['instrument'])}")
         t = body.get("result") if isinstance(body, dict) else None
         if not isinstance(t, dict):
             results.append(Reject(spec.id, name, f"no ticker result (got {str(body)[:80]})"))
@@ -66,7 +65,8 @@ def parse(spec: VenueSpec, payloads: dict[str, Any], *, now_ms: int) -> ParseRes
             base=inst.get("base"), index=t.get("index_price"), oi_base=t.get("open_interest"),
             volume_usd=vb.total(t.get("buy_volume_24h_q"), t.get("sell_volume_24h_q")),
             bid=t.get("best_bid_price"), ask=t.get("best_ask_price"),
-            next_funding_ms=vb.ns_to_ms(t.get("next_funding_time")), venue_ts_ms=vb.ns_to_ms(t.get("event_time"))))
+            next_funding_ms=vb.ns_to_ms(t.get("next_funding_time")), venue_ts_ms=vb.ns_to_ms(t.get("event_time")),
+            min_size=(lot := inst.get("min_size")), min_notional=inst.get("min_notional"), size_step=lot))
     return vb.collect(spec, results, len(instruments) - len(_perps(spec, payloads)))
 
 

@@ -74,7 +74,7 @@ def _dex(spec: VenueSpec, dex: dict[str, Any], body: Any, tokens: dict[Any, str]
             out.append(vb.build_snapshot(
                 spec, coin, base=coin.split(":", 1)[1], now_ms=now_ms, rate=ctx.get("funding"), mark=ctx.get("markPx"),
                 index=ctx.get("oraclePx"), oi_base=ctx.get("openInterest"), volume_usd=ctx.get("dayNtlVlm"),
-                next_funding_ms=vb.next_full_hour_ms(now_ms)))
+                next_funding_ms=vb.next_full_hour_ms(now_ms), min_size=vb.size_decimals(asset.get("szDecimals"))))
     return out
 
 

@@ -35,7 +35,8 @@ def requests(spec: VenueSpec) -> list[Request]:
 
 def parse(spec: VenueSpec, payloads: dict[str, Any], *, now_ms: int) -> ParseResult:
     """Wire: [ {"universe": [{"name", "isDelisted"?}...]}, [{"funding", "markPx", "oraclePx",
-    "openInterest", "dayNtlVlm"} (strings) ...] ]; assetCtxs[i] belongs to universe[i]."""
+    "openInterest", "dayNtlVlm"} (strings) ...] ]; assetCtxs[i] belongs to universe[i]. Order minimum: the size lot
+    10^-szDecimals (listed units); the $10 minimum order value of the docs is not in the payload."""
     body = vb.need(payloads, "metaAndAssetCtxs", list, spec, "payloads")
     if len(body) != 2:
         raise vb.ParseError(f"{spec.id}: metaAndAssetCtxs: expected [meta, assetCtxs], got a list of {len(body)}")
@@ -53,7 +54,7 @@ def parse(spec: VenueSpec, payloads: dict[str, Any], *, now_ms: int) -> ParseRes
         results.append(vb.build_snapshot(
             spec, name, now_ms=now_ms, rate=ctx.get("funding"), mark=ctx.get("markPx"),
             index=ctx.get("oraclePx"), oi_base=ctx.get("openInterest"), volume_usd=ctx.get("dayNtlVlm"),
-            next_funding_ms=vb.next_full_hour_ms(now_ms)))
+            next_funding_ms=vb.next_full_hour_ms(now_ms), min_size=vb.size_decimals(asset.get("szDecimals"))))
     return vb.collect(spec, results, skipped)
 
 

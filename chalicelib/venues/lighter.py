@@ -38,24 +38,26 @@ def requests(spec: VenueSpec) -> list[Request]:
 def parse(spec: VenueSpec, payloads: dict[str, Any], *, now_ms: int) -> ParseResult:
     """Wire: orderBookDetails {"order_book_details": [{"symbol", "market_id": int, "status", "market_type"?,
     "mark_price"? str, "index_price"? str, "open_interest" num (base), "daily_quote_token_volume" num,
-    "market_config"?: {"hidden"?}, "is_frozen"?}]}; funding-rates {"funding_rates": [{"market_id": int,
+    "market_config"?: {"hidden"?}, "is_frozen"?, "min_base_amount" str (base), "min_quote_amount" str (USDC),
+    "size_decimals" int}]}; funding-rates {"funding_rates": [{"market_id": int,
     "exchange", "symbol", "rate": float}]}."""
     markets = vb.rows(payloads.get("orderBookDetails"), "order_book_details", spec, "orderBookDetails")
     funding = vb.rows(payloads.get("funding-rates"), "funding_rates", spec, "funding-rates")
     rates = {r.get("market_id"): r.get("rate") for r in funding if r.get("exchange") == "lighter"}
     results: list[MarketSnapshot | Reject] = []
     skipped = len(funding) - len(rates)        # other exchanges' rows (binance, bybit, hyperliquid)
+    next_hour = vb.next_full_hour_ms(now_ms)
     for m in markets:
-        config = m.get("market_config") or {}
-        if (m.get("status") != "active" or m.get("market_type", "perp") != "perp" or m.get("is_frozen")
-                or (isinstance(config, dict) and config.get("hidden")) or "/" in str(m.get("symbol"))):
+        get, config, symbol = m.get, m.get("market_config") or {}, str(m.get("symbol"))
+        if (get("status") != "active" or get("market_type", "perp") != "perp" or get("is_frozen")
+                or (isinstance(config, dict) and config.get("hidden")) or "/" in symbol):
             skipped += 1
             continue
         results.append(vb.build_snapshot(
-            spec, str(m.get("symbol")), now_ms=now_ms, rate=rates.get(m.get("market_id")),
-            mark=m.get("mark_price"), index=m.get("index_price"), oi_base=m.get("open_interest"),
-            volume_usd=m.get("daily_quote_token_volume"), next_funding_ms=vb.next_full_hour_ms(now_ms),
-            market_id=m.get("market_id")))
+            spec, symbol, now_ms=now_ms, rate=rates.get(market_id := get("market_id")), mark=get("mark_price"),
+            index=get("index_price"), oi_base=get("open_interest"), volume_usd=get("daily_quote_token_volume"),
+            next_funding_ms=next_hour, market_id=market_id, min_size=get("min_base_amount"),
+            min_notional=get("min_quote_amount"), size_step=vb.size_decimals(get("size_decimals"))))
     return vb.collect(spec, results, skipped)
 
 

@@ -36,19 +36,21 @@ def requests(spec: VenueSpec) -> list[Request]:
 
 def parse(spec: VenueSpec, payloads: dict[str, Any], *, now_ms: int) -> ParseResult:
     """Wire: prices {"success": true, "data": [{symbol, funding, next_funding, mark, oracle, open_interest (base),
-    volume_24h (USD), timestamp ms}]}; info {"success": true, "data": [{symbol, instrument_type}]}."""
+    volume_24h (USD), timestamp ms}]}; info {"success": true, "data": [{symbol, instrument_type, lot_size (base), min_order_size (USD notional!)}]}."""
     prices = vb.rows(payloads.get("prices"), "data", spec, "info/prices")
-    kinds = {r.get("symbol"): r.get("instrument_type") for r in vb.rows(payloads.get("info"), "data", spec, "info")}
+    info = {r.get("symbol"): r for r in vb.rows(payloads.get("info"), "data", spec, "info")}
     results: list[MarketSnapshot | Reject] = []
     skipped = 0
     for p in prices:
-        if kinds.get(p.get("symbol")) != "perpetual":
+        market = info.get(p.get("symbol")) or {}
+        if market.get("instrument_type") != "perpetual":
             skipped += 1   # spot (SOL-USDC) or not listed in /info
             continue
         results.append(vb.build_snapshot(
             spec, str(p.get("symbol")), now_ms=now_ms, rate=p.get("funding"), mark=p.get("mark"),
             index=p.get("oracle"), oi_base=p.get("open_interest"), volume_usd=p.get("volume_24h"),
-            next_funding_ms=vb.next_full_hour_ms(now_ms), venue_ts_ms=vb.ms(p.get("timestamp"))))
+            next_funding_ms=vb.next_full_hour_ms(now_ms), venue_ts_ms=vb.ms(p.get("timestamp")),
+            min_size=market.get("lot_size"), min_notional=market.get("min_order_size"), size_step=market.get("lot_size")))
     return vb.collect(spec, results, skipped)
 
 

@@ -35,8 +35,8 @@ def requests(spec: VenueSpec) -> list[Request]:
 
 
 def parse(spec: VenueSpec, payloads: dict[str, Any], *, now_ms: int) -> ParseResult:
-    """Wire: markets {"results": [{"symbol", "base_currency", "asset_kind", "funding_period_hours": num}]};
-    summary {"results": [{"symbol", "funding_rate", "mark_price", "underlying_price", "bid", "ask",
+    """Wire: markets {"results": [{"symbol", "base_currency", "asset_kind", "funding_period_hours": num, "order_size_increment" (lot),
+    "min_notional" (USD)}]}; summary {"results": [{"symbol", "funding_rate", "mark_price", "underlying_price", "bid", "ask",
     "open_interest" (base), "volume_24h" (USD), "created_at": int vb.ms}]} - numbers as strings."""
     static = {m.get("symbol"): m for m in vb.rows(payloads.get("markets"), "results", spec, "markets")}
     results: list[MarketSnapshot | Reject] = []
@@ -53,7 +53,7 @@ def parse(spec: VenueSpec, payloads: dict[str, Any], *, now_ms: int) -> ParseRes
             interval=vb.interval_hours(market.get("funding_period_hours"), spec.funding_interval_hours),
             base=market.get("base_currency"), index=row.get("underlying_price"), oi_base=row.get("open_interest"),
             volume_usd=row.get("volume_24h"), bid=row.get("bid"), ask=row.get("ask"),
-            venue_ts_ms=vb.ms(row.get("created_at"))))
+            venue_ts_ms=vb.ms(row.get("created_at")), min_size=(lot := market.get("order_size_increment")), size_step=lot, min_notional=market.get("min_notional")))
     return vb.collect(spec, results, skipped)
 
 

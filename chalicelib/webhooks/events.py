@@ -161,10 +161,11 @@ def threshold_event(changed: Event, threshold: Decimal) -> Event | None:
         return None
     direction = "above" if abs(now) >= threshold else "below"
     d = changed.data
-    data = {"dex": d.get("dex"), "symbol": d.get("symbol"), "annualized_rate": now,
+    dex = d.get("dex_name") or d.get("dex")   # the venue field is dex_name; "dex" is still read from older emitters
+    data = {"dex_name": dex, "symbol": d.get("symbol"), "annualized_rate": now,
             "previous_annualized_rate": prev, "rate_8h": d.get("rate_8h"), "threshold_apr": threshold,
             "direction": direction, "basis": "annualized_rate and threshold_apr: percent per year; rate_8h: fraction"}
-    return Event(event_id(THRESHOLD_TYPE, d.get("dex"), d.get("symbol"), threshold, direction, changed.id),
+    return Event(event_id(THRESHOLD_TYPE, dex, d.get("symbol"), threshold, direction, changed.id),
                  THRESHOLD_TYPE, changed.occurred_at_ms, data)
 
 
@@ -214,7 +215,7 @@ def plan(events: Sequence[Event], subs: Sequence[Subscription], notified: Notifi
         mine: list[tuple[int, Event]] = []
         if THRESHOLD_TYPE in types and f.rate_threshold_apr is not None:
             mine.extend((i, e) for i, e in crossings(f.rate_threshold_apr, f.opportunity.symbol)
-                        if _dex_ok(f.opportunity, [str(e.data.get("dex"))]))
+                        if _dex_ok(f.opportunity, [str(e.data.get("dex_name"))]))
         preds = predicates(f.opportunity)
         if f.opportunity.symbol is not None:   # most webhooks name a symbol: look at its events only
             opp_idx = [i for i in opps_by_symbol.get(f.opportunity.symbol, ()) if events[i].type in types]
@@ -224,7 +225,7 @@ def plan(events: Sequence[Event], subs: Sequence[Subscription], notified: Notifi
         for i in sorted(opp_idx + other):
             ev, d = events[i], events[i].data
             if ev.type in VENUE_TYPES:
-                if _dex_ok(f.opportunity, [str(d.get("dex") or d.get("dex_name"))]):
+                if _dex_ok(f.opportunity, [str(d.get("dex_name") or d.get("dex"))]):
                     mine.append((i, ev))
                 continue
             if ev.type not in OPPORTUNITY_TYPES:

@@ -43,12 +43,12 @@ def describe(event: Event) -> str:
                 f"net {_pct(d.get('net_profit_percent'))} over {d.get('hold_hours', 8)} h, "
                 f"APY {_pct(d.get('annualized_apy'), 1, 2)}")
     if event.type == "funding_rate.threshold":
-        return (f"Funding rate {d.get('dex')} {d.get('symbol')} went {d.get('direction')} "
+        return (f"Funding rate {d.get('dex_name') or d.get('dex')} {d.get('symbol')} went {d.get('direction')} "
                 f"{_pct(d.get('threshold_apr'), 1, 2)} APR: now {_pct(d.get('annualized_rate'), 1, 2)} "
                 f"(was {_pct(d.get('previous_annualized_rate'), 1, 2)})")
     if event.type.startswith("venue."):
         reason = d.get("reason") or d.get("detail") or ""
-        return f"Venue {d.get('dex') or d.get('dex_name')}: {event.type.split('.', 1)[1]}" + (f" — {reason}" if reason else "")
+        return f"Venue {d.get('dex_name') or d.get('dex')}: {event.type.split('.', 1)[1]}" + (f" — {reason}" if reason else "")
     if event.type == "webhook.test":
         return "Test event from the Funding Rate Service: this webhook is reachable."
     return f"{event.type}: {dumps(dict(d))[:500]}"

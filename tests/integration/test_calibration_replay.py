@@ -141,7 +141,7 @@ def test_x8_and_x100_settlements_are_unit_mismatch_announced_excluded_and_recove
         # webhooks: signed deliveries to the receiver, through the queue and the app's delivery handler
         harness.drain()
         assert rx.bad_signatures == 0
-        got = sorted((b["type"], b["data"]["dex"], b["data"]["suspected"]) for b in rx.bodies())
+        got = sorted((b["type"], b["data"]["dex_name"], b["data"]["suspected"]) for b in rx.bodies())
         assert got == [("venue.unit_mismatch", "grvt", "x100"), ("venue.unit_mismatch", "lighter", "x8")]
         # a second run with the same verdicts announces nothing
         again = settle_run(settings, storage, kv, endpoint, harness, now)
@@ -176,7 +176,7 @@ def test_x8_and_x100_settlements_are_unit_mismatch_announced_excluded_and_recove
         assert [(e, d, s) for e, d, _f, s in venue_frames(endpoint, "watch") if e == "verified"] == [
             ("verified", "grvt", "verified"), ("verified", "lighter", "verified")]
         harness.drain()
-        assert sorted((b["type"], b["data"]["dex"], b["data"]["previous"]) for b in rx.bodies()[2:]) == [
+        assert sorted((b["type"], b["data"]["dex_name"], b["data"]["previous"]) for b in rx.bodies()[2:]) == [
             ("venue.verified", "grvt", "unit_mismatch"), ("venue.verified", "lighter", "unit_mismatch")]
 
         clock["ms"] = int(time.time() * 1000)

@@ -73,7 +73,7 @@ def run_json(capsys, argv: list[str]) -> tuple[int, dict]:
 
 
 def venue(summary: dict, dex: str) -> dict:
-    return next(v for v in summary["venues"] if v["dex"] == dex)
+    return next(v for v in summary["venues"] if v["dex_name"] == dex)
 
 
 def settlement_hours(first_ms: int, end_ms: int, offset_ms: int, step_ms: int = HOUR_MS) -> int:
@@ -199,7 +199,7 @@ def test_all_venues_killed_midway_and_rerun_equals_one_uninterrupted_run(replay,
         uninterrupted_s = time.time() - started
         assert full.returncode == 0, full.stderr[-2000:]
         summary = json.loads(full.stdout.strip().splitlines()[-1])
-        assert {v["dex"] for v in summary["venues"]} == {"hyperliquid", "lighter", "paradex", "grvt", "edgex"}
+        assert {v["dex_name"] for v in summary["venues"]} == {"hyperliquid", "lighter", "paradex", "grvt", "edgex"}
         assert all(v["status"] == "done" and v["markets"] > 100 for v in summary["venues"]), summary
 
         # the same backfill, SIGKILLed once some days are recorded (a crash: nothing gets to clean up)

@@ -11,7 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from chalicelib.core.models import MarketSnapshot
+from chalicelib.core.models import FeeSchedule, MarketSnapshot
 from chalicelib.storage.migrate import SQL_DIR, MigrationError, migrate
 from chalicelib.storage.repository import PgStorage
 
@@ -38,9 +38,53 @@ def test_migrate_twice_second_run_is_a_no_op(empty_db_url: str) -> None:
         recorded = [r[0] for r in conn.execute("SELECT name FROM schema_migrations ORDER BY name")]
         dexes = dict(conn.execute("SELECT name, taker_fee_percent FROM dexes").fetchall())
     assert recorded == ALL
-    # seeds exactly once, with the base-tier taker fees of DEX_APIS.md
+    # seeds exactly once, with the base-tier taker fees of DEX_APIS.md; EdgeX's as 0014 corrects it to V2's
     assert dexes == {"hyperliquid": Decimal("0.00045"), "lighter": Decimal("0"), "paradex": Decimal("0.0002"),
-                     "grvt": Decimal("0.00055"), "edgex": Decimal("0.00055")}
+                     "grvt": Decimal("0.00055"), "edgex": Decimal("0.00045")}
+
+
+def _edgex_fees(url: str) -> tuple[Decimal, Decimal, dict]:
+    with psycopg.connect(url) as conn:
+        row = conn.execute("SELECT maker_fee_percent, taker_fee_percent, fee_metadata FROM dexes WHERE name = 'edgex'").fetchone()
+    assert row is not None
+    return row[0], row[1], row[2]
+
+
+def _migrations_before(tmp_path: Path, name: str) -> Path:
+    sql_dir = tmp_path / "sql"
+    sql_dir.mkdir()
+    for path in SQL_DIR.glob("[0-9][0-9][0-9][0-9]_*.sql"):
+        if path.name < name:
+            shutil.copy(path, sql_dir / path.name)
+    return sql_dir
+
+
+def test_0014_replaces_the_untouched_edgex_seed_with_v2_fees(empty_db_url: str, tmp_path: Path) -> None:
+    sql_dir = _migrations_before(tmp_path, "0014")
+    migrate(empty_db_url, sql_dir)
+    # 0003 seeded EdgeX V1's maker 0.0002 / taker 0.00055
+    assert _edgex_fees(empty_db_url)[:2] == (Decimal("0.0002"), Decimal("0.00055"))
+    shutil.copy(SQL_DIR / "0014_edgex_v2_fees.sql", sql_dir)
+    assert migrate(empty_db_url, sql_dir) == ["0014_edgex_v2_fees.sql"]
+    maker, taker, meta = _edgex_fees(empty_db_url)
+    # V2 getMetaData (recorded 2026-09-13): defaultMakerFeeRate "0.0004", defaultTakerFeeRate "0.00045"
+    assert (maker, taker) == (Decimal("0.0004"), Decimal("0.00045"))
+    assert meta["checked"] == "2026-12-02" and "V2" in meta["source"]
+
+
+@pytest.mark.parametrize("put", [(Decimal("0.0001"), Decimal("0.0003")),      # the operator's own fees
+                                 (Decimal("0.0002"), Decimal("0.00055"))])    # ... even the old seed values
+def test_0014_keeps_fees_an_operator_put(empty_db_url: str, tmp_path: Path, put: tuple[Decimal, Decimal]) -> None:
+    sql_dir = _migrations_before(tmp_path, "0014")
+    migrate(empty_db_url, sql_dir)
+    storage = PgStorage(empty_db_url)
+    try:
+        assert storage.update_fees("edgex", FeeSchedule(maker=put[0], taker=put[1]))   # what PUT /dexes/edgex/fees runs
+    finally:
+        storage.close()
+    shutil.copy(SQL_DIR / "0014_edgex_v2_fees.sql", sql_dir)
+    assert migrate(empty_db_url, sql_dir) == ["0014_edgex_v2_fees.sql"]
+    assert _edgex_fees(empty_db_url)[:2] == put
 
 
 def test_changed_migration_is_refused(empty_db_url: str, tmp_path: Path) -> None:

@@ -126,7 +126,7 @@ def test_verdict_changes_become_venue_events():
         ("verified", "grvt", "unit_mismatch", 1), ("unit_mismatch", "lighter", "verified", 8)]
     assert events[1]["reason"] == "settled/published factor 8 (x8) over 20 pairs: left out of opportunities"
     hooks = settle.webhook_events(events, now_ms=5)
-    assert [(h["type"], h["data"]["dex"]) for h in hooks] == [("venue.verified", "grvt"), ("venue.unit_mismatch", "lighter")]
+    assert [(h["type"], h["data"]["dex_name"]) for h in hooks] == [("venue.verified", "grvt"), ("venue.unit_mismatch", "lighter")]
     # stable ids: the same change at the same instant is the same event (subscribers de-duplicate)
     assert hooks[1]["id"] == settle.webhook_events(events, now_ms=5)[1]["id"] != hooks[0]["id"]
 
@@ -172,7 +172,7 @@ def test_frs_calibrate_refresh_announces_the_change_it_saves(storage, db_url, re
         wiring.reset()
         reset_settings_cache()
     out = json.loads(capsys.readouterr().out)
-    assert {r["dex"]: r["status"] for r in out}["lighter"] == "unit_mismatch"
+    assert {r["dex_name"]: r["status"] for r in out}["lighter"] == "unit_mismatch"
 
 
 # ---------------------------------------------------------------- backtest on stored settlements

@@ -257,7 +257,9 @@ def test_seeded_fees(storage: PgStorage) -> None:
     assert (fees["lighter"].maker, fees["lighter"].taker) == (D(0), D(0))
     assert (fees["paradex"].maker, fees["paradex"].taker) == (D("0.00003"), D("0.0002"))
     assert (fees["grvt"].maker, fees["grvt"].taker) == (D("0.00027"), D("0.00055"))
-    assert (fees["edgex"].maker, fees["edgex"].taker) == (D("0.0002"), D("0.00055"))
+    # EdgeX: 0003 seeded V1's 0.0002 / 0.00055; 0014 replaced the untouched seed with V2 getMetaData's
+    # defaultMakerFeeRate "0.0004" / defaultTakerFeeRate "0.00045" (recorded 2026-09-13)
+    assert (fees["edgex"].maker, fees["edgex"].taker) == (D("0.0004"), D("0.00045"))
 
 
 # ---- opportunities ------------------------------------------------------------------------------------

@@ -20,8 +20,7 @@ from chalicelib import wiring
 from chalicelib.cache import keys
 from chalicelib.settings import Settings
 from chalicelib.venues import REGISTRY
-
-from .conftest import FIXTURES_HL, Env, snap
+from tests.fakes import FIXTURES_HL, Env, snap
 
 pytestmark = pytest.mark.usefixtures("env")
 

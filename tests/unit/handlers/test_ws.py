@@ -16,8 +16,7 @@ from chalicelib import wiring
 from chalicelib.cache import keys
 from chalicelib.services import ws_registry
 from chalicelib.transport.push import ApiGatewayPusher
-
-from .conftest import REGION, Env, ws_event
+from tests.fakes import REGION, Env, ws_event
 
 pytestmark = pytest.mark.usefixtures("env")
 ENDPOINT = "https://abc123.execute-api.us-east-1.amazonaws.com/ws"

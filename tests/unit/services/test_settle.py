@@ -27,7 +27,7 @@ def test_redis_outage_skips_the_frames_but_the_webhooks_still_go_out():
     out = settle.publish_events(events, kv=DownRedis(), pusher=object(), emit=lambda evs: emitted.extend(evs) or {"ok": 1},
                                 now_ms=1_790_000_000_000)
     assert out["published"] == 0 and out["ws"] is None and out["webhooks"] == {"ok": 1}
-    assert [(e["type"], e["data"]["dex"], e["data"]["factor"]) for e in emitted] == [("venue.unit_mismatch", "lighter", D(8))]
+    assert [(e["type"], e["data"]["dex_name"], e["data"]["factor"]) for e in emitted] == [("venue.unit_mismatch", "lighter", D(8))]
     assert emitted[0]["data"]["timestamp"] == "2026-09-21T14:13:20Z"     # 1 790 000 000 s after the epoch, UTC
 
 

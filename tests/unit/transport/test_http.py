@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from email.utils import formatdate
 
 import httpx
@@ -164,3 +165,13 @@ def test_retry_after_parsing():
     assert retry_after_seconds(formatdate(WALL - 5, usegmt=True), WALL) == 0.0   # a date in the past: now
     assert retry_after_seconds("soon", WALL) is None
     assert retry_after_seconds(None, WALL) is None
+
+
+def test_json_fractions_decode_as_decimal_from_their_own_text():
+    # Lighter's /funding-rates sends the rate as a JSON number; 0.00009599999999999999 (20 significant digits,
+    # ccxt's recorded example) survives as written, not as the float 9.6e-05; integers stay int
+    body = b'{"funding_rates": [{"market_id": 0, "rate": 0.00009599999999999999, "big": 850015955.986308}]}'
+    f, _, _ = fetcher([httpx.Response(200, content=body)])
+    (row,) = f.get_json(REQ)["funding_rates"]
+    assert row == {"market_id": 0, "rate": Decimal("0.00009599999999999999"), "big": Decimal("850015955.986308")}
+    assert type(row["market_id"]) is int

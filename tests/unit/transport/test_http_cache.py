@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import httpx
+import pytest
 
 from chalicelib.transport.budget import TokenBucket
 from chalicelib.transport.http import Deadline, Fetcher, FetchError, ResponseCache
@@ -66,3 +69,19 @@ def test_failures_are_not_cached():
     else:
         raise AssertionError("404 must raise")
     assert f.get_json(MARKETS) == {"ok": True} and len(seen) == 2
+
+
+def test_reuse_unchanged_is_fetched_every_cycle_and_decoded_only_when_its_bytes_change():
+    meta = Request("getMetaData", "GET", "/public/meta/getMetaData", reuse_unchanged=True)   # EdgeX
+    cache, clock, seen = ResponseCache(), Clock(), []
+    same, changed = b'{"contracts": [{"minOrderSize": "0.001", "tick": 0.1}]}', b'{"contracts": []}'
+    answers = [httpx.Response(200, content=same), httpx.Response(200, content=same), httpx.Response(200, content=changed)]
+    first = make(cache, clock, answers, seen).get_json(meta)
+    second = make(cache, clock, answers, seen).get_json(meta)
+    assert len(seen) == 2                                  # fetched both times: never stale
+    assert second is first                                 # same bytes: the previous decoding, not a new one
+    assert first == {"contracts": [{"minOrderSize": "0.001", "tick": Decimal("0.1")}]}
+    assert make(cache, clock, answers, seen).get_json(meta) == {"contracts": []}   # changed bytes: decoded anew
+    broken = make(cache, clock, [httpx.Response(200, content=b"{not json")], seen)
+    with pytest.raises(FetchError, match="malformed JSON"):
+        broken.get_json(meta)

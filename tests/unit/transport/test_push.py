@@ -1,4 +1,5 @@
-"""The pusher's bounds: posts in flight never exceed the HTTP pool, AWS posts paced by a token bucket."""
+"""The pusher's bounds: posts in flight never exceed the HTTP pool, AWS posts paced by a token bucket; what a gone
+connection looks like."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import time
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
-from chalicelib.transport.push import ApiGatewayPusher, RateLimiter, _boto_client
+from chalicelib.transport.push import ApiGatewayPusher, RateLimiter, _boto_client, is_gone
 
 
 class SlowClient:
@@ -66,3 +68,12 @@ def test_aws_endpoints_are_paced_local_ones_are_not() -> None:
     pusher.client("http://127.0.0.1:9")
     assert pusher._limiters["https://abc.execute-api.us-east-1.amazonaws.com/ws"].rate == 2000
     assert pusher._limiters["http://127.0.0.1:9"] is None
+
+
+@pytest.mark.parametrize(("code", "status", "gone"), [
+    ("GoneException", 410, True), ("GoneException", 400, True), ("Whatever", 410, True),
+    ("LimitExceededException", 429, False), ("ForbiddenException", 403, False)])
+def test_only_gone_responses_prune(code: str, status: int, gone: bool) -> None:
+    error = ClientError({"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}},
+                        "PostToConnection")
+    assert is_gone(error) is gone

@@ -70,3 +70,18 @@ def test_history_interval_from_gaps(fixture_json):
     switched = [{"fundingTime": 1789142400000 + i * 3_600_000, "fundingRate": "0.0000125"} for i in range(3)]
     points, _ = aster.parse_history(aster.SPEC, switched, dex_symbol="BTCUSDT")
     assert [p.funding_interval_hours for p in points] == [1, 1, 1]   # the same symbol after a move to 1 h
+
+
+def test_min_order_size_from_lot_size_and_min_notional_filters(recorded):
+    payloads = copy.deepcopy(recorded("aster"))
+    # exchangeInfo.ai-rates is trimmed (no filters): the Binance-style filters of the docs are added here, values
+    # the test's own. BTCUSDT mark "77852.06061232": 5 / 77852.06 = 0.0000642 -> lot 0.001 -> 0.001 = minQty
+    # ETHUSDT mark "2576.57302325": 50 / 2576.573 = 0.019406 -> rounded up to the 0.001 lot = 0.020 > minQty 0.001
+    for m in payloads["exchangeInfo"]["symbols"]:
+        notional = "50" if m["symbol"] == "ETHUSDT" else "5"
+        m["filters"] = [{"filterType": "LOT_SIZE", "minQty": "0.001", "stepSize": "0.001"},
+                        {"filterType": "MIN_NOTIONAL", "notional": notional}]
+    by = by_symbol(aster.parse(aster.SPEC, payloads, now_ms=NOW_MS))
+    assert by["BTCUSDT"].min_order_size == D("0.001") and by["ETHUSDT"].min_order_size == D("0.020")
+    # the recorded payload as it is: no filters -> None, never 0
+    assert by_symbol(aster.parse(aster.SPEC, recorded("aster"), now_ms=NOW_MS))["BTCUSDT"].min_order_size is None

@@ -55,3 +55,14 @@ def test_recorded_history_drops_the_accruing_row(fixture_json):
     # 23:00Z (= markPrices.nextFundingTimestamp 1789340400000) is still accruing; 22:00Z is the newest settled
     assert len(points) == 5 and points[-1].time_ms == 1789340400000 - 3_600_000
     assert points[-1].funding_rate == D("0.000008311") and points[-1].funding_interval_hours == 1
+
+
+def test_min_order_size_from_the_quantity_filter(recorded):
+    payloads = copy.deepcopy(recorded("backpack"))
+    # markets.ai-rates.trimmed has no filters: the documented {filters: {quantity: {minQuantity, stepSize}}} is added
+    for m in payloads["markets"]:
+        if m["symbol"] == "ETH_USDC_PERP":
+            m["filters"] = {"quantity": {"minQuantity": "0.01", "stepSize": "0.01"}}
+    by = {s.dex_symbol: s for s in backpack.parse(backpack.SPEC, payloads, now_ms=NOW_MS).snapshots}
+    assert by["ETH_USDC_PERP"].min_order_size == D("0.01")
+    assert by["PAXG_USDC_PERP"].min_order_size is None                 # no filter published: None, never 0

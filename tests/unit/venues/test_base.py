@@ -102,3 +102,36 @@ def test_last_per_hour_keeps_the_last_reading_per_clock_hour():
     h = 3600000
     readings = [(h + 1000, "a"), (h + 3599000, "c"), (h + 2000, "b"), (2 * h, "d")]
     assert last_per_hour(readings) == [(h, "c"), (2 * h, "d")]
+
+
+def test_min_order_size_helper_takes_the_larger_and_never_returns_zero():
+    from chalicelib.venues.base import min_order_size
+    D = Decimal
+    # 12 USD at mark 4 = 3 units, lot 0.5 -> 3.0; quantity minimum 2 -> 3.0
+    assert min_order_size("2", "12", "0.5", D(4)) == D(3)
+    # 10 USD at mark 3 = 3.333..., lot 0.5 -> 3.5; in listed units of 1000 tokens -> 3500 tokens
+    assert min_order_size(None, "10", "0.5", D(3), D(1000)) == D(3500)
+    assert min_order_size("abc", None, None, D(1)) is None          # not a number: unknown, not a reject
+    assert min_order_size("0", None, None, D(1)) is None            # 0 is "no minimum published", never 0
+    assert min_order_size(None, None, None, D(1)) is None
+
+
+def test_build_snapshot_makes_the_frozen_record_field_by_field():
+    """build_snapshot fills MarketSnapshot through a same-layout builder (speed): every field lands in its place."""
+    import dataclasses
+
+    from chalicelib.venues import lighter
+    snap = build_snapshot(lighter.SPEC, "kPEPE", now_ms=7, rate=Decimal("0.0008"), mark="2", index="4", oi_base="3",
+                          volume_usd="5", bid="1", ask="6", next_funding_ms=8, venue_ts_ms=9, market_id=10,
+                          min_size="1")
+    expected = MarketSnapshot(
+        dex="lighter", symbol="PEPE", dex_symbol="kPEPE", funding_rate=Decimal("0.0001"),   # 0.0008 per 8 h / 8
+        funding_interval_hours=Decimal(1), mark_price=Decimal("0.002"), fetched_at_ms=7,     # 2 per 1000 tokens
+        index_price=Decimal("0.004"), open_interest_usd=Decimal(6), open_interest_base=Decimal(3000),   # 3 x 2; 3 x 1000
+        volume_24h_usd=Decimal(5), best_bid=Decimal("0.001"), best_ask=Decimal("0.006"), next_funding_time_ms=8,
+        venue_ts_ms=9, multiplier=Decimal(1000), quote="USDC", collection_latency_ms=None,
+        min_order_size=Decimal(1000), market_id="10")                                         # 1 kPEPE = 1000 PEPE
+    assert type(snap) is MarketSnapshot and snap == expected and hash(snap) == hash(expected)
+    assert dataclasses.asdict(snap) == dataclasses.asdict(expected)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        snap.symbol = "X"   # type: ignore[misc]

@@ -141,3 +141,10 @@ def test_interval_is_read_per_contract(recorded):
     btc = snaps(payloads)["BTCUSDC"]
     assert (btc.funding_interval_hours, btc.rate_1h) == (1, D("-0.00005592"))
     assert btc.next_funding_time_ms == 1789329600000 + 3_600_000      # fundingTime + 60 min
+
+
+def test_min_order_size_is_min_order_size_in_base_units(recorded):
+    by = {s.dex_symbol: s for s in edgex.parse(edgex.SPEC, recorded("edgex"), now_ms=NOW_MS).snapshots}
+    # getMetaData V2: BTCUSDC minOrderSize "0.001", ETHUSDC "0.03"; 1000PEPEUSDC "15000" contracts of 1000 PEPE
+    assert by["BTCUSDC"].min_order_size == D("0.001") and by["ETHUSDC"].min_order_size == D("0.03")
+    assert by["1000PEPEUSDC"].min_order_size == D(15_000_000)        # 15000 x 1000

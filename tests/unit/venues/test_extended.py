@@ -48,3 +48,14 @@ def test_history_rows_are_hourly_and_page_backwards(fixture_json):
     assert {p.funding_rate for p in points} == {D("0.000013")} and cursor is None
     req = extended.history_requests(extended.SPEC, "BTC-USD", 1, 2_000_000_000_000, 1789326000771)
     assert req.path == "/api/v1/info/BTC-USD/funding" and req.params["endTime"] == "1789326000771"
+
+
+def test_min_order_size_from_trading_config(recorded):
+    payloads = copy.deepcopy(recorded("extended"))
+    # info-markets.ai-rates is trimmed: tradingConfig values of BTC-USD from the x10 python SDK's test fixture
+    # (get_btc_usd_market_json_data: minOrderSize "0.0001", minOrderSizeChange "0.00001"; read 2026-12-02)
+    for m in payloads["markets"]["data"]:
+        if m["name"] == "BTC-USD":
+            m["tradingConfig"] |= {"minOrderSize": "0.0001", "minOrderSizeChange": "0.00001"}
+    by = {s.dex_symbol: s for s in extended.parse(extended.SPEC, payloads, now_ms=NOW_MS).snapshots}
+    assert by["BTC-USD"].min_order_size == D("0.0001") and by["ETH-USD"].min_order_size is None

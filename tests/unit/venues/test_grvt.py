@@ -115,3 +115,19 @@ def test_legacy_per_minute_rows_become_one_hourly_observation():
     assert [(p.time_ms, p.funding_rate, p.funding_interval_hours) for p in points] == [
         (t0, D("-0.000005"), 1),                                    # -0.0040 % = -0.00004 per 8 h, / 8
         (t0 + 3_600_000, D("0.000001"), 1)]                         # 0.0008 % = 0.000008 per 8 h, / 8
+
+
+def test_min_order_size_raised_to_the_min_notional(fixture_json):
+    payloads = {"all_instruments": fixture_json("grvt", "all_instruments.2026-09-13.json"),
+                "ticker:BTC_USDT_Perp": fixture_json("grvt", "ticker.BTC_USDT_Perp.2026-09-13.json")}
+    btc = next(s for s in grvt.parse(grvt.SPEC, payloads, now_ms=NOW_MS).snapshots if s.symbol == "BTC")
+    # BTC_USDT_Perp: min_size "0.001" BTC; min_notional "100.0" USDT at mark 76747.199999999 = 0.001303 BTC,
+    # rounded up to the 0.001 lot = 0.002 BTC > 0.001 -> 0.002 BTC
+    assert btc.min_order_size == D("0.002")
+
+
+def test_min_order_size_without_min_notional(recorded):
+    btc = next(s for s in grvt.parse(grvt.SPEC, recorded("grvt"), now_ms=NOW_MS).snapshots if s.symbol == "BTC")
+    # all_instruments.ccxt-comment BTC_USDT_Perp: min_size "0.001", min_notional "100.0"; ticker mark 92697.300078773:
+    # 100 / 92697.3 = 0.001079 -> rounded up to the lot: 0.002 BTC
+    assert btc.min_order_size == D("0.002")

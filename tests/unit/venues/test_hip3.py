@@ -56,3 +56,9 @@ def test_history_keeps_the_dex_prefix(fixture_json):
     points, _ = hip3.parse_history(hip3.SPEC, fixture_json("hip3", "fundingHistory.xyz_XYZ100.ai-rates.json"),
                                    dex_symbol="xyz:XYZ100")
     assert [(p.funding_rate, p.funding_interval_hours) for p in points] == [(D("0.00000625"), 1)] * 2
+
+
+def test_min_order_size_from_sz_decimals(recorded):
+    result = hip3.parse(hip3.SPEC, recorded("hip3"), now_ms=NOW_MS)
+    xyz100 = next(s for s in result.snapshots if s.dex_symbol == "xyz:XYZ100")
+    assert xyz100.min_order_size == Decimal("0.0001")       # metaAndAssetCtxs.xyz: szDecimals 4 -> 10^-4

@@ -91,3 +91,18 @@ def test_history_switch_to_hourly_and_paging():
     req = hl.history_requests(hl.SPEC, "BTC", 0, 1000 * h, cursor)
     assert req.json == {"type": "fundingHistory", "coin": "BTC", "startTime": 499 * h + 1, "endTime": 1000 * h}
     assert hl.history_requests(hl.SPEC, "BTC", 0, 10, 10) is None
+
+
+def test_min_order_size_is_the_size_lot_in_base_units(recorded):
+    result = hl.parse(hl.SPEC, recorded("hyperliquid"), now_ms=NOW_MS)
+    by = {s.symbol: s for s in result.snapshots}
+    # docs example universe: BTC szDecimals 5 -> 10^-5 BTC; ETH szDecimals 4 -> 10^-4 ETH
+    assert by["BTC"].min_order_size == D("0.00001") and by["ETH"].min_order_size == D("0.0001")
+
+
+def test_min_order_size_of_a_k_listing_is_in_tokens():
+    # kPEPE szDecimals 0 -> 1 kPEPE = 1000 PEPE; no szDecimals -> None, never 0
+    meta = {"universe": [{"name": "kPEPE", "szDecimals": 0}, {"name": "ETH"}]}
+    result = hl.parse(hl.SPEC, {"metaAndAssetCtxs": [meta, [ctx(mark="0.001565"), ctx()]]}, now_ms=NOW_MS)
+    by = {s.symbol: s for s in result.snapshots}
+    assert by["PEPE"].min_order_size == D(1000) and by["ETH"].min_order_size is None

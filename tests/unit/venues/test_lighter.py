@@ -117,3 +117,19 @@ def test_recorded_fundings_2026_09_11(fixture_json):
         (1789135200000, D("0.000010")), (1789138800000, D("0.000001")),   # 0.0010 % and 0.0001 % per hour, long
         (1789142400000, D("0.000001")), (1789146000000, D("0.000010"))]
     assert D(payload["fundings"][0]["value"]) / (D("0.0010") / 100) == D("79227.6")   # 0.792276 / 0.00001
+
+
+def test_min_order_size_is_the_larger_of_base_and_quote_minimum(recorded):
+    result = lighter.parse(lighter.SPEC, recorded("lighter"), now_ms=NOW_MS)
+    (eth,) = result.snapshots
+    # orderBookDetails ETH: min_base_amount "0.0050" ETH; min_quote_amount "10.000000" USDC at mark 3013.91
+    # = 0.003318 ETH, rounded up to the size_decimals 4 lot = 0.0034 ETH < 0.0050 -> 0.0050 ETH
+    assert eth.min_order_size == D("0.0050")
+
+
+def test_min_order_size_absent_from_the_2026_recording_is_none(fixture_json):
+    # the real 2026-09-11 orderBookDetails carries no min_base_amount / min_quote_amount: None, never 0
+    payloads = {"orderBookDetails": fixture_json("lighter", "orderBookDetails.2026-09-11.json"),
+                "funding-rates": fixture_json("lighter", "funding-rates.2026-09-11.json")}
+    result = lighter.parse(lighter.SPEC, payloads, now_ms=NOW_MS)
+    assert result.snapshots and all(s.min_order_size is None for s in result.snapshots)

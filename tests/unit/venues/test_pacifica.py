@@ -36,3 +36,12 @@ def test_history_stamped_on_the_hour_with_a_cursor_that_stops(fixture_json):
     assert pacifica.history_requests(pacifica.SPEC, "BTC", 1789330000000, 1789340000000, cursor) is None
     req = pacifica.history_requests(pacifica.SPEC, "BTC", 1789000000000, 1789340000000, cursor)
     assert req.params == {"symbol": "BTC", "limit": "4000", "cursor": "1111Yd1mZ"}
+
+
+def test_min_order_size_from_the_usd_minimum(recorded):
+    by = {s.dex_symbol: s for s in pacifica.parse(pacifica.SPEC, recorded("pacifica"), now_ms=NOW_MS).snapshots}
+    # /info ETH: min_order_size "10" (USD), lot_size "0.0001"; /info/prices ETH mark "2489.5":
+    # 10 / 2489.5 = 0.0040169 ETH -> rounded up to the lot: 0.0041 ETH
+    assert by["ETH"].min_order_size == D("0.0041")
+    # kBONK: lot "1" (1 kBONK), mark "0.002715" per 1000 BONK: 10 / 0.002715 = 3683.2 -> 3684 kBONK = 3,684,000 BONK
+    assert by["kBONK"].min_order_size == D(3_684_000)

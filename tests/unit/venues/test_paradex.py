@@ -85,3 +85,19 @@ def test_static_markets_list_is_cached_for_an_hour_the_summary_never():
     markets, summary = paradex.requests(paradex.SPEC)
     assert (markets.path, markets.cache_seconds) == ("/v1/markets", 3600)   # ~4 MB; honoured by transport/http.py
     assert (summary.path, summary.cache_seconds) == ("/v1/markets/summary", 0)
+
+
+def test_min_order_size_from_min_notional_rounded_up_to_the_lot(fixture_json):
+    # markets.ccxt-comment: BODEN-USD-PERP order_size_increment "1", min_notional "200" (USD). The summary row is
+    # the test's own (mark 0.03): 200 / 0.03 = 6666.67 BODEN, rounded up to the lot of 1 -> 6667 BODEN
+    summary = {"results": [{"symbol": "BODEN-USD-PERP", "funding_rate": "0.0001", "mark_price": "0.03"}]}
+    result = paradex.parse(paradex.SPEC, {"markets": fixture_json("paradex", "markets.ccxt-comment.json"),
+                                          "summary": summary}, now_ms=NOW_MS)
+    (boden,) = result.snapshots
+    assert boden.min_order_size == D(6667)
+
+
+def test_min_order_size_unknown_without_the_market_row(recorded):
+    # the recorded summary's BTC-USD-PERP has no row in markets.ccxt-comment (BODEN only): None, never 0
+    (btc,) = paradex.parse(paradex.SPEC, recorded("paradex"), now_ms=NOW_MS).snapshots
+    assert btc.min_order_size is None

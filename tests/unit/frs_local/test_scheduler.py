@@ -10,7 +10,6 @@ import pytest
 from chalice import Chalice, Cron, Rate
 
 from frs_local.scheduler import JobResult, Schedule, ScheduleError, Scheduler, describe, jobs_from_app
-from frs_local.stack import mask_dsn, opportunity_line, venue_line
 
 
 def at(text: str) -> datetime:
@@ -122,24 +121,3 @@ def test_cycles_fire_every_collector_in_threads_and_a_slow_one_never_blocks_the_
     first = cycles[0][1]
     assert first["collect-fast"].ok and first["collect-fast"].value["markets"] == 3
     assert not first["collect-broken"].ok and "venue exploded" in first["collect-broken"].error
-
-
-def test_progress_lines() -> None:
-    ok = JobResult("collect-grvt", True, {"dex": "grvt", "status": "success", "markets": 42, "rejected": 1,
-                                          "error": None, "timings_ms": {"fetch": 12.4, "total": 30.2},
-                                          "analysis": {"mode": "inprocess", "result": {"opportunities": 7, "open": 3,
-                                                                                 "ws": {"frames_delivered": 12}}}})
-    line = venue_line(ok)
-    assert line.split()[:4] == ["grvt", "success", "42", "markets"]
-    assert "fetch 12 ms" in line and "total 30 ms" in line and "1 rejected" in line and "errors: -" in line
-    assert "analysis: 7 pairs, 3 open, 12 ws frames" in line
-    joined = JobResult("collect-edgex", True, {"status": "success", "markets": 1,
-                                               "analysis": {"result": {"coalesced": True}}})
-    assert "analysis: joined the running one" in venue_line(joined)
-    bad = venue_line(JobResult("collect-edgex", False, error="ReadTimeout: timed out", seconds=2.5))
-    assert "FAILED" in bad and "ReadTimeout" in bad and "2500 ms" in bad
-    opp = opportunity_line(1, {"symbol": "BTC", "long_dex": "lighter", "short_dex": "grvt", "divergence": 0.0004,
-                               "net_profit_percent": 0.0002, "annualized_apy": 21.9})
-    assert opp.startswith("#1 BTC") and "long lighter / short grvt" in opp and "APY 21.9000%" in opp
-    assert mask_dsn("postgresql://u:secret@db:5432/frs") == "postgresql://u:***@db:5432/frs"
-    assert mask_dsn("postgresql://postgres@127.0.0.1:5/frs") == "postgresql://postgres@127.0.0.1:5/frs"

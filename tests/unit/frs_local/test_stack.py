@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from chalice import Chalice
 
 from frs_local import stack as st
+from frs_local.scheduler import JobResult
 
 
 def args(**overrides) -> argparse.Namespace:
@@ -32,10 +34,15 @@ TOUCHED = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_REG
 
 
 @pytest.fixture(autouse=True)
-def _restore_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Stack.environment() writes os.environ; start each test without these and restore them after."""
+def _restore_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Stack.environment() writes os.environ; start each test without these and restore ALL of it after (it also
+    sets variables not listed here: left behind, they broke tests/unit/test_observability.py when it ran later)."""
+    saved = dict(os.environ)
     for name in TOUCHED:
         monkeypatch.delenv(name, raising=False)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 def test_environment_defaults_and_in_process_chaining(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -188,3 +195,24 @@ def test_a_malformed_url_stops_start_up_before_anything_starts(monkeypatch: pyte
     monkeypatch.setenv(name, value)
     with pytest.raises(SettingsError, match=f"{name}="):
         st.Stack(args()).environment()
+
+
+def test_progress_lines() -> None:
+    ok = JobResult("collect-grvt", True, {"dex": "grvt", "status": "success", "markets": 42, "rejected": 1,
+                                          "error": None, "timings_ms": {"fetch": 12.4, "total": 30.2},
+                                          "analysis": {"mode": "inprocess", "result": {"opportunities": 7, "open": 3,
+                                                                                 "ws": {"frames_delivered": 12}}}})
+    line = st.venue_line(ok)
+    assert line.split()[:4] == ["grvt", "success", "42", "markets"]
+    assert "fetch 12 ms" in line and "total 30 ms" in line and "1 rejected" in line and "errors: -" in line
+    assert "analysis: 7 pairs, 3 open, 12 ws frames" in line
+    joined = JobResult("collect-edgex", True, {"status": "success", "markets": 1,
+                                               "analysis": {"result": {"coalesced": True}}})
+    assert "analysis: joined the running one" in st.venue_line(joined)
+    bad = st.venue_line(JobResult("collect-edgex", False, error="ReadTimeout: timed out", seconds=2.5))
+    assert "FAILED" in bad and "ReadTimeout" in bad and "2500 ms" in bad
+    opp = st.opportunity_line(1, {"symbol": "BTC", "long_dex": "lighter", "short_dex": "grvt", "divergence": 0.0004,
+                               "net_profit_percent": 0.0002, "annualized_apy": 21.9})
+    assert opp.startswith("#1 BTC") and "long lighter / short grvt" in opp and "APY 21.9000%" in opp
+    assert st.mask_dsn("postgresql://u:secret@db:5432/frs") == "postgresql://u:***@db:5432/frs"
+    assert st.mask_dsn("postgresql://postgres@127.0.0.1:5/frs") == "postgresql://postgres@127.0.0.1:5/frs"

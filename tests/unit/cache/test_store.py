@@ -1,15 +1,13 @@
-"""The in-memory KV fallback (what `wiring.kv()` returns without Redis) and the pusher's error classification."""
+"""The in-memory KV fallback (what `wiring.kv()` returns without Redis)."""
 
 from __future__ import annotations
 
 import logging
 
 import pytest
-from botocore.exceptions import ClientError
 
 from chalicelib.cache.store import MemoryKV, make_kv
 from chalicelib.settings import Settings
-from chalicelib.transport.push import is_gone
 
 
 class Clock:
@@ -51,12 +49,3 @@ def test_make_kv_says_when_it_falls_back_to_memory(caplog: pytest.LogCaptureFixt
         kv = make_kv(Settings.from_env({}))
     assert isinstance(kv, MemoryKV)
     assert "Redis disabled (REDIS_URL is not set): using the in-memory key-value fallback" in caplog.text
-
-
-@pytest.mark.parametrize(("code", "status", "gone"), [
-    ("GoneException", 410, True), ("GoneException", 400, True), ("Whatever", 410, True),
-    ("LimitExceededException", 429, False), ("ForbiddenException", 403, False)])
-def test_only_gone_responses_prune(code: str, status: int, gone: bool) -> None:
-    error = ClientError({"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}},
-                        "PostToConnection")
-    assert is_gone(error) is gone

@@ -14,10 +14,9 @@ from chalice.test import Client
 
 from app import app
 from chalicelib import observability
+from tests.unit.handlers.test_scheduled import hyperliquid_transport, schedule_event, use_transport
 
-from .test_scheduled import hyperliquid_transport, schedule_event, use_transport
-
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def json_lines(text: str) -> list[dict[str, Any]]:
