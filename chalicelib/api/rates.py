@@ -16,6 +16,7 @@ from typing import Any
 from chalicelib.api import data
 from chalicelib.api.cache import CACHE, Cached
 from chalicelib.api.errors import ApiError
+from chalicelib.api.fastlane import note
 from chalicelib.api.params import RatesQuery
 from chalicelib.api.system import fee_structure
 from chalicelib.core.codec import rate_record
@@ -29,12 +30,26 @@ def meta_prefix(cached: Cached, source: str | None = None) -> str:
     now_ms = int(time.time() * 1000)
     updated = cached.updated_ms
     age = "null" if updated is None else repr(max(0.0, round((now_ms - updated) / 1000, 3)))
-    stamp = iso_ms(updated if updated is not None else now_ms)
+    stamp = _stamp(updated) if updated is not None else iso_ms(now_ms)
     return f'{{"source":"{source or cached.source}","updated_at":"{stamp}","data_age_seconds":{age},'
+
+
+_last_stamp: tuple[int, str | None] = (-1, None)
+
+
+def _stamp(updated_ms: int) -> str | None:
+    """iso_ms(updated_ms), remembered for the last value (every cached response of one snapshot shares it)."""
+    global _last_stamp
+    ms, text = _last_stamp
+    if ms != updated_ms:
+        text = iso_ms(updated_ms)
+        _last_stamp = (updated_ms, text)
+    return text
 
 
 def with_meta(body: Cached) -> str:
     """body.value is a rendered JSON object; splice the freshness members in front of its members."""
+    note(body)
     text: str = body.value
     return meta_prefix(body) + text[1:] if text != "{}" else meta_prefix(body)[:-1] + "}"
 
