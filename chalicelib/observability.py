@@ -39,8 +39,14 @@ def logger() -> Any:
     pending = getattr(_current, "pending", None)
     if pending:   # a route's keys, staged by `observe` until something logs
         _current.pending = None
-        log.append_keys(**pending)
+        log.append_keys(**_keys(pending))
     return log
+
+
+def _keys(staged: tuple[str, bool, Any, str | None]) -> dict[str, Any]:
+    kind, cold, context, cid = staged
+    return {"event_kind": kind, "cold_start": cold, "function_name": getattr(context, "function_name", None),
+            "function_request_id": getattr(context, "aws_request_id", None), "correlation_id": cid}
 
 
 def _metrics() -> Any:
@@ -133,12 +139,11 @@ def observe(event: Any, get_response: Any) -> Any:
     outer = correlation_id()   # an in-process chained analysis nests inside its collector
     _current.correlation_id = cid
     cold, _state["cold"] = _state["cold"], False
-    keys = {"event_kind": kind, "cold_start": cold, "function_name": getattr(context, "function_name", None),
-            "function_request_id": getattr(context, "aws_request_id", None), "correlation_id": cid}
+    staged = (kind, cold, context, cid)
     lazy = kind == "http"
-    _current.pending = keys if lazy else None
+    _current.pending = staged if lazy else None
     if not lazy:
-        logger().append_keys(**keys)
+        logger().append_keys(**_keys(staged))
     started = time.perf_counter()
     tracer = _tracer()
     try:

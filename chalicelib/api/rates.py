@@ -29,7 +29,8 @@ def meta_prefix(cached: Cached, source: str | None = None) -> str:
     """Leading JSON members every cached response carries: updated_at, data_age_seconds, source."""
     now_ms = int(time.time() * 1000)
     updated = cached.updated_ms
-    age = "null" if updated is None else repr(max(0.0, round((now_ms - updated) / 1000, 3)))
+    # whole ms / 1000 is already the nearest double to a 3-decimal value: no round() needed
+    age = "null" if updated is None else repr((now_ms - updated) / 1000 if now_ms > updated else 0.0)
     stamp = _stamp(updated) if updated is not None else iso_ms(now_ms)
     return f'{{"source":"{source or cached.source}","updated_at":"{stamp}","data_age_seconds":{age},'
 
