@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chalicelib.core.filters import SORTABLE_FIELDS, OpportunityFilter, apply_filter
@@ -19,6 +19,9 @@ from chalicelib.core.opportunities import find_opportunities, leg_table
 from chalicelib.core.select import _exact, leg_test, select, select_opportunities
 from tests.unit.core.helpers import NOW_MS
 from tests.unit.core.test_properties import SETTINGS, a_filter, fee_schedules, snapshot
+
+# fewer examples than the shared 150: each one runs the full path as the oracle (a loaded box took minutes)
+SETTINGS = settings(SETTINGS, max_examples=60)
 
 
 def full(snaps, fees, f, max_age=None):
