@@ -9,11 +9,18 @@ Lambda uses, so the numbers include event translation, validation, cache and ser
   database: GET /api/v1/history/funding-rates/{dex}/{symbol} over 7 days (random market),
             GET /api/v1/stats/funding-rates/{symbol}?period=30d (random symbol, all venues)
 
+Handler overhead (issue 18): the same cached routes invoked as Lambda does (a prebuilt API Gateway
+event handed to `app(event, context)`, so chalice.test's local routing is not timed) against a bare
+Chalice app whose one route returns the same body with the same Content-Type, in the same run;
+printed as the ratio of medians (target <= 1.5x) with the load average. `--overhead-only` runs just
+that (no history load).
+
 Targets: cached p99 < 5 ms; history 7 d p95 < 50 ms at 10 M rows; stats 30 d p95 < 100 ms.
 Starts its own PostgreSQL (and redis-server when installed) unless DATABASE_URL / REDIS_URL are set.
 
     python bench/api.py                      # 10 M rows
     python bench/api.py --rows 1000000       # quick run
+    python bench/api.py --overhead-only      # handler overhead ratios only
 """
 
 from __future__ import annotations
@@ -141,6 +148,42 @@ def time_requests(client, paths: list[str]) -> list[float]:
     return out
 
 
+def handler_overhead(app, client, paths: list[str], runs: int) -> dict[str, object]:
+    """Median time of app(event) for our cached route vs a bare Chalice route returning the same body."""
+    from chalice import Chalice, Response
+    from chalice.test import Client
+
+    out: dict[str, object] = {}
+    gateway = client.http._local_gateway   # builds the API Gateway proxy event as Lambda would receive it
+    ctx = gateway._generate_lambda_context()
+    for path in paths:
+        event = gateway._generate_lambda_event("GET", path, {}, b"")
+        body = app(event, ctx)["body"]
+        bare = Chalice(app_name="bare")
+        bare.route("/bare")(lambda body=body: Response(body=body, status_code=200,
+                                                       headers={"Content-Type": "application/json"}))
+        with Client(bare) as bare_client:
+            bare_event = bare_client.http._local_gateway._generate_lambda_event("GET", "/bare", {}, b"")
+        load_before = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+        ours, ref = [], []
+        for _ in range(20):
+            app(event, ctx), bare(bare_event, ctx)
+        for _ in range(runs):   # interleaved, so both see the same load
+            t0 = time.perf_counter()
+            app(event, ctx)
+            t1 = time.perf_counter()
+            bare(bare_event, ctx)
+            t2 = time.perf_counter()
+            ours.append((t1 - t0) * 1000)
+            ref.append((t2 - t1) * 1000)
+        o, r = statistics.median(ours), statistics.median(ref)
+        load_after = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+        print(f"handler overhead {path}: ours {o:.3f} ms vs bare Chalice {r:.3f} ms = {o / r:.2f}x "
+              f"(target <= 1.5x; body {len(body):,} bytes; load {load_before} -> {load_after})", flush=True)
+        out[path] = {"ours_ms": round(o, 4), "bare_ms": round(r, 4), "ratio": round(o / r, 2)}
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=10_000_000)
@@ -149,6 +192,7 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=2000, help="requests per cached endpoint")
     ap.add_argument("--db-requests", type=int, default=200, help="requests per database-backed endpoint")
     ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--overhead-only", action="store_true", help="only the handler-overhead ratios")
     args = ap.parse_args()
 
     from chalice import Chalice
@@ -180,7 +224,7 @@ def main() -> None:
             from datetime import UTC, datetime
 
             ensure(datetime.fromtimestamp((now_ms - span_ms) / 1000, UTC), datetime.fromtimestamp(now_ms / 1000, UTC))
-        load_s = load_history(db_url, args.rows, args.step_seconds, len(snaps))
+        load_s = 0.0 if args.overhead_only else load_history(db_url, args.rows, args.step_seconds, len(snaps))
         wiring.override(storage=storage)
         try:
             from app import app
@@ -197,6 +241,11 @@ def main() -> None:
             CACHE.clear()
             cold_opps = time_requests(client, ["/api/v1/opportunities"])[0]
             results["cold_ms"] = {"funding_rates": round(cold, 2), "opportunities": round(cold_opps, 2)}
+            results["handler overhead"] = handler_overhead(
+                app, client, ["/api/v1/funding-rates", "/api/v1/opportunities"], args.requests)
+            if args.overhead_only:
+                print(json.dumps(results, indent=2))
+                return
             for name, path in (("funding_rates", "/api/v1/funding-rates"), ("opportunities", "/api/v1/opportunities")):
                 time_requests(client, [path] * 20)   # warm-up
                 results[f"cached {name}"] = percentiles(time_requests(client, [path] * args.requests))

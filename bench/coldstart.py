@@ -7,6 +7,12 @@ Scenarios (each run N times in new `python` processes; medians reported):
   collector        import chalicelib.handlers.scheduled; collect_hyperliquid(EventBridge event)  [FRS_CHAIN=off]
   collector+chain  the same, chaining the analysis as on AWS: boto3 lambda.invoke (Stubber-answered)
   analysis         import chalicelib.handlers.scheduled; analyze({"source": "collector", ...})
+  bare-chalice     the reference (issue 18): a Chalice app with one route returning a JSON body, built and
+                   called the same way (import chalice, app(event)): what any Chalice route Lambda pays
+
+Runs are interleaved (run 1 of every scenario, then run 2, ...) so the scenarios share the box's
+load; the route's total is printed as a ratio to bare-chalice and to the interpreter floor, with the
+load average (target: route <= 0.2 s on a quiet box).
 
 Against real servers: PostgreSQL and redis-server are started here (or DATABASE_URL / REDIS_URL
 are used), venues come from the replay server, and one warm-up cycle fills the database and
@@ -99,6 +105,8 @@ def scenarios() -> dict[str, tuple[str, dict[str, str]]]:
                             {"FRS_CHAIN": "lambda", "ANALYSIS_FUNCTION_NAME": "bench-analyze"}),
         "analysis": (script("chalicelib.handlers.scheduled",
                             "entry.analyze({'source': 'collector', 'dex': 'hyperliquid'}, Context())"), {}),
+        "bare-chalice": (script("bench_bare_app", f"entry.app({rest_event('/api/v1/funding-rates')!r}, Context())"),
+                         {"PYTHONPATH": str(ROOT / "bench" / "_coldstart")}),
     }
 
 
@@ -187,13 +195,19 @@ def main() -> int:
         env, started = prepare(tmp)
         try:
             results = {}
-            for name, (code, extra) in scenarios().items():
-                samples = [run_once(code, {**env, **extra}) for _ in range(args.runs)]
+            load_before = os.getloadavg()
+            every: dict[str, list[dict]] = {name: [] for name in scenarios()}
+            for _ in range(args.runs):
+                for name, (code, extra) in scenarios().items():
+                    every[name].append(run_once(code, {**env, **extra}))
+            for name, samples in every.items():
                 results[name] = {k: round(statistics.median(s[k] for s in samples), 1)
                                  for k in ("import_ms", "call_ms", "total_ms")}
                 results[name]["status"] = samples[-1]["status"]
                 results[name]["heavy_modules_loaded"] = samples[-1]["heavy"]
             report = {"runs": args.runs, "python_floor_ms": round(interpreter_floor(args.runs), 1),
+                      "load_before": [round(x, 2) for x in load_before],
+                      "load_after": [round(x, 2) for x in os.getloadavg()],
                       "scenarios": results, "package_import_ms": package_costs(),
                       "import_app_top": importtime("app")}
         finally:
@@ -208,6 +222,10 @@ def main() -> int:
     for name, r in report["scenarios"].items():
         print(f"{name:<16}{r['import_ms']:>9.1f} {r['call_ms']:>9.1f} {r['total_ms']:>9.1f}   {r['status']:<6}  "
               f"{', '.join(r['heavy_modules_loaded'])}")
+    route, bare = report["scenarios"]["route"]["total_ms"], report["scenarios"]["bare-chalice"]["total_ms"]
+    print(f"route cold start {route:.1f} ms = {route / bare:.2f}x bare-chalice ({bare:.1f} ms) = "
+          f"{route / report['python_floor_ms']:.2f}x the interpreter floor; load {report['load_before']} -> "
+          f"{report['load_after']} (target <= 0.2 s quiet)")
     print("package import cost (ms, alone):", report["package_import_ms"])
     print("import app, heaviest top-level imports (ms):", report["import_app_top"])
     return 0

@@ -116,14 +116,16 @@ async def clients_main(url: str, first: int, count: int, symbols: int) -> None:
 
     await asyncio.gather(*(open_one(i) for i in received))
 
+    raw: dict[int, list[tuple[float, bytes]]] = {i: [] for i in received}
+
     async def listen(i: int) -> None:
+        # arrival time only: bytes as they come (no UTF-8 decode, no JSON parse while others wait),
+        # parsed after the run, so the latency is the service's, not this client's parsing
         ws = sockets[i]
         try:
-            async for message in ws:
-                at = time.time()
-                data = json.loads(message)
-                frames = len(data["frames"]) if data.get("type") == "updates" else 1
-                received[i].append((at, len(message), frames))
+            while True:
+                message = await ws.recv(decode=False)
+                raw[i].append((time.time(), message))
         except Exception:
             pass
 
@@ -134,6 +136,10 @@ async def clients_main(url: str, first: int, count: int, symbols: int) -> None:
     for ws in sockets.values():
         await ws.close()
     await asyncio.wait(tasks, timeout=30)
+    for i, messages in raw.items():
+        for at, message in messages:
+            data = json.loads(message)
+            received[i].append((at, len(message), len(data["frames"]) if data.get("type") == "updates" else 1))
     print(json.dumps({str(i): v for i, v in received.items()}), flush=True)
 
 
@@ -199,7 +205,15 @@ def real_clients(args: argparse.Namespace, kv: Any) -> dict[str, Any]:
         updates = make_updates(args.symbols, args.events, int(time.time() * 1000))
         time.sleep(1.0)       # let the subscribe traffic settle
         started = time.time()
-        counts = fan_out(kv, wiring.pusher(), updates)
+        if os.environ.get("FRS_BENCH_PROFILE"):
+            import cProfile
+            import pstats
+
+            with cProfile.Profile() as prof:
+                counts = fan_out(kv, wiring.pusher(), updates)
+            pstats.Stats(prof).sort_stats("cumtime").print_stats(25)
+        else:
+            counts = fan_out(kv, wiring.pusher(), updates)
         fan_out_s = time.time() - started
         time.sleep(min(10.0, 2 + fan_out_s))
         received: dict[str, list[list[float]]] = {}

@@ -21,10 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from chalicelib.core.select import select_opportunities
 from opportunities import NOW_MS, synthetic
 
 from chalicelib.core.filters import OpportunityFilter
+from chalicelib.core.select import select_opportunities
 from chalicelib.services.analyze import opportunity_record
 from chalicelib.webhooks import events as ev
 

@@ -35,7 +35,18 @@ def logger() -> Any:
 
                 level = os.environ.get("LOG_LEVEL", "INFO").upper()
                 _state["logger"] = Logger(service=SERVICE, level=level)
-    return _state["logger"]
+    log = _state["logger"]
+    pending = getattr(_current, "pending", None)
+    if pending:   # a route's keys, staged by `observe` until something logs
+        _current.pending = None
+        log.append_keys(**_keys(pending))
+    return log
+
+
+def _keys(staged: tuple[str, bool, Any, str | None]) -> dict[str, Any]:
+    kind, cold, context, cid = staged
+    return {"event_kind": kind, "cold_start": cold, "function_name": getattr(context, "function_name", None),
+            "function_request_id": getattr(context, "aws_request_id", None), "correlation_id": cid}
 
 
 def _metrics() -> Any:
@@ -117,19 +128,22 @@ def correlation_id() -> str | None:
 
 
 def observe(event: Any, get_response: Any) -> Any:
-    """Chalice middleware ("all"): context + correlation id on the logs, a trace segment, metrics flush."""
+    """Chalice middleware ("all"): context + correlation id on the logs, a trace segment, metrics flush.
+
+    A route (kind "http") logs nothing unless something goes wrong, so its log keys are only
+    staged here and appended when the service logger is first asked for during the request
+    (`logger()`): a served request then never builds powertools (cold start) nor pays for the
+    keys (handler overhead, bench/api.py). Every other event logs a line, so it appends at once.
+    """
     kind, context, cid = _describe(event)
     outer = correlation_id()   # an in-process chained analysis nests inside its collector
     _current.correlation_id = cid
-    log = logger()
     cold, _state["cold"] = _state["cold"], False
-    log.append_keys(
-        event_kind=kind,
-        cold_start=cold,
-        function_name=getattr(context, "function_name", None),
-        function_request_id=getattr(context, "aws_request_id", None),
-    )
-    log.set_correlation_id(cid)
+    staged = (kind, cold, context, cid)
+    lazy = kind == "http"
+    _current.pending = staged if lazy else None
+    if not lazy:
+        logger().append_keys(**_keys(staged))
     started = time.perf_counter()
     tracer = _tracer()
     try:
@@ -139,8 +153,12 @@ def observe(event: Any, get_response: Any) -> Any:
             segment.put_annotation("kind", kind)
             return get_response(event)
     finally:
-        if kind != "http":  # routes log through the REST layer; events get one line each
-            log.info("event handled", extra={"event_kind": kind, "duration_ms": round((time.perf_counter() - started) * 1000, 1)})
+        if not lazy:  # routes log through the REST layer; events get one line each
+            logger().info("event handled", extra={"event_kind": kind,
+                                                  "duration_ms": round((time.perf_counter() - started) * 1000, 1)})
         flush_metrics()
         _current.correlation_id = outer
-        log.set_correlation_id(outer)
+        staged_unused = getattr(_current, "pending", None) is not None
+        _current.pending = None
+        if not staged_unused:   # keys were appended: put the outer event's correlation id back
+            logger().set_correlation_id(outer)

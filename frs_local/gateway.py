@@ -349,6 +349,9 @@ class Gateway:
         self.management_port = int(self._management.sockets[0].getsockname()[1])
         self.pool.start()
         self._prepare_app()
+        from chalicelib.transport.push import register_local_sink
+
+        register_local_sink(self.management_url, self.deliver)
 
     def _prepare_app(self) -> None:
         """Point the app's Chalice WebsocketAPI at this gateway (it would build an https AWS URL)."""
@@ -368,6 +371,9 @@ class Gateway:
         """Stop listening, close every socket (firing `$disconnect`), wait for running handlers."""
         if self._server is None:
             return
+        from chalicelib.transport.push import unregister_local_sink
+
+        unregister_local_sink(self.management_url)
         self._server.close()
         if self._management is not None:
             self._management.close()
@@ -660,6 +666,50 @@ class Gateway:
             conn.close(1000, "")
             return HttpResponse(204)
         return HttpResponse.json(405, {"message": f"method {request.method} not allowed"})
+
+    # --- the in-process @connections sink (chalicelib.transport.push.register_local_sink) ---------
+    DELIVER_CHUNK = 200   # connections written per loop turn: the loop keeps serving between chunks
+
+    def deliver(self, messages_by_connection: Any) -> Any:
+        """post_to_connection for many connections at once, from any thread: what `_management_call`
+        does per POST (gone if unknown or not open, 413 over 128 KB), without an HTTP round trip each."""
+        loop = self._loop
+        if loop is None:
+            raise RuntimeError("gateway not started")
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            raise RuntimeError("deliver() blocks: call it from another thread than the gateway's loop")
+        return asyncio.run_coroutine_threadsafe(self._deliver(dict(messages_by_connection)), loop).result(timeout=60)
+
+    async def _deliver(self, messages_by_connection: dict[str, Any]) -> Any:
+        from websockets.protocol import State
+
+        from chalicelib.transport.push import PushResult
+
+        result = PushResult()
+        items = list(messages_by_connection.items())
+        for start in range(0, len(items), self.DELIVER_CHUNK):
+            if start:
+                await asyncio.sleep(0)   # let the writers drain and other requests run
+            for cid, messages in items[start:start + self.DELIVER_CHUNK]:
+                conn = self.connections.get(cid)
+                if conn is None or conn.protocol.state is not State.OPEN:
+                    result.gone.append(cid)
+                    continue
+                failed = 0
+                for data in messages:
+                    if len(data) > WS_MAX_MESSAGE:
+                        failed += 1
+                        continue
+                    conn.send(data)
+                    result.delivered += 1
+                if failed:
+                    result.failed += failed
+                    result.failed_ids.append(cid)
+        return result
 
     # --- WebSocket ---------------------------------------------------------------------------
     def _ws_handler(self, route_key: str) -> Any:

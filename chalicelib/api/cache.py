@@ -105,6 +105,14 @@ class TwoTierCache:
         return len(self._mem)
 
     # ---- reads ------------------------------------------------------------------------------
+    def peek(self, key: str) -> Cached | None:
+        """The memory entry `key` while it is live (and its parent is), else None; never loads."""
+        entry = self._live(key, 0)
+        if entry is None:
+            return None
+        METRICS.cache(True)
+        return Cached(entry.value, "memory", entry.updated_ms, entry.version, key)
+
     def fetch(
         self,
         key: str,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -23,8 +24,7 @@ from chalicelib.api.rates import with_meta
 from chalicelib.api.system import excluded_dexes, suspect_dexes
 from chalicelib.core import units
 from chalicelib.core.codec import opportunity_to_dict
-from chalicelib.core.filters import FilterError, OpportunityFilter, apply_filter, filters_applied
-from chalicelib.core.filters import best as best_of
+from chalicelib.core.filters import FilterError, OpportunityFilter, filters_applied
 from chalicelib.core.models import Opportunity
 from chalicelib.core.serialize import dumps, iso_ms
 
@@ -32,9 +32,11 @@ PREFIX = "opportunities"
 log = logging.getLogger(__name__)
 
 
-def computed(parent: Cached, hold_hours: Decimal, fee_type: str) -> Cached:
-    """Every pair of every symbol (unfiltered) of the snapshot entry `parent`, for this hold period and fee type."""
-    from chalicelib.core.opportunities import find_opportunities
+def legs(parent: Cached, fee_type: str) -> Cached:
+    """The leg table (core.opportunities.leg_table) of the snapshot entry `parent` for this fee type,
+    with the time it was built: every query and hold period works from it (core.select), so a
+    request builds only the rows it returns."""
+    from chalicelib.core.opportunities import leg_table
 
     fees = data.fee_schedules()
     # a stale venue is left out, as the analysis and /health treat it (core.units)
@@ -42,20 +44,56 @@ def computed(parent: Cached, hold_hours: Decimal, fee_type: str) -> Cached:
 
     excluded = excluded_dexes()   # unit_mismatch venues (settlements disagree with their rates): left out
 
-    pairs, _, opened = _persistence()
-
-    def build() -> tuple[tuple[list[Opportunity], int], int]:
-        from chalicelib.core.persistence import attach
-
+    def build() -> tuple[tuple[Any, int], int]:
         now_ms = int(time.time() * 1000)
         snapshots = [s for s in parent.value.snapshots if s.dex not in excluded]
-        opps = find_opportunities(snapshots, fees, now_ms=now_ms, hold_hours=hold_hours,
-                                  fee_type=fee_type, max_age_ms=stale_ms)
-        attach(opps, pairs, opened, now_ms)   # persistence fields (records just built, not shared yet)
-        return (list(opps), now_ms), 1500 * len(opps)
+        table = leg_table(snapshots, fees, now_ms=now_ms, fee_type=fee_type, max_age_ms=stale_ms)
+        return (table, now_ms), 400 * sum(len(v) for v in table.values())
 
-    return CACHE.derived(f"{PREFIX}:computed:{hold_hours}:{fee_type}:{','.join(sorted(excluded))}", parent, build,
-                         data.ttl())
+    return CACHE.derived(f"{PREFIX}:legs:{fee_type}:{','.join(sorted(excluded))}", parent, build, data.ttl())
+
+
+def computed(parent: Cached, hold_hours: Decimal, fee_type: str) -> Cached:
+    """Kept name: the leg table entry (hold_hours no longer matters: one table serves every hold period)."""
+    return legs(parent, fee_type)
+
+
+# persistence fields a filter or sort may name: they are not in the leg table, so such a query
+# builds its candidate rows (pruned by what the legs decide), attaches persistence, then filters
+_PERSISTENCE_SORTS = frozenset(("opened_at_ms", "alive_hours", "avg_divergence_24h", "cv_24h", "sign_held_24h",
+                                "avg_divergence_7d", "cv_7d", "sign_held_7d"))
+
+
+def _select(parent: Cached, f: OpportunityFilter) -> tuple[list[Opportunity], int]:
+    """(the first `f.limit` matches, how many matched) with the persistence fields attached to the rows returned."""
+    from chalicelib.core.persistence import attach
+
+    table, generated_ms = parent.value
+    stats, _, opened = _persistence()
+    if f.min_alive_hours is None and f.min_avg_divergence_24h is None and f.max_cv is None \
+            and f.sort_by not in _PERSISTENCE_SORTS:
+        from chalicelib.core.select import select
+
+        chosen, total = select(table, f, now_ms=generated_ms)
+        attach(chosen, stats, opened, generated_ms)   # records just built, not shared yet
+        return chosen, total
+    from chalicelib.core.filters import apply_filter
+    from chalicelib.core.opportunities import (
+        DEFAULT_VALID_FOR_MS,
+        PairMath,
+        Prune,
+        check_hold,
+        pair_rows,
+        to_opportunity,
+    )
+    from chalicelib.core.select import leg_test
+
+    pm = PairMath(check_hold(f.hold_hours), f.fee_type, generated_ms, generated_ms + DEFAULT_VALID_FOR_MS)
+    prune = Prune(symbols=None if f.symbol is None else frozenset((f.symbol,)), leg=leg_test(f),
+                  min_divergence=f.min_divergence, min_net=f.min_profit_percent)
+    rows = [to_opportunity(r) for r in pair_rows(table, prune, pm)]
+    attach(rows, stats, opened, generated_ms)
+    return apply_filter(rows, f)
 
 
 def _persistence() -> tuple[Any, dict[str, Any], dict[str, int]]:
@@ -113,18 +151,21 @@ _THRESHOLDS = (("min_divergence", "min_divergence", "fraction per 8 h"),
                ("max_cv", "max_cv", "unitless"))
 
 
-def hidden_hint(opps: list[Opportunity], f: OpportunityFilter) -> str | None:
-    """Why an empty result is empty: how many rows the numeric thresholds hid, and which ones did."""
+def hidden_hint(count: Callable[[OpportunityFilter], int], f: OpportunityFilter) -> str | None:
+    """Why an empty result is empty: how many rows the numeric thresholds hid, and which ones did.
+
+    `count(filter)` is how many opportunities match a filter (REST passes one over its leg table).
+    """
     active = [(field, name, unit) for field, name, unit in _THRESHOLDS if getattr(f, field) is not None]
     if not active:
         return None
     relaxed = replace(f, min_divergence=None, min_volume_24h=None, min_profit_percent=None, min_alive_hours=None,
-                      min_avg_divergence_24h=None, max_cv=None)
-    _, hidden = apply_filter(opps, relaxed)
+                      min_avg_divergence_24h=None, max_cv=None, limit=1)
+    hidden = count(relaxed)
     if not hidden:
         return None
     by = [f"{name}={getattr(f, field)} ({unit})" for field, name, unit in active
-          if apply_filter(opps, replace(relaxed, **{field: getattr(f, field)}))[1] < hidden]
+          if count(replace(relaxed, **{field: getattr(f, field)})) < hidden]
     return (f"{hidden} opportunit{'y' if hidden == 1 else 'ies'} matched everything but "
             f"{' and '.join(by) or 'the thresholds together'}; lower them (e.g. min_divergence=0&min_volume=0"
             f"&min_profit=-1) to see {'it' if hidden == 1 else 'them'}")
@@ -147,15 +188,15 @@ def _key(q: OpportunityQuery, kind: str) -> str:
 
 def opportunities(q: OpportunityQuery) -> str:
     f = to_filter(q)
-    parent = computed(_validate(q), q.hold_hours, q.fee_type)
+    parent = legs(_validate(q), q.fee_type)
 
     def build() -> tuple[str, int]:
-        opps, generated_ms = parent.value
-        chosen, total = apply_filter(opps, f)
+        generated_ms = parent.value[1]
+        chosen, total = _select(parent, f)
         body = {"opportunities": _render(chosen, q.fee_type), "total_count": total,
                 "filters_applied": filters_applied(f), "generated_at": iso_ms(generated_ms)}
         if not total:
-            hint = hidden_hint(opps, f)
+            hint = hidden_hint(lambda g: _select(parent, g)[1], f)
             if hint:
                 body["hint"] = hint
         text = dumps(body)
@@ -166,12 +207,14 @@ def opportunities(q: OpportunityQuery) -> str:
 
 def best(q: OpportunityQuery) -> str:
     f = to_filter(q)
-    parent = computed(_validate(q), q.hold_hours, q.fee_type)
+    parent = legs(_validate(q), q.fee_type)
 
     def build() -> tuple[str, int]:
-        opps, generated_ms = parent.value
-        top, rank, total = best_of(opps, f)
-        text = dumps({"opportunity": _render([top], q.fee_type)[0] if top else None, "rank": rank,
+        generated_ms = parent.value[1]
+        chosen, total = _select(parent, replace(f, limit=1))   # SPEC /opportunities/best: the top one, rank 1
+        top = chosen[0] if chosen else None
+        text = dumps({"opportunity": _render([top], q.fee_type)[0] if top else None,
+                      "rank": 1 if top else None,
                       "total_opportunities": total, "generated_at": iso_ms(generated_ms)})
         return text, len(text)
 
@@ -185,13 +228,17 @@ def compare(q: CompareQuery) -> str:
     data.require_dex(q.dex2, "dex2")
     snaps = data.snapshots()
     data.require_symbol(q.symbol, index=snaps.value)
-    parent = computed(snaps, q.hold_hours, q.fee_type)
+    parent = legs(snaps, q.fee_type)
 
     def build() -> tuple[str, int]:
         from chalicelib.core.compare import compare_rows
+        from chalicelib.core.opportunities import DEFAULT_VALID_FOR_MS, PairMath, Prune, check_hold, pair_rows
 
-        opps, generated_ms = parent.value
-        rows = compare_rows(opps, q.dex1, q.dex2, symbol=q.symbol or None)
+        table, generated_ms = parent.value
+        pm = PairMath(check_hold(q.hold_hours), q.fee_type, generated_ms, generated_ms + DEFAULT_VALID_FOR_MS)
+        pairs = pair_rows(table, Prune(symbols=frozenset((q.symbol,)) if q.symbol else None,
+                                       dexes=frozenset((q.dex1, q.dex2))), pm)
+        rows = compare_rows(pairs, q.dex1, q.dex2, symbol=q.symbol or None)
         text = dumps({"dex1": q.dex1, "dex2": q.dex2, "basis": "8h", "hold_hours": q.hold_hours,
                       "fee_type": q.fee_type, "opportunities": rows, "generated_at": iso_ms(generated_ms)})
         return text, len(text)

@@ -104,8 +104,10 @@ def _utc(v: datetime | None) -> datetime | None:
     return v
 
 
+# Every model here is built on its first use, not at import (defer_build): a route Lambda's cold
+# start then pays for the one or two models its first request validates, not for all of them.
 class Query(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
 
 class BasisQuery(Query):
@@ -239,15 +241,19 @@ class NoQuery(Query):
     pass
 
 
-class DexPath(BaseModel):
+class Path(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
+
+class DexPath(Path):
     dex: DexName
 
 
-class SymbolPath(BaseModel):
+class SymbolPath(Path):
     symbol: SymbolName
 
 
-class DexSymbolPath(BaseModel):
+class DexSymbolPath(Path):
     dex: DexName
     symbol: SymbolName
 
@@ -258,7 +264,7 @@ Fee = Annotated[Decimal, Field(ge=MIN_FEE, le=MAX_FEE, allow_inf_nan=False)]
 
 
 class FeeTierBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     min_volume_30d: Decimal = Field(ge=0, le=Decimal("1e15"), allow_inf_nan=False)
     max_volume_30d: Decimal | None = Field(None, ge=0, le=Decimal("1e15"), allow_inf_nan=False)
     maker_fee: Fee
@@ -268,7 +274,7 @@ class FeeTierBody(BaseModel):
 class FeeStructureBody(BaseModel):
     """SPEC DEXFeeStructure: fees as fractions of notional (0.0002 = 0.02 %)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
     maker_fee_percent: Fee = Field(description="Maker fee as a fraction (0.0002 = 0.02 %); negative = rebate")
     taker_fee_percent: Fee = Field(description="Taker fee as a fraction")
     has_fee_tiers: bool = False

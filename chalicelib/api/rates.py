@@ -16,6 +16,7 @@ from typing import Any
 from chalicelib.api import data
 from chalicelib.api.cache import CACHE, Cached
 from chalicelib.api.errors import ApiError
+from chalicelib.api.fastlane import note
 from chalicelib.api.params import RatesQuery
 from chalicelib.api.system import fee_structure
 from chalicelib.core.codec import rate_record
@@ -28,14 +29,29 @@ def meta_prefix(cached: Cached, source: str | None = None) -> str:
     """Leading JSON members every cached response carries: updated_at, data_age_seconds, source."""
     now_ms = int(time.time() * 1000)
     updated = cached.updated_ms
-    age = "null" if updated is None else repr(max(0.0, round((now_ms - updated) / 1000, 3)))
-    stamp = iso_ms(updated if updated is not None else now_ms)
+    # whole ms / 1000 is already the nearest double to a 3-decimal value: no round() needed
+    age = "null" if updated is None else repr((now_ms - updated) / 1000 if now_ms > updated else 0.0)
+    stamp = _stamp(updated) if updated is not None else iso_ms(now_ms)
     stale = '"stale":true,' if cached.stale else ""   # the source is down: the last known data (issue 12)
     return f'{{"source":"{source or cached.source}",{stale}"updated_at":"{stamp}","data_age_seconds":{age},'
 
 
+_last_stamp: tuple[int, str | None] = (-1, None)
+
+
+def _stamp(updated_ms: int) -> str | None:
+    """iso_ms(updated_ms), remembered for the last value (every cached response of one snapshot shares it)."""
+    global _last_stamp
+    ms, text = _last_stamp
+    if ms != updated_ms:
+        text = iso_ms(updated_ms)
+        _last_stamp = (updated_ms, text)
+    return text
+
+
 def with_meta(body: Cached) -> str:
     """body.value is a rendered JSON object; splice the freshness members in front of its members."""
+    note(body)
     text: str = body.value
     return meta_prefix(body) + text[1:] if text != "{}" else meta_prefix(body)[:-1] + "}"
 

@@ -108,7 +108,7 @@ class Prune:
 
     symbols: frozenset[str] | None = None                  # only these symbols
     dexes: frozenset[str] | None = None                    # only these venues (None = all)
-    leg: Callable[[MarketSnapshot], bool] | None = None    # a snapshot every kept pair's legs pass
+    leg: Callable[[tuple], bool] | None = None             # a leg (see Leg) every kept pair's legs pass
     min_divergence: Decimal | None = None                  # divergence (rate_8h) at least this
     min_net: Decimal | None = None                         # net_profit_percent at least this
 
@@ -138,78 +138,158 @@ def opportunity_rows(snapshots: Iterable[MarketSnapshot], fees: Mapping[str, Fee
     Arguments are checked at once; rows are produced lazily, so a caller that keeps only a few
     (a top-k) never holds them all.
     """
-    if fee_type not in FEE_TYPES:
-        raise ValueError(f"fee_type must be one of {FEE_TYPES}, got {fee_type!r}")
+    hold = check_hold(hold_hours)
+    pr = prune or Prune()
+    legs = leg_table(snapshots, fees, now_ms=now_ms, fee_type=fee_type, volume_30d=volume_30d,
+                     max_age_ms=max_age_ms, dexes=pr.dexes)
+    return pair_rows(legs, pr, PairMath(hold, fee_type, now_ms, now_ms + valid_for_ms))
+
+
+def check_hold(hold_hours: Decimal) -> Decimal:
     hold = Decimal(hold_hours)
     if not hold.is_finite() or hold <= 0:
         raise ValueError(f"hold_hours must be a positive number, got {hold_hours!r}")
-    pr = prune or Prune()
+    return hold
+
+
+# One market as the pair math reads it (computed once per snapshot, never per pair):
+# (rate_8h, dex, rate_1h, 2 x fee, volume_24h, open_interest_usd, the snapshot: spread, mark, interval)
+Leg = tuple
+L_R8, L_DEX, L_R1, L_FEE2, L_VOL, L_OI, L_SNAP = range(7)
+
+
+def leg_table(snapshots: Iterable[MarketSnapshot], fees: Mapping[str, FeeSchedule], *, now_ms: int,
+              fee_type: str = "maker", volume_30d: Mapping[str, Decimal] | None = None,
+              max_age_ms: int | None = None, dexes: frozenset[str] | None = None) -> LegTable:
+    """symbol -> its markets as legs, sorted by (rate_8h, dex); symbols on fewer than two venues left out.
+
+    Everything that depends on one snapshot is here, so a caller can keep the table for as long as
+    the snapshots and fees stand (REST keeps one per snapshot entry and fee type) and run any number
+    of filtered pair passes over it (`pair_rows`, core.select). A venue with no fee schedule is left out.
+    """
+    if fee_type not in FEE_TYPES:
+        raise ValueError(f"fee_type must be one of {FEE_TYPES}, got {fee_type!r}")
     vol30 = volume_30d or {}
     fee2 = {dex: _TWO * fee_for(schedule, fee_type, vol30.get(dex, _ZERO)) for dex, schedule in fees.items()
-            if pr.dexes is None or dex in pr.dexes}
-    grouped = latest_snapshots(snapshots, now_ms=now_ms, max_age_ms=max_age_ms)
-    return _pairs(grouped, fee2, pr, hold, fee_type, now_ms, now_ms + valid_for_ms)
+            if dexes is None or dex in dexes}
+    table = LegTable()
+    for symbol, by_dex in latest_snapshots(snapshots, now_ms=now_ms, max_age_ms=max_age_ms).items():
+        legs = []
+        for dex, s in by_dex.items():
+            f2 = fee2.get(dex)
+            if f2 is None:
+                continue
+            r1 = s.rate_1h
+            # r1 * EIGHT is s.rate_8h (units.rate_8h) without computing rate_1h twice
+            legs.append((r1 * EIGHT, dex, r1, f2, s.volume_24h_usd, s.open_interest_usd, s))
+        if len(legs) >= 2:
+            legs.sort(key=lambda r: (r[0], r[1]))   # long = lower rate_8h; equal rates: dex name order
+            table[symbol] = legs
+    return table
 
 
-def _pairs(grouped: dict[str, dict[str, MarketSnapshot]], fee2: dict[str, Decimal], pr: Prune, hold: Decimal,
-           fee_type: str, now_ms: int, valid_until: int) -> Iterator[tuple]:
-    apy_factor = HOURS_PER_YEAR / hold * HUNDRED   # net over `hold` hours -> percent per year
-    gross_factor = APR_PER_1H                      # units.apr_from_1h(divergence_1h)
-    min_div, min_net, leg = pr.min_divergence, pr.min_net, pr.leg
-    new_row = tuple.__new__
+class LegTable(dict[str, list[Leg]]):
+    """symbol -> legs (see leg_table), with a memo for what passes derive from it and reuse
+    (core.select keeps per-hold arrays here, so a kept table serves many queries)."""
+
+    __slots__ = ("memo",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.memo: dict[object, object] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class PairMath:
+    """What every row of one pass shares: the hold period, fee type and the validity window."""
+
+    hold: Decimal
+    fee_type: str
+    now_ms: int
+    valid_until: int
+
+    @property
+    def apy_factor(self) -> Decimal:   # net over `hold` hours -> percent per year
+        return HOURS_PER_YEAR / self.hold * HUNDRED
+
+
+def pair_row(symbol: str, lg: Leg, sg: Leg, div1h: Decimal, est: Decimal, net: Decimal, pm: PairMath,
+             apy_factor: Decimal) -> tuple:
+    """The OpportunityRow of long leg `lg` and short leg `sg` (the one home of the per-pair derivations).
+
+    `div1h` = short rate_1h - long rate_1h, `est` = 2 x (fee long + fee short), `net` = div1h x hold - est:
+    the pass computes them first to decide whether the pair is kept at all.
+    """
+    l8, ldex, _, _, lvol, loi, ls = lg
+    s8, sdex, _, _, svol, soi, ss = sg
+    lsp, ssp, lmark, smark = ls.spread_bps, ss.spread_bps, ls.mark_price, ss.mark_price
     breakeven: Decimal | None
     mn_oi: Decimal | None
     mx_oi: Decimal | None
     ratio: Decimal | None
-    for symbol in sorted(grouped if pr.symbols is None else pr.symbols & grouped.keys()):
-        rows = []
-        for dex, s in grouped[symbol].items():
-            f2 = fee2.get(dex)
-            if f2 is None or (leg is not None and not leg(s)):
-                continue
-            r1 = s.rate_1h
-            # r1 * EIGHT is s.rate_8h (units.rate_8h) without computing rate_1h twice
-            rows.append((r1 * EIGHT, dex, r1, f2, s.volume_24h_usd, s.open_interest_usd, s.spread_bps,
-                         s.mark_price, s.funding_interval_hours))
+    if not div1h:
+        breakeven = None
+    elif est <= _ZERO:
+        breakeven = _ZERO          # fees are a rebate: profitable from the first hour
+    else:
+        breakeven = est / div1h
+    if loi is not None and soi is not None:
+        mn_oi, mx_oi = (loi, soi) if loi <= soi else (soi, loi)
+        ratio = loi / soi if soi else None
+    else:
+        mn_oi = mx_oi = ratio = None
+    if ratio is None:
+        label = None
+    else:
+        label = "long_heavy" if ratio > LONG_HEAVY else "short_heavy" if ratio < SHORT_HEAVY else "balanced"
+    mn_vol = None if lvol is None or svol is None else (lvol if lvol <= svol else svol)
+    avg_sp = (lsp + ssp) / _TWO if lsp is not None and ssp is not None else None
+    mid = (smark + lmark) / _TWO
+    mark_bps = (smark - lmark) / mid * _BPS if mid > _ZERO else None
+    return _new_row(OpportunityRow, (
+        f"{symbol}:{ldex}:{sdex}", symbol, ldex, sdex, l8, s8, s8 - l8, div1h, est, net,
+        net * apy_factor, div1h * APR_PER_1H, breakeven, pm.hold, pm.fee_type, pm.now_ms, pm.valid_until,
+        lvol, svol, mn_vol, loi, soi, mn_oi, mx_oi, ratio, label,
+        lsp, ssp, avg_sp, mark_bps, lmark, smark, ls.funding_interval_hours, ss.funding_interval_hours))
+
+
+_new_row = tuple.__new__
+
+
+def first_at_least(legs: list[Leg], i: int, min_div: Decimal) -> int:
+    """The first j > i with legs[j].rate_8h - legs[i].rate_8h >= min_div (len(legs) if none): legs are sorted."""
+    l8 = legs[i][0]
+    lo, hi = i + 1, len(legs)
+    while lo < hi:   # the same subtraction the row's divergence is, so the boundary is exact
+        mid = (lo + hi) // 2
+        if legs[mid][0] - l8 >= min_div:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def pair_rows(table: dict[str, list[Leg]], pr: Prune, pm: PairMath) -> Iterator[tuple]:
+    """Every pair of a leg table `pr` does not exclude, as rows, in find_opportunities' order."""
+    apy_factor = pm.apy_factor
+    hold = pm.hold
+    min_div, min_net, leg = pr.min_divergence, pr.min_net, pr.leg
+    for symbol in sorted(table if pr.symbols is None else pr.symbols & table.keys()):
+        rows = table[symbol]
+        if pr.dexes is not None:
+            rows = [r for r in rows if r[1] in pr.dexes]
+        if leg is not None:
+            rows = [r for r in rows if leg(r)]
         n = len(rows)
-        if n < 2:
-            continue
-        rows.sort(key=lambda r: (r[0], r[1]))   # long = lower rate_8h; equal rates: dex name order
         for i in range(n - 1):
-            l8, ldex, l1, lf2, lvol, loi, lsp, lmark, lint = rows[i]
-            first = i + 1
-            if min_div is not None:   # divergence grows with j (rows sorted): skip the too-small ones
-                first = n
-                while first > i + 1 and rows[first - 1][0] - l8 >= min_div:
-                    first -= 1
+            lg = rows[i]
+            l1, lf2 = lg[2], lg[3]
+            first = i + 1 if min_div is None else first_at_least(rows, i, min_div)
             for j in range(first, n):
-                s8, sdex, s1, sf2, svol, soi, ssp, smark, sint = rows[j]
-                div1h = s1 - l1
-                est = lf2 + sf2
+                sg = rows[j]
+                div1h = sg[2] - l1
+                est = lf2 + sg[3]
                 net = div1h * hold - est
                 if min_net is not None and net < min_net:
                     continue
-                if not div1h:
-                    breakeven = None
-                elif est <= _ZERO:
-                    breakeven = _ZERO          # fees are a rebate: profitable from the first hour
-                else:
-                    breakeven = est / div1h
-                if loi is not None and soi is not None:
-                    mn_oi, mx_oi = (loi, soi) if loi <= soi else (soi, loi)
-                    ratio = loi / soi if soi else None
-                else:
-                    mn_oi = mx_oi = ratio = None
-                if ratio is None:
-                    label = None
-                else:
-                    label = "long_heavy" if ratio > LONG_HEAVY else "short_heavy" if ratio < SHORT_HEAVY else "balanced"
-                mn_vol = None if lvol is None or svol is None else (lvol if lvol <= svol else svol)
-                avg_sp = (lsp + ssp) / _TWO if lsp is not None and ssp is not None else None
-                mid = (smark + lmark) / _TWO
-                mark_bps = (smark - lmark) / mid * _BPS if mid > _ZERO else None
-                yield new_row(OpportunityRow, (
-                    f"{symbol}:{ldex}:{sdex}", symbol, ldex, sdex, l8, s8, s8 - l8, div1h, est, net,
-                    net * apy_factor, div1h * gross_factor, breakeven, hold, fee_type, now_ms, valid_until,
-                    lvol, svol, mn_vol, loi, soi, mn_oi, mx_oi, ratio, label,
-                    lsp, ssp, avg_sp, mark_bps, lmark, smark, lint, sint))
+                yield pair_row(symbol, lg, sg, div1h, est, net, pm, apy_factor)

@@ -12,6 +12,7 @@ from typing import Any
 
 from chalice import Blueprint
 
+from chalicelib.api import fastlane
 from chalicelib.api import params as p
 from chalicelib.api.http import endpoint
 from chalicelib.api.routes import ROUTES, Call, Route, resolve
@@ -19,9 +20,27 @@ from chalicelib.api.routes import ROUTES, Call, Route, resolve
 rest = Blueprint(__name__)
 
 
+def _request_key(name: str, path: dict[str, str], params: Any) -> tuple[Any, ...]:
+    query = () if not params else tuple(sorted(
+        (k, tuple(params.getlist(k)) if hasattr(params, "getlist") else (params[k],)) for k in params))
+    return (name, tuple(sorted(path.items())) if path else (), query)
+
+
 def _view(route: Route) -> Any:
+    cacheable = route.method == "GET" and not route.admin and route.body is None
+    name = route.name
+
     def view(**path: str) -> Any:
         request = rest.current_request
+        if cacheable:   # a request seen before, answered from its rendered entry (api/fastlane.py)
+            key = _request_key(name, path, request.query_params)
+            hit = fastlane.answer(key)
+            if hit is not None:
+                return hit
+            return fastlane.remember(key, lambda: _full(request, path))
+        return _full(request, path)
+
+    def _full(request: Any, path: dict[str, str]) -> Any:
         if route.admin:
             from chalicelib.api.system import check_admin
 

@@ -26,6 +26,7 @@ a venue's health concerns every rate and opportunity on it.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
@@ -265,9 +266,14 @@ def messages_for(frames: Sequence[str], timestamp: str, max_bytes: int) -> list[
     """
     if len(frames) <= 1:
         return list(frames)
-    head = dumps({"type": "updates", "timestamp": timestamp})[:-1] + ',"frames":['
+    head = _envelope_head(timestamp)
     return [part[0] if len(part) == 1 else head + ",".join(part) + "]}"
             for part in _packed(list(frames), len(head) + 2, max_bytes)]
+
+
+@functools.lru_cache(maxsize=4)
+def _envelope_head(timestamp: str) -> str:   # one run, one timestamp: encoded once, not per connection
+    return dumps({"type": "updates", "timestamp": timestamp})[:-1] + ',"frames":['
 
 
 def _packed(items: list[str], overhead: int, max_bytes: int | None) -> list[list[str]]:

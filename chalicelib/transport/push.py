@@ -18,7 +18,16 @@ limits.html and apigateway-execution-service-websocket-limits-table.html, read 2
   a throttled post (429 LimitExceededException) is retried by botocore's standard mode.
 Concurrency: at most `max_workers` posts in flight per pusher, across every caller (the analysis
 fan-out and the `$default` replies alike), and the HTTP pool holds exactly that many connections,
-so urllib3 never has to discard one ("Connection pool is full").
+so urllib3 never has to discard one ("Connection pool is full"). At AWS_POSTS_PER_SECOND and a
+post's round trip of tens of ms, 16 in flight is the pace's order of magnitude (2,000/s x ~8 ms);
+more workers would only queue on the bucket.
+
+Local fast path: a `@connections` endpoint served by THIS process (frs_local's gateway registers
+itself with `register_local_sink`) is handed the whole run's messages in one call instead of one
+HTTP round trip per post through boto3 (which, in the gateway's own process, competed with the
+gateway for the GIL: 1,000 clients took seconds). Only for http:// endpoints: an https:// (AWS)
+endpoint always goes through boto3, and a pusher built with `local_sinks=False` never takes it
+(tests exercise boto3 against loopback endpoints; tests/integration/test_ws_push.py).
 """
 
 from __future__ import annotations
@@ -27,7 +36,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -91,12 +100,28 @@ def is_aws(url: str) -> bool:
     return url.startswith("https://")
 
 
+LocalSink = Callable[[Mapping[str, Sequence[bytes]]], PushResult]
+_local_sinks: dict[str, LocalSink] = {}
+
+
+def register_local_sink(url: str, deliver: LocalSink) -> None:
+    """An in-process @connections endpoint: `deliver(messages_by_connection)` posts them all (local only)."""
+    if is_aws(url):
+        raise ValueError("an AWS endpoint is never served in-process")
+    _local_sinks[url.rstrip("/")] = deliver
+
+
+def unregister_local_sink(url: str) -> None:
+    _local_sinks.pop(url.rstrip("/"), None)
+
+
 class ApiGatewayPusher:
     """Pusher (services/ports.py) over boto3 `apigatewaymanagementapi`; one client per endpoint."""
 
     def __init__(self, endpoint_url: str | None, *, max_workers: int = MAX_WORKERS, client_factory: Any = None,
-                 aws_rate: float = AWS_POSTS_PER_SECOND, aws_burst: int = AWS_BURST):
+                 aws_rate: float = AWS_POSTS_PER_SECOND, aws_burst: int = AWS_BURST, local_sinks: bool = True):
         self.endpoint_url = endpoint_url
+        self.local_sinks = local_sinks
         self.max_workers = max_workers
         self._client_factory = client_factory or _boto_client
         self._clients: dict[str, Any] = {}
@@ -134,6 +159,18 @@ class ApiGatewayPusher:
         result = PushResult()
         if not messages_by_connection:
             return result
+        url = self._url(endpoint_url).rstrip("/")
+        sink = _local_sinks.get(url) if self.local_sinks and not is_aws(url) else None
+        if sink is not None:   # subscribers with one subscription share message objects: encode each once
+            encoded: dict[int, bytes] = {}
+
+            def once(m: bytes | str) -> bytes:
+                b = encoded.get(id(m))
+                if b is None:
+                    b = encoded[id(m)] = encode(m)
+                return b
+
+            return sink({cid: [once(m) for m in msgs] for cid, msgs in messages_by_connection.items()})
         client = self.client(endpoint_url)
         limiter = self._limiters.get(self._url(endpoint_url))
         lock = threading.Lock()

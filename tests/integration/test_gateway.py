@@ -233,6 +233,37 @@ def test_connections_api_with_botocore(gateway) -> None:
         client.post_to_connection(ConnectionId="never-existed=", Data=b"x")
 
 
+def test_the_in_process_sink_delivers_as_the_connections_api_does(gateway) -> None:
+    # the app's pusher in the gateway's own process hands a run over in one call (no HTTP per post);
+    # the same answers as POST /@connections: open ids get their messages, unknown ones are gone,
+    # a message over 128 KB is refused; an https (AWS) endpoint is never served in-process
+    from chalicelib.transport.push import ApiGatewayPusher, register_local_sink
+
+    runner, seen = gateway
+    with connect(runner.gateway.ws_url, open_timeout=WAIT, max_size=2**20) as ws:
+        wait_for(lambda: seen["connect"], "$connect")
+        cid = seen["connect"][0][0]
+        pusher = ApiGatewayPusher(runner.gateway.management_url, client_factory=lambda *a: pytest.fail("boto3 used"))
+        result = pusher.send({cid: [b'{"n":1}', b'{"n":2}', b"x" * (128 * 1024 + 1)], "never-existed=": [b"{}"]})
+        assert (result.delivered, result.failed, result.gone, result.failed_ids) == (2, 1, ["never-existed="], [cid])
+        assert [json.loads(ws.recv(timeout=WAIT)) for _ in range(2)] == [{"n": 1}, {"n": 2}]
+    with pytest.raises(ValueError):
+        register_local_sink("https://abc.execute-api.us-east-1.amazonaws.com/prod", lambda m: None)
+
+
+def test_a_pusher_without_local_sinks_posts_through_boto3_to_the_gateway(gateway) -> None:
+    from chalicelib.transport.push import ApiGatewayPusher
+
+    runner, seen = gateway
+    with connect(runner.gateway.ws_url, open_timeout=WAIT) as ws:
+        wait_for(lambda: seen["connect"], "$connect")
+        cid = seen["connect"][0][0]
+        pusher = ApiGatewayPusher(runner.gateway.management_url, local_sinks=False)
+        result = pusher.send({cid: [b'{"via":"http"}'], "never-existed=": [b"{}"]})
+        assert (result.delivered, result.gone) == (1, ["never-existed="])
+        assert json.loads(ws.recv(timeout=WAIT)) == {"via": "http"}
+
+
 def test_handler_can_close_its_own_connection(gateway) -> None:
     runner, seen = gateway
     with connect(runner.gateway.ws_url, open_timeout=WAIT) as ws:

@@ -67,3 +67,28 @@ def test_a_schedule_gets_the_middleware_when_lambda_imports_only_its_module() ->
     (handled,) = [ln for ln in json_lines(out) if ln.get("message") == "event handled"]
     assert handled["correlation_id"] == "evt-42" and handled["cold_start"] is True
     assert handled["function_name"] == "funding-rate-service-prod-maintenance"
+
+
+def test_a_route_stages_its_log_keys_until_something_logs(capsys: pytest.CaptureFixture[str]) -> None:
+    seen: dict[str, Any] = {}
+
+    def quiet(event: Any) -> str:     # what a served request does: no log line
+        seen["staged"] = observability._keys(observability._current.pending)
+        return "ok"
+
+    def noisy(event: Any) -> str:     # a request that logs: the staged keys are on its line
+        observability.logger().registered_handler.stream = sys.stdout   # setStream would flush a closed capture
+        observability.logger().warning("route line")
+        return "ok"
+
+    class Request:   # the shape _describe reads from chalice.app.Request
+        def __init__(self) -> None:
+            self.lambda_context = type("Ctx", (), {"function_name": "api", "aws_request_id": "lambda-1"})()
+            self.context = {"requestId": "api-req-7"}
+
+    assert observability.observe(Request(), quiet) == "ok"
+    assert seen["staged"]["correlation_id"] == "api-req-7" and seen["staged"]["event_kind"] == "http"
+    assert observability._current.pending is None            # nothing left staged after the request
+    assert observability.observe(Request(), noisy) == "ok"
+    (line,) = [ln for ln in json_lines(capsys.readouterr().out) if ln.get("message") == "route line"]
+    assert line["correlation_id"] == "api-req-7" and line["function_request_id"] == "lambda-1"
