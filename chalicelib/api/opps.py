@@ -58,20 +58,19 @@ def computed(parent: Cached, hold_hours: Decimal, fee_type: str) -> Cached:
     return legs(parent, fee_type)
 
 
-# persistence fields a filter or sort may name: they are not in the leg table, so such a query
-# builds its candidate rows (pruned by what the legs decide), attaches persistence, then filters
-_PERSISTENCE_SORTS = frozenset(("opened_at_ms", "alive_hours", "avg_divergence_24h", "cv_24h", "sign_held_24h",
-                                "avg_divergence_7d", "cv_7d", "sign_held_7d"))
-
-
 def _select(parent: Cached, f: OpportunityFilter) -> tuple[list[Opportunity], int]:
-    """(the first `f.limit` matches, how many matched) with the persistence fields attached to the rows returned."""
+    """(the first `f.limit` matches, how many matched) with the persistence fields attached to the rows returned.
+
+    Persistence is not in the leg table: a query that filters or sorts on it builds its candidate rows
+    (pruned by what the legs decide), attaches persistence to them, then filters.
+    """
+    from chalicelib.core.opportunities import PERSISTENCE_FIELDS
     from chalicelib.core.persistence import attach
 
     table, generated_ms = parent.value
     stats, _, opened = _persistence()
     if f.min_alive_hours is None and f.min_avg_divergence_24h is None and f.max_cv is None \
-            and f.sort_by not in _PERSISTENCE_SORTS:
+            and f.sort_by not in PERSISTENCE_FIELDS:
         from chalicelib.core.select import select
 
         chosen, total = select(table, f, now_ms=generated_ms)

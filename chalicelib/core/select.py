@@ -30,6 +30,7 @@ from chalicelib.core.opportunities import (
     L_R1,
     L_SNAP,
     L_VOL,
+    PERSISTENCE_FIELDS,
     Leg,
     PairMath,
     check_hold,
@@ -87,6 +88,10 @@ def _pair_level(f: OpportunityFilter) -> OpportunityFilter | None:
 def select(table: dict[str, list[Leg]], f: OpportunityFilter, *, now_ms: int,
            valid_for_ms: int = DEFAULT_VALID_FOR_MS) -> tuple[list[Opportunity], int]:
     """(the first `f.limit` matches in `f`'s order, how many matched) over a leg table built for `f.fee_type`."""
+    if f.sort_by in PERSISTENCE_FIELDS or f.min_alive_hours is not None or f.min_avg_divergence_24h is not None \
+            or f.max_cv is not None:
+        raise ValueError("core.select ranks leg-table rows: persistence fields need the rows attached first "
+                         "(api.opps._select builds, attaches, then filters)")
     pm = PairMath(check_hold(f.hold_hours), f.fee_type, now_ms, now_ms + valid_for_ms)
     rows = select_rows(table, f, pm)
     return [to_opportunity(r) for r in rows[0]], rows[1]

@@ -50,7 +50,7 @@ holds = st.sampled_from([Decimal(1), Decimal(8), Decimal(24), Decimal("7.5")])
 
 
 @st.composite
-def a_filter(draw) -> OpportunityFilter:
+def a_filter(draw, sorts: tuple[str, ...] = SORTABLE_FIELDS) -> OpportunityFilter:
     return OpportunityFilter(
         include_dexes=draw(rarely(st.lists(st.sampled_from(DEXES), min_size=2, unique=True).map(tuple))),
         exclude_dexes=draw(rarely(st.lists(st.sampled_from(DEXES), min_size=1, max_size=2, unique=True).map(tuple))),
@@ -62,7 +62,7 @@ def a_filter(draw) -> OpportunityFilter:
         oi_ratio_min=draw(rarely(dec(0, 300, 2))), oi_ratio_max=draw(rarely(dec(300, 900, 2))),
         oi_imbalance=draw(rarely(st.sampled_from(("long_heavy", "short_heavy", "balanced")))),
         max_spread_bps=draw(rarely(dec(0, 2000, 1))), limit=draw(st.integers(1, 100)),
-        sort_by=draw(st.sampled_from(SORTABLE_FIELDS)), sort_desc=draw(st.booleans()),
+        sort_by=draw(st.sampled_from(sorts)), sort_desc=draw(st.booleans()),
         hold_hours=draw(holds), fee_type=draw(st.sampled_from(("maker", "taker"))))
 
 
