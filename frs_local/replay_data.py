@@ -11,9 +11,8 @@ shared/dex-fixtures (see tests/fixtures/venues/README.md); the VALUES are genera
   funding_interval_hours (1/4/8 h); EdgeX (V2, USDC, ids 3000000x) fraction per 240 min.
 - Multiplier listings (kPEPE, 1000PEPE, 1000PEPEUSDT ...): prices per 1000 tokens, OI in bundles.
 - A few assets carry a persistent cross-venue divergence large enough to beat fees.
-- Rates drift with wall time (sine of minutes + per-minute seeded noise), so consecutive collection
-  cycles differ while one minute's answers are stable: a venue's published rate is constant within each
-  UTC minute (venues republish their predicted rate about once a minute).
+- Rates drift smoothly with wall time (sine of minutes + per-minute seeded noise), so consecutive
+  collection cycles differ while one minute's answers are stable.
 - Settled histories are CONSISTENT with what was published: a settlement at instant T paid the last
   rate the venue published before T (`settled_1h`), in the venue's own wire unit and quantisation:
   Lighter and GRVT write rates with 4 decimals of a percent (0.0001 % = 1e-6 as a fraction; DEX_APIS_2026-12
@@ -134,11 +133,11 @@ class Universe:
     # ------------------------------------------------------------------ dynamics
 
     def rate_1h(self, dex: str, name: str, now_ms: int) -> float:
-        """Hourly fraction for (venue, asset) at now: asset bias + slow sine + per-minute noise + venue skew,
-        published once a minute (constant within each UTC minute)."""
+        """Hourly fraction for (venue, asset) at now: asset bias + slow sine + per-minute noise + venue skew."""
         a = self.assets[name]
-        minute = now_ms // 60_000
-        drift = a.amp_1h * math.sin(2 * math.pi * minute / a.period_min + a.phase)
+        minutes = now_ms / 60_000
+        minute = int(minutes)
+        drift = a.amp_1h * math.sin(2 * math.pi * minutes / a.period_min + a.phase)
         noise = (_u(self.seed, dex, name, minute) - 0.5) * 4e-6
         skew = (_u(self.seed, dex, name, "skew") - 0.5) * 1e-5
         extra = sum(x for asset, venue, x in DIVERGENT if asset == name and venue == dex)

@@ -96,8 +96,8 @@ def test_hyperliquid_btc_by_symbol_stores_hourly_rates_and_is_idempotent(replay,
     t, rate, hours, mark = stored[-1]
     settle = t - 37
     assert settle % HOUR_MS == 0
-    # the settlement paid the last rate the replay published before the hour (its minute 59)
-    assert rate == Decimal(rate_str(replay.universe.rate_1h("hyperliquid", "BTC", settle - 60_000)))
+    # the settlement paid the last rate the replay published before the hour (1 ms before it)
+    assert rate == Decimal(rate_str(replay.universe.rate_1h("hyperliquid", "BTC", settle - 1)))
     assert hours == 1 and mark is None                     # HL history has no mark price: NULL, not 0
     # a rerun skips the 25 recorded days and refetches only today's partial day: nothing new
     code, again = run_json(capsys, ["--dex", "hyperliquid", "--symbol", "BTC", "--days", "25"])
@@ -117,8 +117,8 @@ def test_grvt_history_converts_percentage_points_and_keeps_mark(replay, db_url, 
     first = day_start_ms(utc_day(before - 3 * DAY_MS))
     assert abs(len(stored) - settlement_hours(first, before, 0, 4 * HOUR_MS)) <= 1   # 4 h settlements
     t, rate, hours, mark = stored[0]
-    # what the wire said, percentage points with GRVT's 4 decimals: the rate published in the minute before t
-    pct = Decimal(rate_str(round(u.rate_1h("grvt", name, t - 60_000) * 4 * 100, 4)))
+    # what the wire said, percentage points with GRVT's 4 decimals: the last rate published before t (1 ms before)
+    pct = Decimal(rate_str(round(u.rate_1h("grvt", name, t - 1) * 4 * 100, 4)))
     assert hours == 4 and rate == pct / 100
     assert mark is not None and mark > 0
 
