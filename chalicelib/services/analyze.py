@@ -160,6 +160,18 @@ def outbound_events(events: Sequence[tuple[str, dict[str, Any]]], previous_state
     return out
 
 
+# venue tracker event -> the webhook type a subscriber names (webhooks.events.VENUE_TYPES); the record's
+# own `event` stays in the data, so a `failed` venue reaches venue.degraded subscribers as "failed"
+_VENUE_WEBHOOK_TYPES = {"degraded": "venue.degraded", "failed": "venue.degraded", "recovered": "venue.recovered",
+                        "unit_suspect": "venue.unit_suspect", "unit_ok": "venue.recovered"}
+
+
+def venue_webhook_events(events: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The venue tracker's events as typed webhook events (a flat record's `event` is not a webhook type)."""
+    return [{"type": _VENUE_WEBHOOK_TYPES[str(e["event"])], "data": dict(e)} for e in events
+            if str(e.get("event")) in _VENUE_WEBHOOK_TYPES]
+
+
 def emit_events(emit: Emit | None, outbound: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Hand events to the sink (None: nobody listens); its failure is logged, never the run's."""
     if emit is None or not outbound:
@@ -370,7 +382,7 @@ def run_once(event: Mapping[str, Any], *, settings: Any, storage: AnalysisStore,
             kv.set(keys.push_status(), dumps({"at_ms": now_ms, **ws}), ex=ttl)   # /health's websocket_push
             lap("push")
             outbound = outbound_events(events, previous_state, state, previous_rates, changed)
-            webhooks = emit_events(emit, [*outbound, *venues.events])   # venue events: flat records, same port
+            webhooks = emit_events(emit, [*outbound, *venue_webhook_events(venues.events)])
             lap("emit")
     except Exception as exc:
         if not is_outage(exc):

@@ -17,7 +17,7 @@ from chalicelib.core.codec import snapshot_to_dict
 from chalicelib.core.models import FeeSchedule, MarketSnapshot
 from chalicelib.core.serialize import dumps
 from chalicelib.services import ws_registry
-from chalicelib.services.analyze import emit_events, outbound_events
+from chalicelib.services.analyze import emit_events, outbound_events, venue_webhook_events
 from chalicelib.webhooks.events import event_id, normalize
 from tests.fakes import Env, snap
 
@@ -288,3 +288,21 @@ def test_a_failing_sink_never_fails_the_analysis() -> None:
 def test_flat_venue_records_are_accepted() -> None:
     (e,) = normalize([{"event": "venue.degraded", "dex": "grvt", "reason": "HTTP 502"}], now_ms=5)
     assert (e.type, dict(e.data), e.occurred_at_ms) == ("venue.degraded", {"dex": "grvt", "reason": "HTTP 502"}, 5)
+
+
+def test_venue_tracker_events_reach_webhooks_under_their_subscribable_type() -> None:
+    """The tracker's flat records ({"event": "degraded", ...}) carry no webhook type: before this mapping a
+    webhook subscribed to venue.degraded never heard of a degraded venue (normalize read "degraded")."""
+    from chalicelib.webhooks.events import VENUE_TYPES, normalize
+
+    tracker = [{"event": "degraded", "dex_name": "grvt", "reason": "budget"},
+               {"event": "failed", "dex_name": "edgex", "reason": "parse: HTTP 200 without data"},
+               {"event": "recovered", "dex_name": "lighter"},
+               {"event": "unit_suspect", "dex_name": "hyperliquid", "factor": 8},
+               {"event": "unit_ok", "dex_name": "hyperliquid"}]
+    typed = normalize(venue_webhook_events(tracker), now_ms=5)
+    assert [(e.type, e.data["dex_name"], e.data["event"]) for e in typed] == [
+        ("venue.degraded", "grvt", "degraded"), ("venue.degraded", "edgex", "failed"),
+        ("venue.recovered", "lighter", "recovered"), ("venue.unit_suspect", "hyperliquid", "unit_suspect"),
+        ("venue.recovered", "hyperliquid", "unit_ok")]
+    assert all(e.type in VENUE_TYPES for e in typed)
