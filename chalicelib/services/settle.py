@@ -100,7 +100,6 @@ def calibrate_all(dexes: list[str], storage: Any, *, now_ms: int) -> dict[str, d
     return reports
 
 
-EVENT_OF = {"unit_mismatch": "unit_mismatch", "verified": "verified", "unverified": "unverified"}
 
 
 def verdict_events(before: dict[str, str], reports: dict[str, dict[str, Any]], now_ms: int) -> list[dict[str, Any]]:
@@ -120,7 +119,7 @@ def verdict_events(before: dict[str, str], reports: dict[str, dict[str, Any]], n
                   "left out of opportunities" if new == "unit_mismatch" else
                   f"settled/published factor {factor} over {verdict['samples']} pairs" if new == "verified" else
                   verdict["suspected"])
-        events.append({"event": EVENT_OF[new], "dex_name": dex, "timestamp": iso_ms(now_ms), "previous": old,
+        events.append({"event": new, "dex_name": dex, "timestamp": iso_ms(now_ms), "previous": old,
                        "status": new, "factor": factor, "suspected": verdict["suspected"],
                        "samples": verdict["samples"], "reason": reason})
     return events
