@@ -12,7 +12,6 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from decimal import Decimal
 from typing import Any
 
 from chalicelib import wiring
@@ -51,11 +50,6 @@ def legs(parent: Cached, fee_type: str) -> Cached:
         return (table, now_ms), 400 * sum(len(v) for v in table.values())
 
     return CACHE.derived(f"{PREFIX}:legs:{fee_type}:{','.join(sorted(excluded))}", parent, build, data.ttl())
-
-
-def computed(parent: Cached, hold_hours: Decimal, fee_type: str) -> Cached:
-    """Kept name: the leg table entry (hold_hours no longer matters: one table serves every hold period)."""
-    return legs(parent, fee_type)
 
 
 def _select(parent: Cached, f: OpportunityFilter) -> tuple[list[Opportunity], int]:

@@ -94,18 +94,14 @@ class Sums:
         flat = array("d", self.acc) if live is None else array("d", [x for v in live.values() for x in v])
         for m in self.markets.values():
             flat.extend(m)
-        head = json.dumps({"end_ms": self.end_ms, "pairs": "\n".join(keys), "markets": "\n".join(self.markets)})
-        return head.encode() + b"\0" + flat.tobytes()
+        return _frame({"end_ms": self.end_ms, "pairs": "\n".join(keys), "markets": "\n".join(self.markets)}, flat)
 
     @classmethod
     def load(cls, raw: bytes) -> Sums:
-        head_raw, _, body = raw.partition(b"\0")
-        head = json.loads(head_raw)
-        flat = array("d")
-        flat.frombytes(body)
+        head, flat = _unframe(raw)
         values = flat.tolist()
-        pair_keys = head["pairs"].split("\n") if head["pairs"] else []
-        market_keys = head["markets"].split("\n") if head["markets"] else []
+        pair_keys = _lines(head["pairs"])
+        market_keys = _lines(head["markets"])
         n = 10 * len(pair_keys)
         sums = cls(int(head["end_ms"]), None, {k: values[n + 4 * i:n + 4 * i + 4] for i, k in enumerate(market_keys)})
         sums.acc = values[:n]
@@ -194,19 +190,32 @@ class Table:
         return [x if x == x else None for x in self.flat[TABLE_WIDTH * i:TABLE_WIDTH * i + TABLE_WIDTH]]
 
     def dump(self) -> bytes:
-        return json.dumps({"end_ms": self.end_ms, "pairs": "\n".join(self.index)}).encode() + b"\0" + self.flat.tobytes()
+        return _frame({"end_ms": self.end_ms, "pairs": "\n".join(self.index)}, self.flat)
 
     @classmethod
     def load(cls, raw: bytes) -> Table:
-        head_raw, _, body = raw.partition(b"\0")
-        head = json.loads(head_raw)
-        flat = array("d")
-        flat.frombytes(body)
-        keys = head["pairs"].split("\n") if head["pairs"] else []
+        head, flat = _unframe(raw)
+        keys = _lines(head["pairs"])
         return cls(int(head["end_ms"]), dict(zip(keys, range(len(keys)), strict=True)), flat)
 
 
 EMPTY = Table(0, {}, array("d"))
+
+
+def _frame(head: dict[str, Any], flat: array) -> bytes:
+    """The Redis form of a summary or table: a JSON head, a NUL, then the doubles."""
+    return json.dumps(head).encode() + b"\0" + flat.tobytes()
+
+
+def _unframe(raw: bytes) -> tuple[dict[str, Any], array]:
+    head_raw, _, body = raw.partition(b"\0")
+    flat = array("d")
+    flat.frombytes(body)
+    return json.loads(head_raw), flat
+
+
+def _lines(text: str) -> list[str]:
+    return text.split("\n") if text else []
 
 
 def table(sums: Sums) -> Table:

@@ -288,15 +288,7 @@ class PgStorage:
             symbol_ids = self._resolve_symbols(conn, {o.symbol for o in opportunities})
             with conn.cursor() as cur, cur.copy(q("copy_opportunities")) as copy:
                 for o in opportunities:
-                    copy.write_row((
-                        o.id, symbol_ids[o.symbol], dex_ids[o.long_dex], dex_ids[o.short_dex], o.long_rate,
-                        o.short_rate, o.divergence, o.divergence_1h, o.estimated_fees, o.net_profit_percent,
-                        o.annualized_apy, o.gross_apr, o.breakeven_hours, o.hold_hours, o.fee_type,
-                        o.long_volume_24h, o.short_volume_24h, o.min_volume_24h, o.long_oi_usd, o.short_oi_usd,
-                        o.min_oi_usd, o.max_oi_usd, o.oi_ratio, o.oi_imbalance, o.long_spread_bps,
-                        o.short_spread_bps, o.avg_spread_bps, o.mark_spread_bps, o.long_mark_price,
-                        o.short_mark_price, o.long_interval_hours, o.short_interval_hours,
-                        _dt(o.discovered_at_ms), _dt(o.valid_until_ms), Jsonb(o.metadata or {}, dumps=_dumps)))
+                    copy.write_row(self._opportunity_row(o, dex_ids, symbol_ids))
             return len(opportunities)
 
         return int(self._write(work))
