@@ -76,13 +76,9 @@ def fee_schedules(version: bytes | str | int | None) -> str:
 
 
 def persistence_sums() -> str:
-    """The incremental persistence summary (core.persistence.Sums) the analysis rolls each clock hour."""
+    """The incremental persistence summary (core.persistence.Sums) the analysis rolls each clock hour; REST reads
+    the pair statistics from the same bytes (core.persistence.Table)."""
     return f"{PREFIX}:persistence:sums"
-
-
-def persistence_table() -> str:
-    """Per-pair divergence statistics of the last completed hour (core.persistence.Table bytes; REST reads it)."""
-    return f"{PREFIX}:persistence:table"
 
 
 def persistence_legs() -> str:

@@ -46,14 +46,14 @@ def record_lifecycle(storage: Any, open_now: Sequence[Opportunity], now_ms: int)
 
 def refresh(kv: Any, storage: Any, now_ms: int) -> tuple[core.Table, dict[str, Any], str]:
     """(the statistics of the last completed hour, the legs' realized sums, how they were obtained:
-    cached | rolled | rebuilt)."""
+    cached | rolled | rebuilt). The statistics are read from the summary's own bytes (core.persistence.Table:
+    derived per row read), so a roll writes one summary, not a summary and a derived table."""
     end = core.hour_start(now_ms)
-    raw_table, raw_legs = kv.mget([keys.persistence_table(), keys.persistence_legs()])
-    if raw_table and raw_legs:
-        current = core.Table.load(raw_table)
+    raw_sums, raw_legs = kv.mget([keys.persistence_sums(), keys.persistence_legs()])
+    if raw_sums and raw_legs:
+        current = core.Table.load(raw_sums)
         if current.end_ms == end:
             return current, json.loads(raw_legs), "cached"
-    raw_sums = kv.get(keys.persistence_sums())
     sums = core.Sums.load(raw_sums) if raw_sums else None
     if sums is not None and sums.end_ms == end - HOUR_MS:
         done, left24, left7 = end - HOUR_MS, end - HOUR_MS - 24 * HOUR_MS, end - HOUR_MS - 168 * HOUR_MS
@@ -63,15 +63,15 @@ def refresh(kv: Any, storage: Any, now_ms: int) -> tuple[core.Table, dict[str, A
     else:
         sums = core.rebuild(storage.hourly_rates([end - i * HOUR_MS for i in range(1, 169)]), end)
         how = "rebuilt"
-    legs = {name: core.leg_sums(storage.realized_sums(since=_dt(end - hours * HOUR_MS)), sums.markets, w)
+    markets = sums.markets
+    legs = {name: core.leg_sums(storage.realized_sums(since=_dt(end - hours * HOUR_MS)), markets, w)
             for w, (name, hours) in enumerate(core.WINDOWS)}
-    stats = core.table(sums)
+    raw = sums.dump()
     pipe = kv.pipeline(transaction=False)
-    pipe.set(keys.persistence_sums(), sums.dump(), ex=SUMS_TTL_S)
-    pipe.set(keys.persistence_table(), stats.dump(), ex=TABLE_TTL_S)
+    pipe.set(keys.persistence_sums(), raw, ex=SUMS_TTL_S)
     pipe.set(keys.persistence_legs(), dumps(legs), ex=TABLE_TTL_S)
     pipe.execute()
-    return stats, legs, how
+    return core.Table.load(raw), legs, how
 
 
 def _dt(ms: int) -> Any:
