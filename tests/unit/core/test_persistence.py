@@ -137,3 +137,23 @@ def test_realized_falls_back_to_collected_rates_and_says_so() -> None:
                                                           "BTC:hl": ["0.0002", 7, "collected_rates"]}}, D(0), D(0))
     assert short_only["realized_source"] == "collected_rates"
     assert short_only["realized_7d"]["net_return"] == D("-0.0013")        # short hl 0.0002 - long px 0.0015
+
+
+def test_a_delisted_market_leaves_with_its_pairs_and_the_rest_matches_a_rebuild() -> None:
+    # venue c quotes BTC only in hour 0; a and b every hour (a = 0.0001, b = 0.0001 + k * 1e-6 in hour k)
+    hours = {k * H: {("BTC", "a"): 0.0001, ("BTC", "b"): 0.0001 + k * 1e-6} for k in range(200)}
+    hours[0][("BTC", "c")] = 0.0009
+    sums = p.rebuild(hours, H)
+    assert sorted(sums.index) == ["BTC:a:b", "BTC:a:c", "BTC:b:c"]
+    for end in range(2, 201):
+        done = (end - 1) * H
+        p.roll(sums, hours.get(done, {}), hours.get(done - 24 * H, {}), hours.get(done - 168 * H, {}))
+    loaded = p.Sums.load(sums.dump())
+    assert loaded.mkeys == ["BTC:a", "BTC:b"] and loaded.keys == ["BTC:a:b"]       # c and its two pairs gone
+    # hours 32..199 in the 7 d window: d = k * 1e-6, mean = (32 + 199) / 2 * 1e-6 = 115.5e-6; 24 h: hours 176..199
+    row = p.Table.load(sums.dump()).row("BTC:a:b")
+    assert row is not None and row[4] == pytest.approx(115.5e-6) and row[0] == pytest.approx((176 + 199) / 2 * 1e-6)
+    assert row[6] == 1.0 and row[2] == 1.0                                          # every hour of both windows > 0
+    built = p.table(p.rebuild(hours, 200 * H)).row("BTC:a:b")
+    assert built is not None
+    assert p.Table.load(loaded.dump()).row("BTC:a:b") == [approx(x, rel=1e-9) if x is not None else None for x in built]
