@@ -25,6 +25,8 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from _measured import emit, load
+
 from chalicelib.core import persistence as p
 from chalicelib.core.models import Opportunity
 
@@ -118,6 +120,12 @@ def main() -> None:
           f"roll = {roll_ms / ref:.1f}x, "
           f"attach = {attach_ms / ref:.1f}x the reference")
     print(f"load average: {os.getloadavg()[0]:.2f}")
+    emit("persistence", f"`bench/persistence.py`: persistence fields, {args.venues} venues x {args.symbols} symbols "
+         f"({len(opps):,} pairs) vs one hour's pair divergences (same run)",
+         f"the hour's first run (roll + summary bytes from/to Redis) **{roll_ms:.1f} ms** = {roll_ms / ref:.1f}x the "
+         f"reference ({ref:.1f} ms); the other runs of the hour (read back, attach to {len(some)}) {run_ms:.1f} ms; "
+         f"REST attach to all {len(opps):,} pairs {attach_ms:.1f} ms; full rebuild from 168 h (rare) "
+         f"{rebuild_ms / 1000:.1f} s ({load()})", "< 100 ms per run", roll_ms < 100 and run_ms < 100)
 
 
 if __name__ == "__main__":
