@@ -86,6 +86,12 @@ def persistence_legs() -> str:
     return f"{PREFIX}:persistence:legs"
 
 
+def settlements_version() -> str:
+    """A counter the settlement run bumps when it stored new settlements: the analysis then recomputes the realized
+    sums (persistence_legs) at its next run instead of waiting for the next clock hour's roll."""
+    return f"{PREFIX}:persistence:settled_version"
+
+
 def opportunity_opened() -> str:
     """{opportunity id: opened_at (epoch ms)} of the open spells (core/lifecycle.py), written each analysis."""
     return f"{PREFIX}:persistence:opened"

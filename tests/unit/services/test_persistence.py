@@ -30,6 +30,10 @@ class Kv:
         self.data[name] = value.encode() if isinstance(value, str) else value
         self.writes.append(name)
 
+    def incr(self, name: str) -> int:
+        self.data[name] = str(int(self.data.get(name) or 0) + 1).encode()
+        return int(self.data[name])
+
     def pipeline(self, transaction: bool = False) -> Kv:
         return self
 
@@ -43,13 +47,14 @@ class Storage:
     def __init__(self, hours: dict[int, dict[tuple[str, str], float]]) -> None:
         self.hours = hours
         self.asked: list[list[int]] = []
+        self.settled: dict[tuple[str, str], tuple[Decimal, int]] = {}
 
     def hourly_rates(self, hours: list[int]) -> dict[int, dict[tuple[str, str], float]]:
         self.asked.append(list(hours))
         return {h: self.hours[h] for h in hours if h in self.hours}
 
     def realized_sums(self, *, since: Any) -> dict[tuple[str, str], tuple[Decimal, int]]:
-        return {}
+        return self.settled
 
 
 def hour(a: float, b: float) -> dict[tuple[str, str], float]:
@@ -106,3 +111,20 @@ def test_run_never_fails_the_analysis_when_redis_breaks() -> None:
 
     out = svc.run(Broken(), Spells({}), [], {}, NOW, redis_ok=True)
     assert out["persistence"] == "unavailable" and "redis went away" in out["persistence_error"]
+
+
+def test_new_settlements_refresh_the_realized_sums_within_the_hour() -> None:
+    from chalicelib.services.settle import bump_settlements_version
+
+    kv, storage = Kv(), Storage({999 * H: hour(0.0001, 0.0002)})
+    _, legs, how = svc.refresh(kv, storage, NOW)
+    assert how == "rebuilt" and legs["24h"]["BTC:a"][2] == "collected_rates"
+    # the settlement run (at :07) stored BTC on venue a: 3 settlements summing to 0.00012
+    storage.settled = {("a", "BTC"): (Decimal("0.00012"), 3)}
+    bump_settlements_version(kv)
+    stats, legs, how = svc.refresh(kv, storage, NOW + 10 * 60_000)
+    assert how == "realized_refreshed" and len(storage.asked) == 1           # no hour queried again
+    assert legs["24h"]["BTC:a"] == ["0.00012", 3, "settlements"] and legs["24h"]["BTC:b"][2] == "collected_rates"
+    assert stats.row("BTC:a:b") is not None
+    _, _, how = svc.refresh(kv, storage, NOW + 11 * 60_000)                   # nothing new since: read back
+    assert how == "cached"
