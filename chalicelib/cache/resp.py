@@ -111,8 +111,10 @@ class Connection:
                 sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
                 sock.settimeout(self.connect_timeout)
                 sock.connect(self.address)
-            else:
-                sock = socket.create_connection(self.address, timeout=self.connect_timeout)
+            else:   # an ASCII host as bytes: getaddrinfo would import the idna codec for a str (cold start)
+                host, port = self.address
+                ascii_host = host.encode("ascii") if host.isascii() else host
+                sock = socket.create_connection((ascii_host, port), timeout=self.connect_timeout)
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if self.tls is not None:
                 context, hostname = self.tls

@@ -89,7 +89,7 @@ def test_get_mget_set_and_their_replies(monkeypatch: pytest.MonkeyPatch) -> None
         ("GET", "a"), ("GET", "missing"), ("MGET", "x", "y", "z"), ("SET", "k", "v", "EX", 60),
         ("SET", "k", "v", "PX", 1500, "NX"), ("DEL", "a", "b"), ("INCRBYFLOAT", "m", 1.25), ("EXPIRE", "k", 180),
         ("TTL", "gone"), ("PING",)])
-    assert kv.made == [(("cache", 6380), 1.5)]   # one connection, reused; the connect timeout as given
+    assert kv.made == [((b"cache", 6380), 1.5)]   # one connection, reused (host as ASCII bytes); connect timeout
     assert sock.timeout == 2.0                    # then the socket timeout for every read
 
 
@@ -112,7 +112,7 @@ def test_error_reply_raises_and_the_connection_stays_usable(monkeypatch: pytest.
         kv.get("k")
     assert not is_outage(info.value)              # a bad command is not an outage
     assert kv.get("k") == b"v"
-    assert kv.made == [(("cache", 6380), 1.5)]
+    assert kv.made == [((b"cache", 6380), 1.5)]
 
 
 def test_refused_connection_is_an_outage(monkeypatch: pytest.MonkeyPatch) -> None:
