@@ -3,7 +3,8 @@
 Why: importing redis-py 8 costs more than a route Lambda's whole cold-start budget (it loads
 redis.asyncio and with it asyncio: ~0.2 s, issue 18). The REST read path needs a handful of
 commands - GET, MGET, SET, DEL, EXISTS, EXPIRE, TTL, INCR, INCRBYFLOAT, SCARD, PING and a
-non-transactional pipeline of them - which are spoken here directly over a socket.
+non-transactional pipeline of them; LLEN and LINDEX for /health's ingest-buffer backlog - which are
+spoken here directly over a socket.
 
 Every other attribute (publish, rpush, smembers, scan_iter, transactional pipelines, ...) is served by a
 redis-py client built on first use with the same URL and timeouts (`_full`): the collectors, the analysis
@@ -285,6 +286,12 @@ class RespKV:
 
     def scard(self, key: Any) -> int:
         return self._one("SCARD", key)
+
+    def llen(self, key: Any) -> int:
+        return self._one("LLEN", key)
+
+    def lindex(self, key: Any, index: int) -> bytes | None:
+        return self._one("LINDEX", key, int(index))
 
     def ping(self) -> bool:
         return self._one("PING")

@@ -33,6 +33,9 @@ def test_read_path_commands_match_redis_py(redis_url: str) -> None:
     assert kv.exists("frs:a", "frs:none", "frs:m") == 2
     ref.sadd("frs:set", "c1", "c2", "c3")
     assert kv.scard("frs:set") == 3
+    ref.rpush("frs:buf", "first", "second")
+    assert (kv.llen("frs:buf"), kv.lindex("frs:buf", 0), kv.lindex("frs:buf", 5)) == (2, b"first", None)
+    assert kv.llen("frs:nolist") == 0
     assert kv.ping() is True
     assert kv.delete("frs:a", "frs:none") == 1
     with pytest.raises(ResponseError, match="WRONGTYPE"):     # a bad command: raised, not an outage
