@@ -14,20 +14,31 @@ Runs are interleaved (run 1 of every scenario, then run 2, ...) so the scenarios
 load; the route's total is printed as a ratio to bare-chalice and to the interpreter floor, with the
 load average (target: route <= 0.2 s on a quiet box).
 
+Bytecode: Lambda's /var/task is read-only, so Python cannot cache compiled modules there; the package
+carries them instead (infra/precompile.py, run by infra/deploy.sh). By default the bench reproduces that:
+app.py, chalicelib and the bare reference are byte-compiled first (checked-hash .pyc, removed again at the
+end), site-packages already are. `--source` times the same with every project module compiled from source
+at each start (a package without that step). PYTHONDONTWRITEBYTECODE=1 in every run, so nothing else changes.
+
 Against real servers: PostgreSQL and redis-server are started here (or DATABASE_URL / REDIS_URL
 are used), venues come from the replay server, and one warm-up cycle fills the database and
 Redis first, so the route reads real rows through the real cache tiers. `python -c pass` is
 reported as the interpreter's own floor; `-X importtime` of `import app` lists the heaviest modules.
 
-    python bench/coldstart.py            # 5 runs per scenario
+    python bench/coldstart.py            # 5 runs per scenario, bytecode as packaged
     python bench/coldstart.py --runs 9 --json
+    python bench/coldstart.py --source   # project modules compiled from source at every start
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
+import contextlib
 import json
 import os
+import py_compile
+import shutil
 import statistics
 import subprocess
 import sys
@@ -110,6 +121,32 @@ def scenarios() -> dict[str, tuple[str, dict[str, str]]]:
     }
 
 
+CODE = (ROOT / "chalicelib", ROOT / "bench" / "_coldstart")
+
+
+def _drop_bytecode() -> None:
+    for top in CODE:
+        for cache in top.rglob("__pycache__"):
+            shutil.rmtree(cache, ignore_errors=True)
+    for pyc in (ROOT / "__pycache__").glob("app.*.pyc"):
+        pyc.unlink()
+
+
+@contextlib.contextmanager
+def bytecode(compiled: bool):  # type: ignore[no-untyped-def]
+    """The project's modules byte-compiled (as infra/precompile.py ships them) or not at all, for the runs."""
+    _drop_bytecode()
+    try:
+        if compiled:   # checked-hash: a file left behind by an interrupted run can never shadow edited source
+            mode = py_compile.PycInvalidationMode.CHECKED_HASH
+            compileall.compile_file(ROOT / "app.py", quiet=1, invalidation_mode=mode)
+            for top in CODE:
+                compileall.compile_dir(top, quiet=1, invalidation_mode=mode)
+        yield
+    finally:
+        _drop_bytecode()
+
+
 def run_once(code: str, env: dict[str, str]) -> dict:
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
                          timeout=120)
@@ -127,8 +164,8 @@ def interpreter_floor(runs: int) -> float:
     return statistics.median(samples)
 
 
-def importtime(module: str, top: int = 12) -> list[tuple[str, float]]:
-    out = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {module}"], cwd=ROOT,
+def importtime(module: str, env: dict[str, str] | None = None, top: int = 12) -> list[tuple[str, float]]:
+    out = subprocess.run([sys.executable, "-X", "importtime", "-c", f"import {module}"], cwd=ROOT, env=env,
                          capture_output=True, text=True, check=True).stderr
     rows = []
     for line in out.splitlines():
@@ -188,28 +225,33 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--source", action="store_true", help="project modules compiled from source at every start")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="frs-coldstart-") as tmp_name:
         tmp = Path(tmp_name)
         os.chmod(tmp, 0o755)
         env, started = prepare(tmp)
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
         try:
             results = {}
             load_before = os.getloadavg()
             every: dict[str, list[dict]] = {name: [] for name in scenarios()}
-            for _ in range(args.runs):
-                for name, (code, extra) in scenarios().items():
-                    every[name].append(run_once(code, {**env, **extra}))
+            with bytecode(compiled=not args.source):
+                for _ in range(args.runs):
+                    for name, (code, extra) in scenarios().items():
+                        every[name].append(run_once(code, {**env, **extra}))
+                app_top = importtime("app", env)
             for name, samples in every.items():
                 results[name] = {k: round(statistics.median(s[k] for s in samples), 1)
                                  for k in ("import_ms", "call_ms", "total_ms")}
                 results[name]["status"] = samples[-1]["status"]
                 results[name]["heavy_modules_loaded"] = samples[-1]["heavy"]
-            report = {"runs": args.runs, "python_floor_ms": round(interpreter_floor(args.runs), 1),
+            report = {"runs": args.runs, "bytecode": "from source" if args.source else "precompiled",
+                      "python_floor_ms": round(interpreter_floor(args.runs), 1),
                       "load_before": [round(x, 2) for x in load_before],
                       "load_after": [round(x, 2) for x in os.getloadavg()],
                       "scenarios": results, "package_import_ms": package_costs(),
-                      "import_app_top": importtime("app")}
+                      "import_app_top": app_top}
         finally:
             for server in reversed(started):
                 server.stop()
@@ -217,7 +259,7 @@ def main() -> int:
         print(json.dumps(report, indent=2))
         return 0
     print(f"python -c pass (interpreter floor, not included below): {report['python_floor_ms']} ms; "
-          f"median of {args.runs} fresh processes")
+          f"median of {args.runs} fresh processes; project bytecode: {report['bytecode']}")
     print(f"{'scenario':<16}{'import':>10}{'1st call':>10}{'total':>10}  status  heavy modules loaded")
     for name, r in report["scenarios"].items():
         print(f"{name:<16}{r['import_ms']:>9.1f} {r['call_ms']:>9.1f} {r['total_ms']:>9.1f}   {r['status']:<6}  "

@@ -127,6 +127,9 @@ def correlation_id() -> str | None:
     return getattr(_current, "correlation_id", None)
 
 
+_NO_CONTEXT = object()
+
+
 def observe(event: Any, get_response: Any) -> Any:
     """Chalice middleware ("all"): context + correlation id on the logs, a trace segment, metrics flush.
 
@@ -135,6 +138,9 @@ def observe(event: Any, get_response: Any) -> Any:
     (`logger()`): a served request then never builds powertools (cold start) nor pays for the
     keys (handler overhead, bench/api.py). Every other event logs a line, so it appends at once.
     """
+    context = getattr(event, "lambda_context", _NO_CONTEXT)
+    if context is not _NO_CONTEXT:   # chalice.app.Request: a route, the hot path (issue 18)
+        return _observe_route(event, context, get_response)
     kind, context, cid = _describe(event)
     outer = correlation_id()   # an in-process chained analysis nests inside its collector
     _current.correlation_id = cid
@@ -161,4 +167,32 @@ def observe(event: Any, get_response: Any) -> Any:
         staged_unused = getattr(_current, "pending", None) is not None
         _current.pending = None
         if not staged_unused:   # keys were appended: put the outer event's correlation id back
+            logger().set_correlation_id(outer)
+
+
+def _observe_route(request: Any, context: Any, get_response: Any) -> Any:
+    """`observe` for a route: the same state changes as the general path with kind "http", lazy keys, no line."""
+    raw = request.context
+    cid = raw.get("requestId") if raw else None
+    current = _current
+    outer = getattr(current, "correlation_id", None)
+    current.correlation_id = cid
+    cold = _state["cold"]
+    if cold:
+        _state["cold"] = False
+    current.pending = ("http", cold, context, cid)
+    try:
+        tracer = _state["tracer"] if "tracer" in _state else _tracer()
+        if tracer is None:
+            return get_response(request)
+        with tracer.provider.in_subsegment("## http") as segment:
+            segment.put_annotation("kind", "http")
+            return get_response(request)
+    finally:
+        if _state["pending_metrics"]:
+            flush_metrics()
+        current.correlation_id = outer
+        staged_unused = current.pending is not None
+        current.pending = None
+        if not staged_unused:
             logger().set_correlation_id(outer)

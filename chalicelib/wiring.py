@@ -40,7 +40,8 @@ def storage() -> Storage:
 
 
 def kv() -> Any:
-    """Redis client (redis.Redis) when REDIS_URL/USE_REDIS allow, else the in-memory fallback."""
+    """Redis client (cache/resp.RespKV; redis-py behind it for the commands it does not speak) when
+    REDIS_URL/USE_REDIS allow, else the in-memory fallback."""
     if "kv" in _overrides:
         return _overrides["kv"]
     if "kv" not in _built:

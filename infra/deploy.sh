@@ -37,6 +37,9 @@ package() {  # package <format> <out dir>: generated files are replaced, nothing
     on_runtime chalice package --stage "${stage}" --merge-template infra/webhooks-queue.sam.json "${tmp}"
   fi
   mv "${tmp}"/* "${out}/" && rmdir "${tmp}"
+  # bytecode for every module in the zip, compiled by the runtime's Python: /var/task is read-only, so
+  # without it every cold start compiles app.py, chalicelib and the vendored packages (infra/precompile.py)
+  on_runtime python3 infra/precompile.py "${out}/deployment.zip"
   if [ "${format}" = "terraform" ]; then
     py infra/finish_terraform.py "${out}" --stage "${stage}"
   else

@@ -39,19 +39,19 @@ def answer(key: tuple[Any, ...]) -> str | None:
     entry_key = _memo.get(key)
     if entry_key is None:
         return None
-    body = CACHE.peek(entry_key)
-    if body is None:
+    entry = CACHE.live(entry_key)
+    if entry is None:
         _memo.pop(key, None)
         return None
     global _render
     if _render is None:
-        from chalicelib.api.rates import with_meta  # rates imports this module: resolved once, here
+        from chalicelib.api.rates import render_tail  # rates imports this module: resolved once, here
 
-        _render = with_meta
-    return _render(body)
+        _render = render_tail
+    return _render(CACHE.tail(entry_key, entry), entry.updated_ms, "memory")   # = with_meta(CACHE.peek(entry_key))
 
 
-_render: Callable[[Cached], str] | None = None
+_render: Callable[..., str] | None = None
 
 
 def remember(key: tuple[Any, ...], run: Callable[[], Any]) -> Any:

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import AliasChoices, BaseModel
 
 from chalicelib.api import schemas
+from chalicelib.api.param_models import pydantic_model
 from chalicelib.api.routes import DOCUMENTED, Route, resolve
 from chalicelib.api.schemas import ErrorBody
 from chalicelib.core import units
@@ -122,7 +123,8 @@ def _no_null(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def _parameters(model: type[BaseModel], where: str, components: dict[str, Any]) -> list[dict[str, Any]]:
+def _parameters(declared: Any, where: str, components: dict[str, Any]) -> list[dict[str, Any]]:
+    model = pydantic_model(declared)   # derived from the api/params.py declarations the requests are validated by
     schema = model.model_json_schema(ref_template=REF, mode="validation")
     for name, sub in schema.pop("$defs", {}).items():
         components.setdefault(name, sub)

@@ -27,13 +27,16 @@ RATES = "rates"
 
 def meta_prefix(cached: Cached, source: str | None = None) -> str:
     """Leading JSON members every cached response carries: updated_at, data_age_seconds, source."""
+    return _prefix(cached.updated_ms, source or cached.source, cached.stale)
+
+
+def _prefix(updated: int | None, source: str, stale_data: bool) -> str:
     now_ms = int(time.time() * 1000)
-    updated = cached.updated_ms
     # whole ms / 1000 is already the nearest double to a 3-decimal value: no round() needed
     age = "null" if updated is None else repr((now_ms - updated) / 1000 if now_ms > updated else 0.0)
     stamp = _stamp(updated) if updated is not None else iso_ms(now_ms)
-    stale = '"stale":true,' if cached.stale else ""   # the source is down: the last known data (issue 12)
-    return f'{{"source":"{source or cached.source}",{stale}"updated_at":"{stamp}","data_age_seconds":{age},'
+    stale = '"stale":true,' if stale_data else ""   # the source is down: the last known data (issue 12)
+    return f'{{"source":"{source}",{stale}"updated_at":"{stamp}","data_age_seconds":{age},'
 
 
 _last_stamp: tuple[int, str | None] = (-1, None)
@@ -52,8 +55,14 @@ def _stamp(updated_ms: int) -> str | None:
 def with_meta(body: Cached) -> str:
     """body.value is a rendered JSON object; splice the freshness members in front of its members."""
     note(body)
-    text: str = body.value
-    return meta_prefix(body) + text[1:] if text != "{}" else meta_prefix(body)[:-1] + "}"
+    return render_tail(body.value[1:], body.updated_ms, body.source, body.stale)
+
+
+def render_tail(tail: str, updated_ms: int | None, source: str, stale: bool = False) -> str:
+    """A rendered JSON object given without its leading "{" (its members and "}"), with the freshness members
+    spliced in front of its members."""
+    meta = _prefix(updated_ms, source, stale)
+    return meta + tail if tail != "}" else meta[:-1] + "}"
 
 
 def _rendered(key: str, build: Any, parent: Cached | None = None) -> str:

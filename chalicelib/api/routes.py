@@ -13,8 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel
-
 from chalicelib.api import history, opps, rates, system
 from chalicelib.api import params as p
 
@@ -31,7 +29,7 @@ class Call:
     headers: Any
 
 
-Model = type[BaseModel] | str   # a class, or "package.module:Name" imported on first use (cold start)
+Model = type | str   # a params class or pydantic model, or "package.module:Name" imported on first use (cold start)
 
 
 def resolve(model: Any) -> Any:
@@ -162,7 +160,7 @@ ROUTES: tuple[Route, ...] = (
     _R("GET", f"{V1}/metrics", "System", "Request, cache, database and WebSocket metrics", p.NoQuery, "Metrics",
        lambda c: system.metrics()),
     _R("PUT", f"{V1}/admin/dexes/{{dex}}/fees", "Admin", "Replace a venue's fee structure", p.NoQuery,
-       "FeeUpdated", lambda c: system.update_fees(c.path.dex, c.body), p.DexPath, body=p.FeeStructureBody,
+       "FeeUpdated", lambda c: system.update_fees(c.path.dex, c.body), p.DexPath, body="chalicelib.api.param_models:FeeStructureBody",
        errors=(400, 401, 403, 404, 422, 503), admin=True,
        description="Requires the X-API-Key header. 503 when no admin key is configured (admin is off). "
                    "Invalidates dex_metadata and opportunities caches."),

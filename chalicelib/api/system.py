@@ -7,19 +7,21 @@ import hmac
 import json
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib import wiring
 from chalicelib.api import data
 from chalicelib.api.cache import CACHE
 from chalicelib.api.errors import ApiError, not_found
 from chalicelib.api.metrics import METRICS
-from chalicelib.api.params import FeeStructureBody
 from chalicelib.cache import keys
 from chalicelib.core import units
 from chalicelib.core.codec import fee_from_dict, fee_to_dict
 from chalicelib.core.models import FeeSchedule
 from chalicelib.core.serialize import iso_ms
+
+if TYPE_CHECKING:   # pydantic: imported by the admin route only (cold start)
+    from chalicelib.api.param_models import FeeStructureBody
 
 UNIT_CHECK = "venues:unit_check"
 NOT_JUDGED = {"status": "unknown", "factor": None, "ratio": None, "median_rate_1h": None, "reference_rate_1h": None,

@@ -1,4 +1,4 @@
-"""The key-value store behind `wiring.kv()`: redis.Redis when configured, else an in-memory fallback.
+"""The key-value store behind `wiring.kv()`: Redis when configured (cache/resp.py), else an in-memory fallback.
 
 The fallback implements the subset of redis-py the project uses (strings with TTL, sets,
 counters, pipelines, scan, pub/sub publish to in-process listeners) so `frs local` without a
@@ -21,12 +21,14 @@ log = logging.getLogger(__name__)
 
 
 def make_kv(settings: Any) -> Any:
-    """redis.Redis on REDIS_URL (short timeouts: a slow cache must not stall a Lambda), else MemoryKV."""
-    if settings.redis_enabled:
-        import redis
+    """Redis on REDIS_URL (short timeouts: a slow cache must not stall a Lambda), else MemoryKV.
 
-        return redis.Redis.from_url(settings.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0,
-                                    health_check_interval=30)
+    cache/resp.RespKV speaks the read path's commands itself and hands every other call to redis-py,
+    built on first use: a route Lambda's cold start never imports redis-py (issue 18)."""
+    if settings.redis_enabled:
+        from chalicelib.cache.resp import RespKV
+
+        return RespKV(settings.redis_url, socket_timeout=2.0, socket_connect_timeout=2.0, health_check_interval=30)
     reason = "USE_REDIS=false" if not settings.use_redis else "REDIS_URL is not set"
     log.warning("Redis disabled (%s): using the in-memory key-value fallback (per process, not shared)", reason)
     return MemoryKV()

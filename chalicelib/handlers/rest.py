@@ -29,11 +29,13 @@ def _request_key(name: str, path: dict[str, str], params: Any) -> tuple[Any, ...
 def _view(route: Route) -> Any:
     cacheable = route.method == "GET" and not route.admin and route.body is None
     name = route.name
+    bare_key = (name, (), ())   # the key of a request without path or query parameters
 
     def view(**path: str) -> Any:
         request = rest.current_request
         if cacheable:   # a request seen before, answered from its rendered entry (api/fastlane.py)
-            key = _request_key(name, path, request.query_params)
+            params = request.query_params
+            key = _request_key(name, path, params) if path or params else bare_key
             hit = fastlane.answer(key)
             if hit is not None:
                 return hit

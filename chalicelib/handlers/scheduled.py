@@ -4,7 +4,8 @@ Function names (Lambda `<app>-<stage>-<name>`): `collect-<dex>` generated from t
 REGISTRY (a new venue module gets its schedule with no change here), `analyze`,
 `health-check`, `maintenance`. The Python handlers are module attributes `collect_<dex>`,
 `analyze`, `health_check`, `maintenance` (the Lambda handler strings point at them).
-Services are imported inside the handlers: a route's cold start never pays for them.
+Services are imported inside the handlers, and the schedules are registered from the venue ids
+(chalicelib.venues.NAMES) without importing the venue modules: a route's cold start never pays for them.
 
 On Lambda these functions' handler strings point into THIS module, so app.py is never imported
 there and the app's middleware would not reach them; `_observed` attaches `observe` directly
@@ -22,7 +23,7 @@ from chalice import Blueprint, Cron, Rate
 from chalicelib import wiring
 from chalicelib.observability import observe
 from chalicelib.settings import Settings
-from chalicelib.venues import REGISTRY
+from chalicelib.venues import NAMES
 
 scheduled = Blueprint(__name__)
 # Only this variable is read at import: `chalice package` imports the app with the stage's environment,
@@ -75,8 +76,8 @@ def _collector(dex: str) -> Any:
     return _observed(scheduled.schedule(Rate(COLLECT_EVERY_MINUTES, unit=Rate.MINUTES), name=f"collect-{dex}")(handler))
 
 
-for _venue in REGISTRY:
-    globals()[f"collect_{_venue.SPEC.id}"] = _collector(_venue.SPEC.id)
+for _dex in NAMES:   # the ids only: the venue modules load in the collector that runs (jobs.collect)
+    globals()[f"collect_{_dex}"] = _collector(_dex)
 
 
 @_observed

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.api.errors import ApiError, bad_parameter
-from chalicelib.api.params import Query
+from chalicelib.api.param_models import Query
 from chalicelib.core.filters import FilterError
 from chalicelib.webhooks import events as ev
 from chalicelib.webhooks import keys, safety, signing

@@ -338,3 +338,35 @@ def test_terraform_reads_the_finished_configuration(tmp_path: Path) -> None:
     assert "Unsupported Terraform Core version" not in text
     for bad in ("may not be overridden", "Missing base", "Duplicate", "Unsupported argument", "Invalid"):
         assert bad not in text, text[-3000:]
+
+
+def test_precompile_puts_bytecode_the_runtime_uses_beside_every_module(sam: dict[str, Any], tmp_path: Path) -> None:
+    """infra/precompile.py (run by infra/deploy.sh after `chalice package`): Lambda cannot write __pycache__ in
+    /var/task, so without it every cold start compiles app.py, chalicelib and the vendored packages."""
+    import zipfile
+
+    sys.path.insert(0, str(ROOT / "infra"))
+    try:
+        import precompile
+    finally:
+        sys.path.remove(str(ROOT / "infra"))
+    package_zip = tmp_path / "deployment.zip"
+    shutil.copy(sam["dev"]["dir"] / "deployment.zip", package_zip)
+    count, skipped = precompile.precompile(str(package_zip))
+    names = set(zipfile.ZipFile(package_zip).namelist())
+    sources = {n for n in names if n.endswith(".py")}
+    tag = sys.implementation.cache_tag
+    assert count == len(sources) - len(skipped) and count > 100
+    assert f"__pycache__/app.{tag}.pyc" in names and f"chalicelib/api/__pycache__/params.{tag}.pyc" in names
+    assert {n for n in sources if precompile.pyc_name(n) not in names} == set(skipped)
+    assert precompile.precompile(str(package_zip))[0] == 0            # run twice: nothing added twice
+    # the runtime loads the bytecode, not the source: change the source after compiling, the old code runs
+    task = tmp_path / "task"
+    zipfile.ZipFile(package_zip).extractall(task)
+    (task / "chalicelib" / "api" / "params.py").write_text("raise RuntimeError('compiled from source')\n")
+    (task / "probe.py").write_text("import app, chalicelib.api.params as p; print(p.OpportunityQuery.__name__, p.__file__)\n")
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONPATH": str(task)}
+    done = subprocess.run([sys.executable, "-c", "import probe"], cwd=task, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["OpportunityQuery", str(task / "chalicelib" / "api" / "params.py")]

@@ -144,3 +144,73 @@ def test_min_profit_that_looks_like_a_percent_is_refused_with_the_unit(model) ->
     err = fails(model, {"min_profit": "0.2"})   # a trader meaning 0.2 % would otherwise match nothing
     assert err.status == 400 and err.parameter == "min_profit"
     assert "fraction of notional" in err.detail and "0.002" in err.detail and "0.2%" in err.detail
+
+
+# ---- the plain validator and the pydantic model derived from the same declarations ------------------------------
+AGREE = [   # (class, query): spellings the plain validator decides itself and ones it hands over
+    (p.OpportunityQuery, {}),
+    (p.OpportunityQuery, {"min_profit": "0.002", "limit": "25", "sort_desc": "false", "fee_type": "taker"}),
+    (p.OpportunityQuery, {"min_profit": "0.2%", "hold_hours": "0.001", "include_dexes": "Lighter,edgex"}),
+    (p.OpportunityQuery, {"min_volume_24h": "0", "max_volume": "1000000000000000", "oi_imbalance": "balanced"}),
+    (p.OpportunityQuery, {"hold_hours": "1E2", "limit": "+5", "sort_desc": "yes"}),       # handed over, accepted
+    (p.OpportunityQuery, {"hold_hours": "0.0009"}), (p.OpportunityQuery, {"limit": "007"}),
+    (p.OpportunityQuery, {"min_profit": "0.01", "min_profit_percent": "0.02"}),           # one field, two names
+    (p.RatesQuery, {"basis": "apr", "dex": " HYPERLIQUID ", "symbol": "btc", "include_metadata": "1"}),
+    (p.RatesQuery, {"include_metadata": "True"}), (p.RatesQuery, {"dex": "x\n"}),
+    (p.HistoryQuery, {"start_time": "2026-01-01T00:00:00+05:30", "end_time": "2026-01-02T00:00:00.25Z"}),
+    (p.HistoryQuery, {"start_time": "2026-01-01 00:00:00"}), (p.HistoryQuery, {"start_time": "1999-12-31T23:00:00-02:00"}),
+    (p.HistoryQuery, {"start_time": "2026-02-30T00:00:00Z"}), (p.HistoryQuery, {"page": "1000000", "page_size": "1000"}),
+    (p.BacktestQuery, {"symbol": "eth", "long_dex": "a", "short_dex": "b", "start_time": "2026-01-01T00:00:00"}),
+    (p.BacktestQuery, {"symbol": "eth", "long_dex": "a", "short_dex": "b"}),              # required one missing
+    (p.CompareQuery, {"dex1": "a", "dex2": "b", "hold_hours": "8760"}),
+    (p.OpportunityHistoryQuery, {"min_profit": "-1", "limit": "1000"}), (p.StatsQuery, {"period": "90d"}),
+]
+
+
+def outcome(run):
+    try:
+        return ("ok", {k: (type(v), v) for k, v in run().model_dump().items()})
+    except ApiError as err:
+        return ("error", err.status, err.body())
+
+
+@pytest.mark.parametrize(("model", "query"), AGREE)
+def test_plain_validator_agrees_with_the_derived_pydantic_model(model, query) -> None:
+    plain = outcome(lambda: p._validate(model, dict(query)))
+    derived = outcome(lambda: p._authority(model, dict(query)))
+    assert plain == derived
+
+
+def test_plain_validator_values() -> None:
+    from datetime import UTC, datetime
+
+    q = p.parse_query(p.HistoryQuery, Multi({"start_time": "2026-01-01T05:30:00+05:30", "page": "3"}))
+    assert q.start_time == datetime(2026, 1, 1, 0, 0, tzinfo=UTC)   # 05:30 at +05:30 is midnight UTC
+    assert (q.page, q.page_size, q.basis, q.interval) == (3, 100, "8h", "1h")
+    q = p.parse_query(p.OpportunityQuery, Multi({"min_profit": "0.5%", "exclude_dexes": ["a", "B,c"]}))
+    assert q.min_profit == Decimal("0.005")                         # 0.5 / 100
+    assert q.exclude_dexes == ["a", "b", "c"]
+    moved = q.model_copy(update={"symbol": "ETH"})
+    assert (moved.symbol, q.symbol, moved.min_profit) == ("ETH", None, Decimal("0.005"))
+    assert list(q.model_dump())[:3] == ["symbol", "long_dex", "short_dex"]
+
+
+def test_a_huge_min_profit_is_a_400_not_an_overflow() -> None:
+    # 1e999999 >= 0.1 looked like a percent; spelling it out (x 100) overflowed the Decimal context: a 500 before
+    err = fails(p.OpportunityQuery, {"min_profit": "1e999999"})
+    assert (err.status, err.parameter) == (400, "min_profit")
+
+
+def test_common_requests_never_import_pydantic() -> None:
+    """The cold start of a route Lambda: validating its usual requests needs no pydantic (issue 18)."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom chalicelib.api import params as p\n"
+            "p.parse_query(p.RatesQuery, {'basis': '1h', 'dex': 'lighter'})\n"
+            "p.parse_query(p.OpportunityQuery, {'min_profit': '0.001', 'limit': '20', 'include_dexes': 'a,b'})\n"
+            "p.parse_query(p.HistoryQuery, {'start_time': '2026-01-01T00:00:00Z', 'interval': 'raw'})\n"
+            "p.parse_path(p.DexSymbolPath, dex='lighter', symbol='btc')\n"
+            "print('pydantic' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
