@@ -142,7 +142,10 @@ def _recover_redis(redis_dir: Path) -> str | None:
     raw = pid_file.read_text().strip()
     pid_file.unlink()
     pid = int(raw) if raw.isdigit() else 0
-    if pid and _alive(pid) and "redis" in _proc_cmdline(pid):
+    # the program itself must be redis-server (its title: "/usr/bin/redis-server 127.0.0.1:PORT"), not any
+    # process whose command line mentions redis (a pytest run of test_redis_client.py killed itself that way)
+    program = (_proc_cmdline(pid).split() or [""])[0] if pid else ""
+    if pid and _alive(pid) and Path(program).name == "redis-server":
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 10
         while _alive(pid) and time.monotonic() < deadline:

@@ -107,6 +107,21 @@ def test_stale_redis_pid_file_is_dropped_without_killing_anything(tmp_path: Path
     assert not (tmp_path / "frs-redis.pid").exists()
 
 
+def test_a_process_that_only_mentions_redis_is_not_stopped(tmp_path: Path) -> None:
+    # e.g. `pytest tests/integration/test_redis_client.py`: "redis" in its command line, not a redis-server
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "redis-server-lookalike"])
+    try:
+        (tmp_path / "frs-redis.pid").write_text(str(proc.pid))
+        assert st._recover_redis(tmp_path) is None
+        assert proc.poll() is None                       # still running
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def test_doc_rows_follow_the_apps_routes() -> None:
     app = Chalice("tiny")
 
