@@ -55,13 +55,13 @@ def collect_and_chain(dex: str, context: Any = None) -> dict[str, Any]:
 
     settings = wiring.settings()
     if settings.enabled_dexes and dex not in settings.enabled_dexes:
-        return {"dex": dex, "status": "disabled"}
+        return {"dex_name": dex, "status": "disabled"}
     summary = jobs.collect(dex, settings=settings, storage=wiring.storage(), kv=wiring.kv(),
                            collect_kwargs=wiring.get("collect_kwargs", dict))  # tests: an httpx client
     report("collection", summary, MarketsCollected=summary["markets"],
            VenueErrors=0 if summary["status"] == "success" else 1)
     if summary["markets"]:
-        payload = {"source": "collector", "dex": dex, "collected_at": summary["collected_at"],
+        payload = {"source": "collector", "dex_name": dex, "collected_at": summary["collected_at"],
                    "markets": summary["markets"], "correlation_id": correlation_id() or str(uuid.uuid4())}
         summary["analysis"] = jobs.chain(payload, settings=settings, local=analyze, context=context)
     return summary

@@ -237,7 +237,7 @@ def run(event: Mapping[str, Any], *, settings: Any, storage: AnalysisStore, kv: 
         return summary
     if not acquired:
         kv.set(PENDING_KEY, "1", ex=LOCK_MS // 1000)
-        return {"trigger": event.get("dex") or event.get("source") or "manual",
+        return {"trigger": event.get("dex_name") or event.get("dex") or event.get("source") or "manual",
                 "correlation_id": event.get("correlation_id"), "coalesced": True}
     try:
         kv.delete(PENDING_KEY)
@@ -394,7 +394,7 @@ def run_once(event: Mapping[str, Any], *, settings: Any, storage: AnalysisStore,
     counts = {"opened": 0, "updated": 0, "closed": 0}
     for name, _ in events:
         counts[name] += 1
-    return {"trigger": event.get("dex") or event.get("source") or "manual",
+    return {"trigger": event.get("dex_name") or event.get("dex") or event.get("source") or "manual",
             "correlation_id": event.get("correlation_id"), "generated_at": timestamp,
             "snapshots": len(snapshots), "sources": sources, "fees_source": fees_source,
             "opportunities": pairs, "open": len(open_now), "written": written, "events": counts,

@@ -47,7 +47,7 @@ def collect(dex: str, *, settings: Any, storage: Any, kv: Any, collect_kwargs: A
             if not is_outage(exc):
                 raise
             log.warning("collect %s: Redis unavailable (%s): rates stored in PostgreSQL only", dex, exc)
-    return {"dex": dex, "status": result.status, "markets": len(result.snapshots) if cached else 0,
+    return {"dex_name": dex, "status": result.status, "markets": len(result.snapshots) if cached else 0,
             "rejected": len(result.rejects), "error": result.error, "collected_at": iso_ms(result.started_at_ms),
             "timings_ms": {"fetch": result.fetch_ms, "parse": result.parse_ms, "store": result.store_ms,
                            "total": round((time.perf_counter() - t0) * 1000, 1)}}

@@ -173,7 +173,7 @@ def test_redis_and_database_down_together_the_loss_is_counted(own_pg, own_redis,
     for s in both_down:
         m = re.search(r"LOST: (\d+) snapshots", s["error"] or "")
         assert s["status"] == "failed" and m, s
-        lost_per_venue[s["dex"]] += int(m.group(1))
+        lost_per_venue[s["dex_name"]] += int(m.group(1))
     assert all(n > 0 for n in lost_per_venue.values()), lost_per_venue
     # ... and once Redis is back, the buffer's counter holds exactly that, per venue, and /health shows it
     assert {d: counted[d]["snapshots_lost"] for d in VENUES} == lost_per_venue, counted

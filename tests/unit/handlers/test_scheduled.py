@@ -126,7 +126,7 @@ def test_collector_on_aws_invokes_the_analysis_function_asynchronously(env: Env,
 
     assert summary["analysis"] == {"mode": "lambda", "function": "funding-rate-service-prod-analyze", "status": 202}
     payload = json.loads(sent[0]["Payload"])
-    assert payload["source"] == "collector" and payload["dex"] == "hyperliquid" and payload["markets"] == 3
+    assert payload["source"] == "collector" and payload["dex_name"] == "hyperliquid" and payload["markets"] == 3
     assert payload["correlation_id"] == event["id"]         # the analysis logs carry the schedule's id
     assert env.storage.opportunities == []                  # nothing ran in this process
 
