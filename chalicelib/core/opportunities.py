@@ -16,10 +16,11 @@ from collections import namedtuple
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from decimal import Decimal
+from operator import itemgetter
 
 from chalicelib.core.fees import FEE_TYPES, fee_for
 from chalicelib.core.models import FeeSchedule, MarketSnapshot, Opportunity
-from chalicelib.core.units import APR_PER_1H, EIGHT, HOURS_PER_YEAR, HUNDRED
+from chalicelib.core.units import APR_PER_1H, EIGHT, HOURS_PER_YEAR, HUNDRED, rate_1h
 
 DEFAULT_HOLD_HOURS = Decimal(8)
 DEFAULT_VALID_FOR_MS = 60_000
@@ -172,30 +173,37 @@ def leg_table(snapshots: Iterable[MarketSnapshot], fees: Mapping[str, FeeSchedul
     vol30 = volume_30d or {}
     fee2 = {dex: _TWO * fee_for(schedule, fee_type, vol30.get(dex, _ZERO)) for dex, schedule in fees.items()
             if dexes is None or dex in dexes}
-    table = LegTable()
+    get_fee2 = fee2.get
+    table = LegTable(fee2)
+    # Hot path (the first REST query after a snapshot refresh builds this; bench/opportunities.py):
+    # one comprehension per symbol, venues taken in name order so that the stable sort on rate_8h
+    # alone leaves equal rates in dex-name order (the (rate_8h, dex) order, without building a key
+    # tuple or comparing Decimals twice per step); `r1 * EIGHT` is s.rate_8h (units.rate_8h).
     for symbol, by_dex in latest_snapshots(snapshots, now_ms=now_ms, max_age_ms=max_age_ms).items():
-        legs = []
-        for dex, s in by_dex.items():
-            f2 = fee2.get(dex)
-            if f2 is None:
-                continue
-            r1 = s.rate_1h
-            # r1 * EIGHT is s.rate_8h (units.rate_8h) without computing rate_1h twice
-            legs.append((r1 * EIGHT, dex, r1, f2, s.volume_24h_usd, s.open_interest_usd, s))
+        if len(by_dex) < 2:
+            continue
+        legs = [((r1 := rate_1h((s := by_dex[dex]).funding_rate, s.funding_interval_hours)) * EIGHT, dex, r1, f2,
+                 s.volume_24h_usd, s.open_interest_usd, s)
+                for dex in sorted(by_dex) if (f2 := get_fee2(dex)) is not None]
         if len(legs) >= 2:
-            legs.sort(key=lambda r: (r[0], r[1]))   # long = lower rate_8h; equal rates: dex name order
+            legs.sort(key=_RATE_8H)   # stable: long = lower rate_8h; equal rates stay in dex-name order
             table[symbol] = legs
     return table
 
 
+_RATE_8H = itemgetter(L_R8)
+
+
 class LegTable(dict[str, list[Leg]]):
-    """symbol -> legs (see leg_table), with a memo for what passes derive from it and reuse
-    (core.select keeps per-hold arrays here, so a kept table serves many queries)."""
+    """symbol -> legs (see leg_table), with the 2 x fee per venue it was built with (every leg's
+    L_FEE2 is one of them) and a memo for what passes derive from it and reuse (core.select keeps
+    its columns and per-hold arrays here, so a kept table serves many queries)."""
 
-    __slots__ = ("memo",)
+    __slots__ = ("fee2", "memo")
 
-    def __init__(self) -> None:
+    def __init__(self, fee2: Mapping[str, Decimal] | None = None) -> None:
         super().__init__()
+        self.fee2: Mapping[str, Decimal] = fee2 or {}
         self.memo: dict[object, object] = {}
 
 
