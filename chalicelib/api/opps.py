@@ -79,10 +79,10 @@ def _select(parent: Cached, f: OpportunityFilter) -> tuple[list[Opportunity], in
         pair_rows,
         to_opportunity,
     )
-    from chalicelib.core.select import leg_test
+    from chalicelib.core.select import leg_mask
 
     pm = PairMath(check_hold(f.hold_hours), f.fee_type, generated_ms, generated_ms + DEFAULT_VALID_FOR_MS)
-    prune = Prune(symbols=None if f.symbol is None else frozenset((f.symbol,)), leg=leg_test(f),
+    prune = Prune(symbols=None if f.symbol is None else frozenset((f.symbol,)), leg=leg_mask(f),
                   min_divergence=f.min_divergence, min_net=f.min_profit_percent)
     rows = [to_opportunity(r) for r in pair_rows(table, prune, pm)]
     attach(rows, stats, opened, generated_ms)

@@ -16,6 +16,7 @@ from collections import namedtuple
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from decimal import Decimal
+from itertools import compress
 from operator import itemgetter
 
 from chalicelib.core.fees import FEE_TYPES, fee_for
@@ -109,7 +110,7 @@ class Prune:
 
     symbols: frozenset[str] | None = None                  # only these symbols
     dexes: frozenset[str] | None = None                    # only these venues (None = all)
-    leg: Callable[[tuple], bool] | None = None             # a leg (see Leg) every kept pair's legs pass
+    leg: Callable[[list[tuple]], list[bool]] | None = None  # of a symbol's legs, which every kept pair's legs pass
     min_divergence: Decimal | None = None                  # divergence (rate_8h) at least this
     min_net: Decimal | None = None                         # net_profit_percent at least this
 
@@ -287,7 +288,7 @@ def pair_rows(table: dict[str, list[Leg]], pr: Prune, pm: PairMath) -> Iterator[
         if pr.dexes is not None:
             rows = [r for r in rows if r[1] in pr.dexes]
         if leg is not None:
-            rows = [r for r in rows if leg(r)]
+            rows = list(compress(rows, leg(rows)))
         n = len(rows)
         for i in range(n - 1):
             lg = rows[i]

@@ -15,11 +15,11 @@ property test checks it) from the same engine (`opportunities.leg_table` + `pair
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from collections.abc import Callable, Iterable, Mapping
+from bisect import bisect_left, insort
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, getcontext, localcontext
 from itertools import accumulate, chain, compress
-from operator import add, attrgetter, itemgetter, sub
+from operator import add, and_, attrgetter, itemgetter, sub
 from typing import Any, NamedTuple
 
 from chalicelib.core.filters import OpportunityFilter, predicates, rank
@@ -47,39 +47,52 @@ NET_SORTS = ("net_profit_percent", "annualized_apy")   # increasing functions of
 _NO_FLOOR = Decimal("-Infinity")   # below every finite net: no min_net
 
 
-def leg_test(f: OpportunityFilter) -> Callable[[Leg], bool] | None:
-    """The conditions of `f` one leg decides: a pair matches them iff both of its legs pass.
+Mask = Callable[[Sequence[Leg]], list[bool]]
+
+
+def leg_mask(f: OpportunityFilter) -> Mask | None:
+    """The conditions of `f` one leg decides, as a function from legs to which of them pass: a pair
+    matches those conditions iff both of its legs pass.
 
     (min of two >= X iff both >= X; max of two <= X iff both <= X; an unknown value fails a volume
-    or OI bound and passes the spread bound, as core.filters has it.) None when `f` sets none.
+    or OI bound and passes the spread bound, as core.filters has it.) None when `f` sets none. One
+    comprehension per condition over all the legs (no call per leg: this runs on every leg of a
+    table per query).
     """
-    checks: list[Callable[[Leg], bool]] = []
+    parts: list[Mask] = []
     if f.include_dexes is not None:
         inc = frozenset(f.include_dexes)
-        checks.append(lambda g: g[L_DEX] in inc)
+        parts.append(lambda legs: [g[L_DEX] in inc for g in legs])
     if f.exclude_dexes:
         exc = frozenset(f.exclude_dexes)
-        checks.append(lambda g: g[L_DEX] not in exc)
+        parts.append(lambda legs: [g[L_DEX] not in exc for g in legs])
     if f.min_volume_24h is not None and f.min_volume_24h > 0:
         min_vol = f.min_volume_24h
-        checks.append(lambda g: (v := g[L_VOL]) is not None and v >= min_vol)
+        parts.append(lambda legs: [(v := g[L_VOL]) is not None and v >= min_vol for g in legs])
     if f.max_volume_24h is not None:
         max_vol = f.max_volume_24h
-        checks.append(lambda g: (v := g[L_VOL]) is not None and v <= max_vol)
+        parts.append(lambda legs: [(v := g[L_VOL]) is not None and v <= max_vol for g in legs])
     if f.min_oi_usd is not None:
         min_oi = f.min_oi_usd
-        checks.append(lambda g: (v := g[L_OI]) is not None and v >= min_oi)
+        parts.append(lambda legs: [(v := g[L_OI]) is not None and v >= min_oi for g in legs])
     if f.max_oi_usd is not None:
         max_oi = f.max_oi_usd
-        checks.append(lambda g: (v := g[L_OI]) is not None and v <= max_oi)
+        parts.append(lambda legs: [(v := g[L_OI]) is not None and v <= max_oi for g in legs])
     if f.max_spread_bps is not None:
         max_sp = f.max_spread_bps
-        checks.append(lambda g: (v := g[L_SNAP].spread_bps) is None or v <= max_sp)
-    if not checks:
+        parts.append(lambda legs: [(v := g[L_SNAP].spread_bps) is None or v <= max_sp for g in legs])
+    if not parts:
         return None
-    if len(checks) == 1:
-        return checks[0]
-    return lambda g: all(c(g) for c in checks)
+    if len(parts) == 1:
+        return parts[0]
+
+    def every(legs: Sequence[Leg]) -> list[bool]:
+        out = parts[0](legs)
+        for part in parts[1:]:
+            out = list(map(and_, out, part(legs)))
+        return out
+
+    return every
 
 
 def _pair_level(f: OpportunityFilter) -> OpportunityFilter | None:
@@ -112,44 +125,70 @@ def select_rows(table: dict[str, list[Leg]], f: OpportunityFilter, pm: PairMath)
     row_preds = predicates(rest) if rest is not None else []
     by_net = f.sort_by in NET_SORTS and not row_preds
     split = by_net and exact and f.long_dex is None and f.short_dex is None
-    a, b = _split(table, cols, hold) if split else ([], [])
-    ok = leg_test(f)
-    if ok is not None:   # legs a leg condition rejects take no part in any pair: drop them from every column
-        mask = list(map(ok, legs))
-        if not all(mask):
-            legs, r8 = list(compress(legs, mask)), list(compress(r8, mask))
-            if split:
-                a, b = list(compress(a, mask)), list(compress(b, mask))
-            ends = [0, *accumulate(mask)]
-            spans = {symbol: (ends[lo], ends[hi]) for symbol, (lo, hi) in spans.items()}
+    mask_of = leg_mask(f)
+    mask = None if mask_of is None else mask_of(legs)   # a leg it rejects takes no part in any pair
     if f.symbol is not None:
         spans = {f.symbol: spans[f.symbol]} if f.symbol in spans else {}
     if split:
-        return _by_split_net(legs, spans, r8, a, b, f, pm)
+        a, b = _split(table, cols, hold)
+        return _by_split_net(legs, spans, r8, a, b, [True] * len(legs) if mask is None else mask, f, pm)
+    if mask is not None and not all(mask):   # drop the rejected legs from every column
+        legs, r8 = list(compress(legs, mask)), list(compress(r8, mask))
+        ends = [0, *accumulate(mask)]
+        spans = {symbol: (ends[lo], ends[hi]) for symbol, (lo, hi) in spans.items()}
     return _by_rows(legs, spans, r8, f, pm, exact, by_net, row_preds)
 
 
 def _by_split_net(legs: list[Leg], spans: dict[str, tuple[int, int]], r8: list[Decimal], a: list[Decimal],
-                  b: list[Decimal], f: OpportunityFilter, pm: PairMath) -> tuple[list[tuple], int]:
-    """select_rows when the net decides both the match and the order and is exact in split form
-    (net = a[short] - b[long], _split): one Decimal comparison per pair decides the match; only a
-    pair that can still be among the first `f.limit` is remembered, and only the kept few become rows."""
+                  b: list[Decimal], ok: list[bool], f: OpportunityFilter, pm: PairMath) -> tuple[list[tuple], int]:
+    """select_rows when the net decides both the match and the order and is exact in split form:
+    net = a[short] - b[long] (_split), so `net >= min_net` is `a[short] >= b[long] + min_net`, one
+    Decimal comparison, and a pair is remembered only if it can still be among the first `f.limit`;
+    only the kept few become rows. `ok[k]`: leg k passes the leg test.
+
+    Sorted by the net, descending (the default), the count needs no pair loop: a sweep over the long
+    legs from the highest rate_8h down grows the window of their possible short legs (those at
+    least min_divergence above, legs being sorted by rate_8h; the window only grows as the long leg
+    falls) and keeps the window's `a` values sorted, so each long leg's matches are counted by one
+    bisection; and a symbol whose best possible net (the window's largest `a` minus the smallest
+    `b` of a long leg) is below the current top-k cut is not visited pair by pair at all.
+    """
     desc, limit, min_div, min_net = f.sort_desc, f.limit, f.min_divergence, f.min_profit_percent
+    # net >= min_net <=> a >= floor = b + min_net (the default min_net 0 needs no addition; None: every pair)
+    floors = None if min_net is None else b if not min_net else [x + min_net for x in b]
     room = 4 * limit
     total = 0
     cut: Decimal | None = None
     cands: list[tuple[Decimal, str, int, int]] = []   # (net, symbol, long index, short index)
     for symbol, (lo, hi) in spans.items():
+        if desc:
+            win: list[Decimal] = []   # `a` of the legs top..hi-1 that pass the leg test, sorted
+            top = hi
+            low_b: Decimal | None = None   # the smallest b of a long leg with a non-empty window
+            for i in range(hi - 2, lo - 1, -1):
+                # l8 + min_div is exact (_exact), so bisect's answer is the row's own divergence test
+                first = i + 1 if min_div is None else bisect_left(r8, r8[i] + min_div, i + 1, top)
+                for k in range(first, top):
+                    if ok[k]:
+                        insort(win, a[k])
+                top = first
+                if win and ok[i]:
+                    total += len(win) if floors is None else len(win) - bisect_left(win, floors[i])
+                    if low_b is None or b[i] < low_b:
+                        low_b = b[i]
+            if low_b is None or (cut is not None and win[-1] - low_b < cut):
+                continue   # no pair here, or none that can reach the top `limit`
         for i in range(lo, hi - 1):
-            # l8 + min_div is exact (_exact), so bisect's answer is the row's own divergence test
+            if not ok[i]:
+                continue
             first = i + 1 if min_div is None else bisect_left(r8, r8[i] + min_div, i + 1, hi)
             bi = b[i]
-            # net >= min_net <=> a >= b + min_net (the default min_net 0 needs no addition)
-            floor = _NO_FLOOR if min_net is None else bi + min_net if min_net else bi
+            floor = _NO_FLOOR if floors is None else floors[i]
             for j in range(first, hi):
                 aj = a[j]
-                if aj >= floor:
-                    total += 1
+                if aj >= floor and ok[j]:
+                    if not desc:
+                        total += 1
                     net = aj - bi
                     if cut is None or (net >= cut if desc else net <= cut):
                         cands.append((net, symbol, i, j))
