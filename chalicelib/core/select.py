@@ -150,50 +150,64 @@ def _by_split_net(legs: list[Leg], spans: dict[str, tuple[int, int]], r8: list[D
     legs from the highest rate_8h down grows the window of their possible short legs (those at
     least min_divergence above, legs being sorted by rate_8h; the window only grows as the long leg
     falls) and keeps the window's `a` values sorted, so each long leg's matches are counted by one
-    bisection; and a symbol whose best possible net (the window's largest `a` minus the smallest
-    `b` of a long leg) is below the current top-k cut is not visited pair by pair at all.
+    bisection. The top `limit` then come from visiting symbols pair by pair in the order of their
+    best possible net (largest `a` of a short leg minus smallest `b`), until that bound falls below
+    the limit-th net found: no symbol after it can place a pair.
     """
-    desc, limit, min_div, min_net = f.sort_desc, f.limit, f.min_divergence, f.min_profit_percent
+    desc, limit = f.sort_desc, f.limit
+    # no min_divergence is min_divergence 0 here: legs are sorted, so the first leg after i is at least as high
+    min_div = _ZERO if f.min_divergence is None else f.min_divergence
     # net >= min_net <=> a >= floor = b + min_net (the default min_net 0 needs no addition; None: every pair)
-    floors = None if min_net is None else b if not min_net else [x + min_net for x in b]
-    room = 4 * limit
+    min_net = f.min_profit_percent
+    floors = [_NO_FLOOR] * len(b) if min_net is None else b if not min_net else [x + min_net for x in b]
     total = 0
-    cut: Decimal | None = None
-    cands: list[tuple[Decimal, str, int, int]] = []   # (net, symbol, long index, short index)
-    for symbol, (lo, hi) in spans.items():
-        if desc:
+    order: Iterable[tuple[Decimal | None, str]]
+    if desc:
+        bounds: list[tuple[Decimal, str]] = []
+        for symbol, (lo, hi) in spans.items():
             win: list[Decimal] = []   # `a` of the legs top..hi-1 that pass the leg test, sorted
             top = hi
-            low_b: Decimal | None = None   # the smallest b of a long leg with a non-empty window
             for i in range(hi - 2, lo - 1, -1):
                 # l8 + min_div is exact (_exact), so bisect's answer is the row's own divergence test
-                first = i + 1 if min_div is None else bisect_left(r8, r8[i] + min_div, i + 1, top)
-                for k in range(first, top):
-                    if ok[k]:
-                        insort(win, a[k])
-                top = first
-                if win and ok[i]:
-                    total += len(win) if floors is None else len(win) - bisect_left(win, floors[i])
-                    if low_b is None or b[i] < low_b:
-                        low_b = b[i]
-            if low_b is None or (cut is not None and win[-1] - low_b < cut):
-                continue   # no pair here, or none that can reach the top `limit`
+                first = bisect_left(r8, r8[i] + min_div, i + 1, top)
+                while top > first:
+                    top -= 1
+                    if ok[top]:
+                        insort(win, a[top])
+                if ok[i]:
+                    total += len(win) - bisect_left(win, floors[i])
+            if win:
+                bounds.append((win[-1] - min(b[lo:hi]), symbol))
+        bounds.sort(key=_net, reverse=True)
+        order = bounds
+    else:   # ascending: every matching pair is visited (counted and, if it can place, kept)
+        order = ((None, symbol) for symbol in spans)
+    cut: Decimal | None = None
+    cands: list[tuple[Decimal, str, int, int]] = []   # (net, symbol, long index, short index)
+    for bound, symbol in order:
+        if desc and cut is not None and bound < cut:   # type: ignore[operator]
+            break
+        lo, hi = spans[symbol]
         for i in range(lo, hi - 1):
             if not ok[i]:
                 continue
-            first = i + 1 if min_div is None else bisect_left(r8, r8[i] + min_div, i + 1, hi)
-            bi = b[i]
-            floor = _NO_FLOOR if floors is None else floors[i]
+            first = bisect_left(r8, r8[i] + min_div, i + 1, hi)
+            bi, floor = b[i], floors[i]
             for j in range(first, hi):
                 aj = a[j]
                 if aj >= floor and ok[j]:
-                    if not desc:
-                        total += 1
                     net = aj - bi
-                    if cut is None or (net >= cut if desc else net <= cut):
+                    if desc:
+                        if cut is None or net >= cut:
+                            cands.append((net, symbol, i, j))
+                        continue
+                    total += 1
+                    if cut is None or net <= cut:
                         cands.append((net, symbol, i, j))
-                        if len(cands) > room:
+                        if len(cands) > 4 * limit:
                             cands, cut = _cut_back(cands, limit, desc)
+        if desc and len(cands) >= limit:
+            cands, cut = _cut_back(cands, limit, desc)
     # the few kept become rows through the one row builder, with the engine's own arithmetic
     return rank([_row(symbol, legs[i], legs[j], pm) for _, symbol, i, j in cands], f), total
 
