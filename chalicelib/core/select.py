@@ -151,8 +151,8 @@ def _by_split_net(legs: list[Leg], spans: dict[str, tuple[int, int]], r8: list[D
     least min_divergence above, legs being sorted by rate_8h; the window only grows as the long leg
     falls) and keeps the window's `a` values sorted, so each long leg's matches are counted by one
     bisection. The top `limit` then come from visiting symbols pair by pair in the order of their
-    best possible net (largest `a` of a short leg minus smallest `b`), until that bound falls below
-    the limit-th net found: no symbol after it can place a pair.
+    best possible net (the largest `a` of a short leg minus the smallest `b` of a long one), until
+    that bound falls below the limit-th net found: no symbol after it can place a pair.
     """
     desc, limit = f.sort_desc, f.limit
     # no min_divergence is min_divergence 0 here: legs are sorted, so the first leg after i is at least as high
@@ -167,17 +167,21 @@ def _by_split_net(legs: list[Leg], spans: dict[str, tuple[int, int]], r8: list[D
         for symbol, (lo, hi) in spans.items():
             win: list[Decimal] = []   # `a` of the legs top..hi-1 that pass the leg test, sorted
             top = hi
+            low_b = None   # the smallest b of a long leg that passes the leg test
             for i in range(hi - 2, lo - 1, -1):
-                # l8 + min_div is exact (_exact), so bisect's answer is the row's own divergence test
-                first = bisect_left(r8, r8[i] + min_div, i + 1, top)
-                while top > first:
+                # the window moves down to the first leg at least min_div above leg i (l8 + min_div is
+                # exact (_exact), so this comparison is the row's own divergence test)
+                low = r8[i] + min_div
+                while top > i + 1 and r8[top - 1] >= low:
                     top -= 1
                     if ok[top]:
                         insort(win, a[top])
                 if ok[i]:
                     total += len(win) - bisect_left(win, floors[i])
-            if win:
-                bounds.append((win[-1] - min(b[lo:hi]), symbol))
+                    if low_b is None or b[i] < low_b:
+                        low_b = b[i]
+            if win and low_b is not None:
+                bounds.append((win[-1] - low_b, symbol))
         bounds.sort(key=_net, reverse=True)
         order = bounds
     else:   # ascending: every matching pair is visited (counted and, if it can place, kept)
