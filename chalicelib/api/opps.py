@@ -45,7 +45,9 @@ def legs(parent: Cached, fee_type: str) -> Cached:
 
     def build() -> tuple[tuple[Any, int], int]:
         now_ms = int(time.time() * 1000)
-        snapshots = [s for s in parent.value.snapshots if s.dex not in excluded]
+        snapshots = parent.value.snapshots
+        if excluded:
+            snapshots = [s for s in snapshots if s.dex not in excluded]
         table = leg_table(snapshots, fees, now_ms=now_ms, fee_type=fee_type, max_age_ms=stale_ms)
         return (table, now_ms), 400 * sum(len(v) for v in table.values())
 

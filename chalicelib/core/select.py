@@ -18,7 +18,7 @@ from __future__ import annotations
 from bisect import bisect_left, insort
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, getcontext, localcontext
-from itertools import accumulate, chain, compress
+from itertools import accumulate, chain, compress, pairwise
 from operator import add, and_, attrgetter, itemgetter, sub
 from typing import Any, NamedTuple
 
@@ -294,11 +294,8 @@ def _columns(table: dict[str, list[Leg]]) -> Columns:
     if memo is not None and "select.columns" in memo:
         return memo["select.columns"]   # type: ignore[return-value]
     legs = list(chain.from_iterable(table.values()))
-    spans: dict[str, tuple[int, int]] = {}
-    lo = 0
-    for symbol, ls in table.items():
-        spans[symbol] = (lo, lo + len(ls))
-        lo += len(ls)
+    ends = list(accumulate(map(len, table.values())))
+    spans = dict(zip(table, pairwise([0, *ends]), strict=True))
     cols = Columns(legs, spans, list(map(_R8, legs)))
     if memo is not None:
         memo["select.columns"] = cols
