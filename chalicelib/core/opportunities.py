@@ -5,9 +5,10 @@ normalized rates are compared (`rate_8h`, `rate_1h`), never a venue's raw per-in
 1 h venue and an 8 h venue are compared on the same basis. Long the lower `rate_8h`, short the higher.
 
 Hot loop notes (bench/opportunities.py): everything that depends on one snapshot (rates, 2 × fee,
-spread) is computed once per snapshot, not once per pair; the pair loop only does the pair math and
-yields plain rows; records are built from rows afterwards (`to_opportunity`), and a filtered query
-can skip most of both (`Prune`).
+spread) is computed once per snapshot, not once per pair (`leg_table`: the first REST query after
+a snapshot refresh pays for it, so it is one comprehension per symbol and one key-less sort); the
+pair loop only does the pair math and yields plain rows; records are built from rows afterwards
+(`to_opportunity`), and a filtered query can skip most of both (`Prune`, core.select).
 """
 
 from __future__ import annotations

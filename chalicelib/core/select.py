@@ -3,14 +3,18 @@
 `select(table, f, ...)` returns exactly what `apply_filter(find_opportunities(...), f)` returns (a
 property test checks it) from the same engine (`opportunities.leg_table` + `pair_row`), but:
 
+- the table is read as flat columns (every leg symbol after symbol, rate_8h, per-symbol spans),
+  kept in the table's memo with what else a pass derives (per-hold net sides, exactness bounds),
+  so the first query after a snapshot refresh builds them once and later ones reuse them;
 - every condition of `f` that a single leg decides (dexes, volume, open interest, spread bounds)
-  drops legs before any pair is formed; divergence bounds the pair loop (legs are sorted by
-  rate_8h); the net after fees is the only per-pair arithmetic before the pair is counted;
-- when `f` sorts on the net (`net_profit_percent`, `annualized_apy` = net x a positive factor) and
-  has no pair-level condition left (`oi_ratio_*`, `oi_imbalance`), a pair becomes a row only if it
-  can still be among the first `f.limit`: a matching pair costs four Decimal operations;
-- otherwise each matching pair is built as a row and kept in a top-k buffer; only the returned
-  rows become `Opportunity` records.
+  is one comprehension over all legs (`leg_mask`); a rejected leg takes part in no pair;
+- when `f` sorts on the net (`net_profit_percent`, `annualized_apy` = net x a positive factor),
+  has no pair-level condition left (`oi_ratio_*`, `oi_imbalance`) and the arithmetic is exact
+  (`_exact`), the net is compared in split form (a[short] >= b[long] + min_net): descending, the
+  matches are counted by a sweep with no pair loop and only the symbols that can still place a
+  pair among the first `f.limit` are visited pair by pair (`_by_split_net`);
+- otherwise each matching pair is built as a row and kept in a top-k buffer (`_by_rows`); only
+  the returned rows become `Opportunity` records.
 """
 
 from __future__ import annotations
