@@ -20,7 +20,9 @@ min_divergence 0.0001 per 8 h, min_profit 0, min_volume 100,000 USD, top 10 by n
   return the same answer; the bench asserts that they do.
 
 Both rate distributions run by default (`--rates correlated|dispersed|both`). Ratios are reference
-time / our time (> 1 = we are faster), medians of `--runs`, with the load average.
+time / our time (> 1 = we are faster), medians of `--runs` rounds in which the reference, the REST
+evaluation and the warm-table query each run once in turn (so load changes on a shared box hit them
+alike), with the load average.
 
     python bench/opportunities.py [--venues 10] [--symbols 500] [--runs 15] [--rates both]
 """
@@ -190,6 +192,19 @@ def median_ms(fn: Callable[[], Any], runs: int) -> tuple[float, Any]:
     return statistics.median(times), out
 
 
+def interleaved_ms(fns: dict[str, Callable[[], Any]], runs: int) -> tuple[dict[str, float], dict[str, Any]]:
+    """Median ms of each function, timed in turns (one run of each per round) so that a load change
+    on a shared box hits all of them alike; plus each one's last result."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    out: dict[str, Any] = {}
+    for _ in range(runs):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            out[name] = fn()
+            times[name].append((time.perf_counter() - t0) * 1000)
+    return {name: statistics.median(ts) for name, ts in times.items()}, out
+
+
 def load() -> str:
     return ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
@@ -205,9 +220,12 @@ def run(venues: int, symbols: int, runs: int, correlated: bool) -> dict[str, flo
         return select(leg_table(snaps, fees, now_ms=NOW_MS, fee_type=f.fee_type), f, now_ms=NOW_MS)
 
     table = leg_table(snaps, fees, now_ms=NOW_MS, fee_type=f.fee_type)
-    ours_ms, (ours, total) = median_ms(rest, runs)
-    warm_ms, _ = median_ms(lambda: select(table, f, now_ms=NOW_MS), runs)
-    peer_ms, (peer, peer_total) = median_ms(lambda: peer_find(rates, f, maker), runs)
+    select(table, f, now_ms=NOW_MS)   # the kept table's memo (per-hold columns) as a warm REST process has it
+    ms, out = interleaved_ms({"peer": lambda: peer_find(rates, f, maker), "ours": rest,
+                              "warm": lambda: select(table, f, now_ms=NOW_MS)}, runs)
+    peer_ms, ours_ms, warm_ms = ms["peer"], ms["ours"], ms["warm"]
+    (peer, peer_total), (ours, total) = out["peer"], out["ours"]
+    assert out["warm"] == (ours, total), "the kept table must answer as a fresh one does"
     full_ms, (full, full_total) = median_ms(lambda: apply_filter(find_opportunities(snaps, fees, now_ms=NOW_MS), f),
                                             max(3, runs // 3))
     assert (ours, total) == (full, full_total), "select must return what the full path returns"

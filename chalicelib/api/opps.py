@@ -45,7 +45,9 @@ def legs(parent: Cached, fee_type: str) -> Cached:
 
     def build() -> tuple[tuple[Any, int], int]:
         now_ms = int(time.time() * 1000)
-        snapshots = [s for s in parent.value.snapshots if s.dex not in excluded]
+        snapshots = parent.value.snapshots
+        if excluded:
+            snapshots = [s for s in snapshots if s.dex not in excluded]
         table = leg_table(snapshots, fees, now_ms=now_ms, fee_type=fee_type, max_age_ms=stale_ms)
         return (table, now_ms), 400 * sum(len(v) for v in table.values())
 
@@ -79,10 +81,10 @@ def _select(parent: Cached, f: OpportunityFilter) -> tuple[list[Opportunity], in
         pair_rows,
         to_opportunity,
     )
-    from chalicelib.core.select import leg_test
+    from chalicelib.core.select import leg_mask
 
     pm = PairMath(check_hold(f.hold_hours), f.fee_type, generated_ms, generated_ms + DEFAULT_VALID_FOR_MS)
-    prune = Prune(symbols=None if f.symbol is None else frozenset((f.symbol,)), leg=leg_test(f),
+    prune = Prune(symbols=None if f.symbol is None else frozenset((f.symbol,)), leg=leg_mask(f),
                   min_divergence=f.min_divergence, min_net=f.min_profit_percent)
     rows = [to_opportunity(r) for r in pair_rows(table, prune, pm)]
     attach(rows, stats, opened, generated_ms)

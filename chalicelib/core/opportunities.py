@@ -5,9 +5,10 @@ normalized rates are compared (`rate_8h`, `rate_1h`), never a venue's raw per-in
 1 h venue and an 8 h venue are compared on the same basis. Long the lower `rate_8h`, short the higher.
 
 Hot loop notes (bench/opportunities.py): everything that depends on one snapshot (rates, 2 × fee,
-spread) is computed once per snapshot, not once per pair; the pair loop only does the pair math and
-yields plain rows; records are built from rows afterwards (`to_opportunity`), and a filtered query
-can skip most of both (`Prune`).
+spread) is computed once per snapshot, not once per pair (`leg_table`: the first REST query after
+a snapshot refresh pays for it, so it is one comprehension per symbol and one key-less sort); the
+pair loop only does the pair math and yields plain rows; records are built from rows afterwards
+(`to_opportunity`), and a filtered query can skip most of both (`Prune`, core.select).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from collections import namedtuple
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from decimal import Decimal
+from itertools import compress
+from operator import itemgetter
 
 from chalicelib.core.fees import FEE_TYPES, fee_for
 from chalicelib.core.models import FeeSchedule, MarketSnapshot, Opportunity
@@ -38,10 +41,14 @@ def latest_snapshots(snapshots: Iterable[MarketSnapshot], *, now_ms: int,
     record's own values so the result does not depend on input order.
     """
     out: dict[str, dict[str, MarketSnapshot]] = {}
+    get = out.get
     for s in snapshots:
         if max_age_ms is not None and now_ms - s.fetched_at_ms > max_age_ms:
             continue
-        venues = out.setdefault(s.symbol, {})
+        venues = get(s.symbol)
+        if venues is None:   # not setdefault: its spare {} per snapshot made the GC run several times per build
+            out[s.symbol] = {s.dex: s}
+            continue
         prev = venues.get(s.dex)
         if prev is None or s.fetched_at_ms > prev.fetched_at_ms or (
                 s.fetched_at_ms == prev.fetched_at_ms and _tiebreak(s) > _tiebreak(prev)):
@@ -108,7 +115,7 @@ class Prune:
 
     symbols: frozenset[str] | None = None                  # only these symbols
     dexes: frozenset[str] | None = None                    # only these venues (None = all)
-    leg: Callable[[tuple], bool] | None = None             # a leg (see Leg) every kept pair's legs pass
+    leg: Callable[[list[tuple]], list[bool]] | None = None  # of a symbol's legs, which every kept pair's legs pass
     min_divergence: Decimal | None = None                  # divergence (rate_8h) at least this
     min_net: Decimal | None = None                         # net_profit_percent at least this
 
@@ -172,30 +179,39 @@ def leg_table(snapshots: Iterable[MarketSnapshot], fees: Mapping[str, FeeSchedul
     vol30 = volume_30d or {}
     fee2 = {dex: _TWO * fee_for(schedule, fee_type, vol30.get(dex, _ZERO)) for dex, schedule in fees.items()
             if dexes is None or dex in dexes}
-    table = LegTable()
+    get_fee2 = fee2.get
+    table = LegTable(fee2)
+    # Hot path (the first REST query after a snapshot refresh builds this; bench/opportunities.py):
+    # one comprehension per symbol, venues taken in name order so that the stable sort on rate_8h
+    # alone leaves equal rates in dex-name order (the (rate_8h, dex) order, without building a key
+    # tuple or comparing Decimals twice per step). `funding_rate / funding_interval_hours` is
+    # units.rate_1h and `r1 * EIGHT` units.rate_8h, written out because a call per leg cost 5 % of
+    # the build (test_opportunities pins both to units for every interval a venue uses).
     for symbol, by_dex in latest_snapshots(snapshots, now_ms=now_ms, max_age_ms=max_age_ms).items():
-        legs = []
-        for dex, s in by_dex.items():
-            f2 = fee2.get(dex)
-            if f2 is None:
-                continue
-            r1 = s.rate_1h
-            # r1 * EIGHT is s.rate_8h (units.rate_8h) without computing rate_1h twice
-            legs.append((r1 * EIGHT, dex, r1, f2, s.volume_24h_usd, s.open_interest_usd, s))
+        if len(by_dex) < 2:
+            continue
+        legs = [((r1 := (s := by_dex[dex]).funding_rate / s.funding_interval_hours) * EIGHT, dex, r1, f2,
+                 s.volume_24h_usd, s.open_interest_usd, s)
+                for dex in sorted(by_dex) if (f2 := get_fee2(dex)) is not None]
         if len(legs) >= 2:
-            legs.sort(key=lambda r: (r[0], r[1]))   # long = lower rate_8h; equal rates: dex name order
+            legs.sort(key=_RATE_8H)   # stable: long = lower rate_8h; equal rates stay in dex-name order
             table[symbol] = legs
     return table
 
 
+_RATE_8H = itemgetter(L_R8)
+
+
 class LegTable(dict[str, list[Leg]]):
-    """symbol -> legs (see leg_table), with a memo for what passes derive from it and reuse
-    (core.select keeps per-hold arrays here, so a kept table serves many queries)."""
+    """symbol -> legs (see leg_table), with the 2 x fee per venue it was built with (every leg's
+    L_FEE2 is one of them) and a memo for what passes derive from it and reuse (core.select keeps
+    its columns and per-hold arrays here, so a kept table serves many queries)."""
 
-    __slots__ = ("memo",)
+    __slots__ = ("fee2", "memo")
 
-    def __init__(self) -> None:
+    def __init__(self, fee2: Mapping[str, Decimal] | None = None) -> None:
         super().__init__()
+        self.fee2: Mapping[str, Decimal] = fee2 or {}
         self.memo: dict[object, object] = {}
 
 
@@ -279,7 +295,7 @@ def pair_rows(table: dict[str, list[Leg]], pr: Prune, pm: PairMath) -> Iterator[
         if pr.dexes is not None:
             rows = [r for r in rows if r[1] in pr.dexes]
         if leg is not None:
-            rows = [r for r in rows if leg(r)]
+            rows = list(compress(rows, leg(rows)))
         n = len(rows)
         for i in range(n - 1):
             lg = rows[i]

@@ -3,22 +3,28 @@
 `select(table, f, ...)` returns exactly what `apply_filter(find_opportunities(...), f)` returns (a
 property test checks it) from the same engine (`opportunities.leg_table` + `pair_row`), but:
 
+- the table is read as flat columns (every leg symbol after symbol, rate_8h, per-symbol spans),
+  kept in the table's memo with what else a pass derives (per-hold net sides, exactness bounds),
+  so the first query after a snapshot refresh builds them once and later ones reuse them;
 - every condition of `f` that a single leg decides (dexes, volume, open interest, spread bounds)
-  drops legs before any pair is formed; divergence bounds the pair loop (legs are sorted by
-  rate_8h); the net after fees is the only per-pair arithmetic before the pair is counted;
-- when `f` sorts on the net (`net_profit_percent`, `annualized_apy` = net x a positive factor) and
-  has no pair-level condition left (`oi_ratio_*`, `oi_imbalance`), a pair becomes a row only if it
-  can still be among the first `f.limit`: a matching pair costs four Decimal operations;
-- otherwise each matching pair is built as a row and kept in a top-k buffer; only the returned
-  rows become `Opportunity` records.
+  is one comprehension over all legs (`leg_mask`); a rejected leg takes part in no pair;
+- when `f` sorts on the net (`net_profit_percent`, `annualized_apy` = net x a positive factor),
+  has no pair-level condition left (`oi_ratio_*`, `oi_imbalance`) and the arithmetic is exact
+  (`_exact`), the net is compared in split form (a[short] >= b[long] + min_net): descending, the
+  matches are counted by a sweep with no pair loop and only the symbols that can still place a
+  pair among the first `f.limit` are visited pair by pair (`_by_split_net`);
+- otherwise each matching pair is built as a row and kept in a top-k buffer (`_by_rows`); only
+  the returned rows become `Opportunity` records.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from collections.abc import Callable, Iterable, Mapping
+from bisect import bisect_left, insort
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, getcontext, localcontext
-from operator import attrgetter
+from itertools import accumulate, chain, compress, pairwise
+from operator import add, and_, attrgetter, itemgetter, sub
+from typing import Any, NamedTuple
 
 from chalicelib.core.filters import OpportunityFilter, predicates, rank
 from chalicelib.core.models import FeeSchedule, MarketSnapshot, Opportunity
@@ -28,6 +34,7 @@ from chalicelib.core.opportunities import (
     L_FEE2,
     L_OI,
     L_R1,
+    L_R8,
     L_SNAP,
     L_VOL,
     PERSISTENCE_FIELDS,
@@ -38,43 +45,58 @@ from chalicelib.core.opportunities import (
     pair_row,
     to_opportunity,
 )
+from chalicelib.core.units import EIGHT
 
 NET_SORTS = ("net_profit_percent", "annualized_apy")   # increasing functions of the net alone
+_NO_FLOOR = Decimal("-Infinity")   # below every finite net: no min_net
 
 
-def leg_test(f: OpportunityFilter) -> Callable[[Leg], bool] | None:
-    """The conditions of `f` one leg decides: a pair matches them iff both of its legs pass.
+Mask = Callable[[Sequence[Leg]], list[bool]]
+
+
+def leg_mask(f: OpportunityFilter) -> Mask | None:
+    """The conditions of `f` one leg decides, as a function from legs to which of them pass: a pair
+    matches those conditions iff both of its legs pass.
 
     (min of two >= X iff both >= X; max of two <= X iff both <= X; an unknown value fails a volume
-    or OI bound and passes the spread bound, as core.filters has it.) None when `f` sets none.
+    or OI bound and passes the spread bound, as core.filters has it.) None when `f` sets none. One
+    comprehension per condition over all the legs (no call per leg: this runs on every leg of a
+    table per query).
     """
-    checks: list[Callable[[Leg], bool]] = []
+    parts: list[Mask] = []
     if f.include_dexes is not None:
         inc = frozenset(f.include_dexes)
-        checks.append(lambda g: g[L_DEX] in inc)
+        parts.append(lambda legs: [g[L_DEX] in inc for g in legs])
     if f.exclude_dexes:
         exc = frozenset(f.exclude_dexes)
-        checks.append(lambda g: g[L_DEX] not in exc)
+        parts.append(lambda legs: [g[L_DEX] not in exc for g in legs])
     if f.min_volume_24h is not None and f.min_volume_24h > 0:
         min_vol = f.min_volume_24h
-        checks.append(lambda g: (v := g[L_VOL]) is not None and v >= min_vol)
+        parts.append(lambda legs: [(v := g[L_VOL]) is not None and v >= min_vol for g in legs])
     if f.max_volume_24h is not None:
         max_vol = f.max_volume_24h
-        checks.append(lambda g: (v := g[L_VOL]) is not None and v <= max_vol)
+        parts.append(lambda legs: [(v := g[L_VOL]) is not None and v <= max_vol for g in legs])
     if f.min_oi_usd is not None:
         min_oi = f.min_oi_usd
-        checks.append(lambda g: (v := g[L_OI]) is not None and v >= min_oi)
+        parts.append(lambda legs: [(v := g[L_OI]) is not None and v >= min_oi for g in legs])
     if f.max_oi_usd is not None:
         max_oi = f.max_oi_usd
-        checks.append(lambda g: (v := g[L_OI]) is not None and v <= max_oi)
+        parts.append(lambda legs: [(v := g[L_OI]) is not None and v <= max_oi for g in legs])
     if f.max_spread_bps is not None:
         max_sp = f.max_spread_bps
-        checks.append(lambda g: (v := g[L_SNAP].spread_bps) is None or v <= max_sp)
-    if not checks:
+        parts.append(lambda legs: [(v := g[L_SNAP].spread_bps) is None or v <= max_sp for g in legs])
+    if not parts:
         return None
-    if len(checks) == 1:
-        return checks[0]
-    return lambda g: all(c(g) for c in checks)
+    if len(parts) == 1:
+        return parts[0]
+
+    def every(legs: Sequence[Leg]) -> list[bool]:
+        out = parts[0](legs)
+        for part in parts[1:]:
+            out = list(map(and_, out, part(legs)))
+        return out
+
+    return every
 
 
 def _pair_level(f: OpportunityFilter) -> OpportunityFilter | None:
@@ -98,55 +120,134 @@ def select(table: dict[str, list[Leg]], f: OpportunityFilter, *, now_ms: int,
 
 
 def select_rows(table: dict[str, list[Leg]], f: OpportunityFilter, pm: PairMath) -> tuple[list[tuple], int]:
-    ok = leg_test(f)
+    """(the first `f.limit` matching rows in `f`'s order, how many matched) over a leg table."""
+    cols = _columns(table)
+    legs, spans, r8 = cols.legs, cols.spans, cols.r8
+    hold, min_div, min_net = pm.hold, f.min_divergence, f.min_profit_percent
+    exact = _exact(table, hold, min_net, min_div)
     rest = _pair_level(f)
     row_preds = predicates(rest) if rest is not None else []
     by_net = f.sort_by in NET_SORTS and not row_preds
+    split = by_net and exact and f.long_dex is None and f.short_dex is None
+    mask_of = leg_mask(f)
+    mask = None if mask_of is None else mask_of(legs)   # a leg it rejects takes no part in any pair
+    if f.symbol is not None:
+        spans = {f.symbol: spans[f.symbol]} if f.symbol in spans else {}
+    if split:
+        a, b = _split(table, cols, hold)
+        return _by_split_net(legs, spans, r8, a, b, [True] * len(legs) if mask is None else mask, f, pm)
+    if mask is not None and not all(mask):   # drop the rejected legs from every column
+        legs, r8 = list(compress(legs, mask)), list(compress(r8, mask))
+        ends = [0, *accumulate(mask)]
+        spans = {symbol: (ends[lo], ends[hi]) for symbol, (lo, hi) in spans.items()}
+    return _by_rows(legs, spans, r8, f, pm, exact, by_net, row_preds)
+
+
+def _by_split_net(legs: list[Leg], spans: dict[str, tuple[int, int]], r8: list[Decimal], a: list[Decimal],
+                  b: list[Decimal], ok: list[bool], f: OpportunityFilter, pm: PairMath) -> tuple[list[tuple], int]:
+    """select_rows when the net decides both the match and the order and is exact in split form:
+    net = a[short] - b[long] (_split), so `net >= min_net` is `a[short] >= b[long] + min_net`, one
+    Decimal comparison, and a pair is remembered only if it can still be among the first `f.limit`;
+    only the kept few become rows. `ok[k]`: leg k passes the leg test.
+
+    Sorted by the net, descending (the default), the count needs no pair loop: a sweep over the long
+    legs from the highest rate_8h down grows the window of their possible short legs (those at
+    least min_divergence above, legs being sorted by rate_8h; the window only grows as the long leg
+    falls) and keeps the window's `a` values sorted, so each long leg's matches are counted by one
+    bisection. The top `limit` then come from visiting symbols pair by pair in the order of their
+    best possible net (the largest `a` of a short leg minus the smallest `b` of a long one), until
+    that bound falls below the limit-th net found: no symbol after it can place a pair.
+    """
     desc, limit = f.sort_desc, f.limit
+    # no min_divergence is min_divergence 0 here: legs are sorted, so the first leg after i is at least as high
+    min_div = _ZERO if f.min_divergence is None else f.min_divergence
+    # net >= min_net <=> a >= floor = b + min_net (the default min_net 0 needs no addition; None: every pair)
+    min_net = f.min_profit_percent
+    floors = [_NO_FLOOR] * len(b) if min_net is None else b if not min_net else [x + min_net for x in b]
+    total = 0
+    order: Iterable[tuple[Decimal | None, str]]
+    if desc:
+        bounds: list[tuple[Decimal, str]] = []
+        for symbol, (lo, hi) in spans.items():
+            win: list[Decimal] = []   # `a` of the legs top..hi-1 that pass the leg test, sorted
+            top = hi
+            low_b = None   # the smallest b of a long leg that passes the leg test
+            for i in range(hi - 2, lo - 1, -1):
+                # the window moves down to the first leg at least min_div above leg i (l8 + min_div is
+                # exact (_exact), so this comparison is the row's own divergence test)
+                low = r8[i] + min_div
+                while top > i + 1 and r8[top - 1] >= low:
+                    top -= 1
+                    if ok[top]:
+                        insort(win, a[top])
+                if ok[i]:
+                    total += len(win) - bisect_left(win, floors[i])
+                    if low_b is None or b[i] < low_b:
+                        low_b = b[i]
+            if win and low_b is not None:
+                bounds.append((win[-1] - low_b, symbol))
+        bounds.sort(key=_net, reverse=True)
+        order = bounds
+    else:   # ascending: every matching pair is visited (counted and, if it can place, kept)
+        order = ((None, symbol) for symbol in spans)
+    cut: Decimal | None = None
+    cands: list[tuple[Decimal, str, int, int]] = []   # (net, symbol, long index, short index)
+    for bound, symbol in order:
+        if desc and cut is not None and bound < cut:   # type: ignore[operator]
+            break
+        lo, hi = spans[symbol]
+        for i in range(lo, hi - 1):
+            if not ok[i]:
+                continue
+            first = bisect_left(r8, r8[i] + min_div, i + 1, hi)
+            bi, floor = b[i], floors[i]
+            for j in range(first, hi):
+                aj = a[j]
+                if aj >= floor and ok[j]:
+                    net = aj - bi
+                    if desc:
+                        if cut is None or net >= cut:
+                            cands.append((net, symbol, i, j))
+                        continue
+                    total += 1
+                    if cut is None or net <= cut:
+                        cands.append((net, symbol, i, j))
+                        if len(cands) > 4 * limit:
+                            cands, cut = _cut_back(cands, limit, desc)
+        if desc and len(cands) >= limit:
+            cands, cut = _cut_back(cands, limit, desc)
+    # the few kept become rows through the one row builder, with the engine's own arithmetic
+    return rank([_row(symbol, legs[i], legs[j], pm) for _, symbol, i, j in cands], f), total
+
+
+def _by_rows(legs: list[Leg], spans: dict[str, tuple[int, int]], r8: list[Decimal], f: OpportunityFilter,
+             pm: PairMath, exact: bool, by_net: bool, row_preds: list[Callable[[Any], bool]],
+             ) -> tuple[list[tuple], int]:
+    """select_rows in general: the pair arithmetic per pair; a row built for each match unless the
+    net alone orders them (`by_net`: then only the pairs that can still be among the first `f.limit`)."""
+    desc, limit, min_div, min_net = f.sort_desc, f.limit, f.min_divergence, f.min_profit_percent
     hold, apy_factor = pm.hold, pm.apy_factor
-    min_div, min_net = f.min_divergence, f.min_profit_percent
     want_long, want_short = f.long_dex, f.short_dex
     get = attrgetter(f.sort_by)
     room = 4 * limit
     total = 0
     cut: Decimal | None = None
-    cands: list[tuple] = []   # by_net: (net, symbol, long leg, short leg); else rows
-    exact = _exact(table, hold, min_net, min_div)
-    arrays = _arrays(table, hold, by_net and exact)
-    symbols: Iterable[str] = table if f.symbol is None else ((f.symbol,) if f.symbol in table else ())
-    for symbol in symbols:
-        legs = table[symbol]
-        r8s, a, b = arrays[symbol]
-        n = len(legs)
-        okl = [True] * n if ok is None else [ok(g) for g in legs]
-        for i in range(n - 1):
+    cands: list[Any] = []   # by_net: (net, symbol, long leg, short leg); else rows
+    for symbol, (lo, hi) in spans.items():
+        for i in range(lo, hi - 1):
             lg = legs[i]
-            if not okl[i] or (want_long is not None and lg[L_DEX] != want_long):
+            if want_long is not None and lg[L_DEX] != want_long:
                 continue
             if min_div is None:
                 first = i + 1
             elif exact:   # l8 + min_div is exact, so bisect's answer is the row's own test
-                first = bisect_left(r8s, r8s[i] + min_div, i + 1, n)
+                first = bisect_left(r8, r8[i] + min_div, i + 1, hi)
             else:
-                first = _first_at_least(r8s, i, min_div)
-            if a is not None and b is not None:   # net = a[j] - b[i] exactly: a comparison decides (_exact)
-                bi = b[i]
-                floor = None if min_net is None else bi + min_net
-                for j in range(first, n):
-                    aj = a[j]
-                    if (floor is not None and aj < floor) or not okl[j] or \
-                            (want_short is not None and legs[j][L_DEX] != want_short):
-                        continue
-                    total += 1
-                    if cut is None or (aj - bi >= cut if desc else aj - bi <= cut):
-                        cands.append((aj - bi, symbol, lg, legs[j]))
-                        if len(cands) > room:
-                            cands, cut = _cut_back(cands, limit, desc)
-                continue
+                first = _first_at_least(r8, i, hi, min_div)
             l1, lf2 = lg[L_R1], lg[L_FEE2]
-            for j in range(first, n):
+            for j in range(first, hi):
                 sg = legs[j]
-                if not okl[j] or (want_short is not None and sg[L_DEX] != want_short):
+                if want_short is not None and sg[L_DEX] != want_short:
                     continue
                 div1h = sg[L_R1] - l1
                 est = lf2 + sg[L_FEE2]
@@ -171,51 +272,72 @@ def select_rows(table: dict[str, list[Leg]], f: OpportunityFilter, pm: PairMath)
                         cands = rank(cands, f)
                         last = get(cands[-1])
                         cut = last if last is not None and len(cands) == limit else cut
-    if by_net:   # the few kept become rows through the one row builder, with the engine's own arithmetic
-        out = []
-        for _, sym, lg, sg in cands:
-            div1h = sg[L_R1] - lg[L_R1]
-            est = lg[L_FEE2] + sg[L_FEE2]
-            out.append(pair_row(sym, lg, sg, div1h, est, div1h * hold - est, pm, apy_factor))
-        cands = out
+    if by_net:
+        cands = [_row(symbol, lg, sg, pm) for _, symbol, lg, sg in cands]
     return rank(cands, f), total
 
 
-Arrays = dict[str, tuple[list[Decimal], list[Decimal] | None, list[Decimal] | None]]
+def _row(symbol: str, lg: Leg, sg: Leg, pm: PairMath) -> tuple:
+    """The row of a kept pair, with the pair loop's own arithmetic (opportunities.pair_rows)."""
+    div1h = sg[L_R1] - lg[L_R1]
+    est = lg[L_FEE2] + sg[L_FEE2]
+    return pair_row(symbol, lg, sg, div1h, est, div1h * pm.hold - est, pm, pm.apy_factor)
 
 
-def _arrays(table: dict[str, list[Leg]], hold: Decimal, split: bool) -> Arrays:
-    """symbol -> (rate_8h of each leg, and when `split`: rate_1h x hold - 2 fee, rate_1h x hold + 2 fee),
-    kept in the table's memo when it has one (a LegTable), per hold period."""
+class Columns(NamedTuple):
+    """A leg table flattened for a pass (kept in its memo): every leg, symbol after symbol, per
+    symbol the [lo, hi) range of its legs (still sorted by rate_8h), and their rate_8h."""
+
+    legs: list[Leg]
+    spans: dict[str, tuple[int, int]]
+    r8: list[Decimal]
+
+
+def _columns(table: dict[str, list[Leg]]) -> Columns:
     memo: dict[object, object] | None = getattr(table, "memo", None)
-    key = ("select.arrays", hold, split)
+    if memo is not None and "select.columns" in memo:
+        return memo["select.columns"]   # type: ignore[return-value]
+    legs = list(chain.from_iterable(table.values()))
+    ends = list(accumulate(map(len, table.values())))
+    spans = dict(zip(table, pairwise([0, *ends]), strict=True))
+    cols = Columns(legs, spans, list(map(_R8, legs)))
+    if memo is not None:
+        memo["select.columns"] = cols
+    return cols
+
+
+_R8, _R1, _F2 = itemgetter(L_R8), itemgetter(L_R1), itemgetter(L_FEE2)
+
+
+def _split(table: dict[str, list[Leg]], cols: Columns, hold: Decimal) -> tuple[list[Decimal], list[Decimal]]:
+    """Per leg, rate_1h x hold - 2 fee and rate_1h x hold + 2 fee (the two sides of net = a[short] - b[long]),
+    kept in the table's memo per hold period. Only used where _exact holds: then rate_1h x 8 is the
+    leg's own rate_8h, so a hold of 8 h reuses that column."""
+    memo: dict[object, object] | None = getattr(table, "memo", None)
+    key = ("select.split", hold)
     if memo is not None and key in memo:
         return memo[key]   # type: ignore[return-value]
-    out: Arrays = {}
-    for symbol, legs in table.items():
-        r8s = [g[0] for g in legs]
-        if split:
-            out[symbol] = (r8s, [g[L_R1] * hold - g[L_FEE2] for g in legs], [g[L_R1] * hold + g[L_FEE2] for g in legs])
-        else:
-            out[symbol] = (r8s, None, None)
+    r1h = cols.r8 if hold == EIGHT else list(map(hold.__mul__, map(_R1, cols.legs)))
+    f2 = list(map(_F2, cols.legs))
+    out = list(map(sub, r1h, f2)), list(map(add, r1h, f2))
     if memo is not None:
         memo[key] = out
     return out
 
 
-def _cut_back(cands: list[tuple], limit: int, desc: bool) -> tuple[list[tuple], Decimal]:
+def _cut_back(cands: list[Any], limit: int, desc: bool) -> tuple[list[Any], Decimal]:
     cands.sort(key=_net, reverse=desc)
     cut = cands[limit - 1][0]   # ties with the limit-th stay: the id decides between them
     return [c for c in cands if (c[0] >= cut if desc else c[0] <= cut)], cut
 
 
-def _first_at_least(r8s: list[Decimal], i: int, min_div: Decimal) -> int:
-    """The first j > i with r8s[j] - r8s[i] >= min_div (len if none), decided by the row's own subtraction."""
-    l8, n = r8s[i], len(r8s)
-    j = bisect_left(r8s, l8 + min_div, i + 1, n)   # a guess in C; the two loops make it exact
+def _first_at_least(r8s: list[Decimal], i: int, hi: int, min_div: Decimal) -> int:
+    """The first j in (i, hi) with r8s[j] - r8s[i] >= min_div (hi if none), decided by the row's own subtraction."""
+    l8 = r8s[i]
+    j = bisect_left(r8s, l8 + min_div, i + 1, hi)   # a guess in C; the two loops make it exact
     while j > i + 1 and r8s[j - 1] - l8 >= min_div:
         j -= 1
-    while j < n and r8s[j] - l8 < min_div:
+    while j < hi and r8s[j] - l8 < min_div:
         j += 1
     return j
 
@@ -223,7 +345,7 @@ def _first_at_least(r8s: list[Decimal], i: int, min_div: Decimal) -> int:
 def _exact(table: dict[str, list[Leg]], hold: Decimal, min_net: Decimal | None, min_div: Decimal | None) -> bool:
     """Whether every step of the net (s1 - l1, x hold, 2 fees summed, minus), of its split form
     (s1 x hold - fee_s, l1 x hold + fee_l, + min_net) and of the divergence bound (l8 + min_div,
-    l8 = 8 x l1) is exact in the decimal context for these legs (memoized in a LegTable).
+    l8 = 8 x l1) is exact in the decimal context for these legs.
 
     Decimal rounds only a result with more significant digits than the precision; a sum's result
     spans at most from the lowest exponent of its terms to one above the highest adjusted
@@ -231,33 +353,50 @@ def _exact(table: dict[str, list[Leg]], hold: Decimal, min_net: Decimal | None, 
     the widest such span fits, net = (s1 x hold - fee_s) - (l1 x hold + fee_l) holds exactly, so
     comparing the two sides decides `net >= min_net` exactly as the row's arithmetic would (and a
     comparison with the top-k cut never rounds). One bound for the whole table: an exact sum's
-    exponent is the lowest of its terms' (computed unrounded), the largest magnitude gives the top.
+    exponent is the lowest of its terms' (computed unrounded), the largest magnitude gives the top
+    (what depends on the legs alone is kept in a LegTable's memo).
     """
-    memo: dict[object, object] | None = getattr(table, "memo", None)
-    key = ("select.exact", hold, min_net, min_div)
-    if memo is not None and key in memo:
-        return bool(memo[key])
-    exact = _exact_now(table, hold, min_net, min_div)
-    if memo is not None:
-        memo[key] = exact
-    return exact
-
-
-def _exact_now(table: dict[str, list[Leg]], hold: Decimal, min_net: Decimal | None, min_div: Decimal | None) -> bool:
-    rates = [g[L_R1] for legs in table.values() for g in legs]
-    fees = [g[L_FEE2] for legs in table.values() for g in legs]
-    extra = [hold] + [x for x in (min_net, min_div) if x is not None]
-    with localcontext(Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)):   # unrounded sums
-        r_sum, f_sum = sum(rates, _ZERO), sum(fees, _ZERO)
-    if not all(v.is_finite() for v in (r_sum, f_sum, *extra)):
+    stats = _leg_stats(table)
+    if stats is None:
         return False
-    values = rates + fees + extra
-    top = max(max(values), -min(values))
+    r_exp, f_exp, top = stats
+    extra = [hold] + [x for x in (min_net, min_div) if x is not None]
+    if not all(v.is_finite() for v in extra):
+        return False
+    top = max(top, max(extra), -min(extra))
     if not top:
         return True
-    low = min(_exp(r_sum), _exp(r_sum) + _exp(hold), _exp(f_sum), *(_exp(x) for x in extra[1:]))
+    low = min(r_exp, r_exp + _exp(hold), f_exp, *(_exp(x) for x in extra[1:]))
     high = top.adjusted() + max(hold.adjusted(), 0) + 5   # a product, then up to three sums
     return high - low + 1 <= getcontext().prec
+
+
+def _leg_stats(table: dict[str, list[Leg]]) -> tuple[int, int, Decimal] | None:
+    """(lowest exponent of the legs' rate_1h, of their 2 x fee, a bound on the magnitude of either);
+    None if one is not finite. Memoized in a LegTable.
+
+    The magnitude bound is the largest |rate_8h| (at the ends of each symbol's sorted legs; |rate_1h|
+    <= |rate_1h x 8| however that rounds) and |2 x fee| over the venues the table was built with
+    (every leg's fee is one of them); a bound above the true largest only makes _exact say no sooner.
+    """
+    memo: dict[object, object] | None = getattr(table, "memo", None)
+    if memo is not None and "select.stats" in memo:
+        return memo["select.stats"]   # type: ignore[return-value]
+    cols = _columns(table)
+    fee2 = getattr(table, "fee2", None)
+    fees = list(fee2.values()) if fee2 else list(map(_F2, cols.legs))
+    r8 = cols.r8
+    ends = [r8[lo] for lo, _ in cols.spans.values()] + [r8[hi - 1] for _, hi in cols.spans.values()]
+    stats: tuple[int, int, Decimal] | None = None
+    with localcontext(Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)):   # unrounded sums
+        r_sum, f_sum = sum(map(_R1, cols.legs), _ZERO), sum(fees, _ZERO)
+    if r_sum.is_finite() and f_sum.is_finite():
+        top = max(max(ends, default=_ZERO), -min(ends, default=_ZERO), max(fees, default=_ZERO),
+                  -min(fees, default=_ZERO))
+        stats = (_exp(r_sum), _exp(f_sum), top)
+    if memo is not None:
+        memo["select.stats"] = stats
+    return stats
 
 
 def _exp(d: Decimal) -> int:

@@ -6,11 +6,17 @@ from dataclasses import fields
 
 import pytest
 
+from chalicelib.core import units
 from chalicelib.core.models import Opportunity, opportunity_id
 from chalicelib.core.opportunities import (
+    L_DEX,
+    L_FEE2,
+    L_R1,
+    L_R8,
     OpportunityRow,
     find_opportunities,
     latest_snapshots,
+    leg_table,
     oi_imbalance,
     opportunity_rows,
     to_opportunity,
@@ -227,3 +233,27 @@ def test_duplicate_with_the_same_fetch_time_is_chosen_independently_of_order():
     fees = {"a": PX_FEES, "b": PX_FEES}
     assert find_opportunities([one, two, other], fees, now_ms=NOW_MS) == \
         find_opportunities([other, two, one], fees, now_ms=NOW_MS)
+
+
+@pytest.mark.parametrize("interval", [1, 3, 4, 8, 24])
+def test_legs_carry_the_units_rates(interval):
+    # the build writes units.rate_1h / rate_8h out (no call per leg): they must stay the same values
+    s = snap("a", "0.00024", interval)
+    other = snap("b", "0.00048", interval)
+    table = leg_table([s, other], {"a": flat("0.0001", "0.0003"), "b": flat("0", "0")}, now_ms=NOW_MS)
+    leg = table["BTC"][0]
+    assert leg[L_DEX] == "a" and leg[L_R1] == units.rate_1h(s.funding_rate, s.funding_interval_hours) == s.rate_1h
+    assert str(leg[L_R8]) == str(units.rate_8h(s.funding_rate, s.funding_interval_hours))   # same digits too
+    assert leg[L_FEE2] == D("0.0002")   # 2 x maker 0.0001
+    # by hand: 0.00024 per 1 h is 0.00192 per 8 h; per 4 h 0.00048; per 8 h 0.00024; per 24 h 0.00008
+    expected_8h = {1: "0.00192", 4: "0.00048", 8: "0.00024", 24: "0.00008"}.get(interval)
+    if expected_8h is not None:
+        assert leg[L_R8] == D(expected_8h)
+
+
+def test_equal_rates_are_ordered_by_venue_name_whatever_the_input_order():
+    # three venues at 0.0001 per 8 h (one hourly: 0.0000125 x 8), one below: long = lower rate, ties by name
+    snaps = [snap("zeta", "0.0001"), snap("alpha", "0.0000125", 1), snap("mid", "0.0001"), snap("low", "0.00005")]
+    fees = {d: flat("0", "0") for d in ("zeta", "alpha", "mid", "low")}
+    for order in (snaps, snaps[::-1], snaps[1:] + snaps[:1]):
+        assert [g[L_DEX] for g in leg_table(order, fees, now_ms=NOW_MS)["BTC"]] == ["low", "alpha", "mid", "zeta"]

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from chalicelib.core.filters import SORTABLE_FIELDS, OpportunityFilter, apply_filter
 from chalicelib.core.models import FeeSchedule, MarketSnapshot
 from chalicelib.core.opportunities import PERSISTENCE_FIELDS, find_opportunities, leg_table
-from chalicelib.core.select import _exact, leg_test, select, select_opportunities
+from chalicelib.core.select import _exact, leg_mask, select, select_opportunities
 from tests.unit.core.helpers import NOW_MS
 from tests.unit.core.test_properties import SETTINGS, a_filter, fee_schedules, snapshot
 
@@ -81,17 +81,28 @@ def test_exactness_bound():
     assert not _exact(table(3), Decimal(8), Decimal(0), Decimal("0.0001"))
 
 
-def test_leg_test_decides_the_bounds_one_leg_at_a_time():
+def test_leg_mask_decides_the_bounds_one_leg_at_a_time():
     snap = MarketSnapshot(dex="a", symbol="BTC", dex_symbol="BTC", funding_rate=Decimal("0.0001"),
                           funding_interval_hours=Decimal(8), mark_price=Decimal(100), fetched_at_ms=NOW_MS,
                           volume_24h_usd=Decimal(200_000), best_bid=Decimal("99.94"), best_ask=Decimal("100.06"))
     # spread = (100.06 - 99.94) / 100 x 10,000 = 12 bps; OI unknown
+    # (rate_8h, dex, rate_1h, 2 x fee, volume, OI, snapshot)
     leg = (Decimal("0.0001"), "a", Decimal("0.0000125"), Decimal(0), Decimal(200_000), None, snap)
-    assert leg_test(OpportunityFilter(min_volume_24h=None)) is None             # nothing a leg decides
-    assert leg_test(OpportunityFilter())(leg)                                   # volume 200,000 >= 100,000
-    assert not leg_test(OpportunityFilter(min_volume_24h=Decimal(200_001)))(leg)
-    assert not leg_test(OpportunityFilter(min_oi_usd=Decimal(0)))(leg)          # unknown OI fails an OI bound
-    assert leg_test(OpportunityFilter(max_spread_bps=Decimal(12)))(leg)         # 12 <= 12
-    assert not leg_test(OpportunityFilter(max_spread_bps=Decimal("11.9")))(leg)
-    assert not leg_test(OpportunityFilter(exclude_dexes=("a",)))(leg)
-    assert not leg_test(OpportunityFilter(include_dexes=("b", "c")))(leg)
+
+    def passes(f):
+        mask = leg_mask(f)
+        return mask([leg])[0]
+
+    assert leg_mask(OpportunityFilter(min_volume_24h=None)) is None             # nothing a leg decides
+    assert passes(OpportunityFilter())                                          # volume 200,000 >= 100,000
+    assert not passes(OpportunityFilter(min_volume_24h=Decimal(200_001)))
+    assert not passes(OpportunityFilter(min_oi_usd=Decimal(0)))                 # unknown OI fails an OI bound
+    assert passes(OpportunityFilter(max_spread_bps=Decimal(12)))                # 12 <= 12
+    assert not passes(OpportunityFilter(max_spread_bps=Decimal("11.9")))
+    assert not passes(OpportunityFilter(exclude_dexes=("a",)))
+    assert not passes(OpportunityFilter(include_dexes=("b", "c")))
+    # several conditions: a leg passes only if it passes each; one mask over many legs, in their order
+    quiet = (leg[0], "b", *leg[2:4], Decimal(50_000), *leg[5:])   # 50,000 USD
+    other = (leg[0], "c", *leg[2:4], None, *leg[5:])              # volume unknown
+    both = leg_mask(OpportunityFilter(min_volume_24h=Decimal(40_000), exclude_dexes=("a",)))
+    assert both([leg, quiet, other]) == [False, True, False]   # a excluded; 50,000 >= 40,000; unknown fails
