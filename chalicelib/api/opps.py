@@ -45,10 +45,11 @@ def legs(parent: Cached, fee_type: str) -> Cached:
 
     def build() -> tuple[tuple[Any, int], int]:
         now_ms = int(time.time() * 1000)
-        snapshots = parent.value.snapshots
-        if excluded:
-            snapshots = [s for s in snapshots if s.dex not in excluded]
-        table = leg_table(snapshots, fees, now_ms=now_ms, fee_type=fee_type, max_age_ms=stale_ms)
+        # the snapshot entry's own grouping (RatesIndex.by_symbol: one per market), an excluded venue left out
+        # through the fee map (a venue without fees has no legs)
+        table = leg_table((), fees, now_ms=now_ms, fee_type=fee_type, max_age_ms=stale_ms,
+                          by_symbol=parent.value.by_symbol,
+                          dexes=frozenset(fees).difference(excluded) if excluded else None)
         return (table, now_ms), 400 * sum(len(v) for v in table.values())
 
     return CACHE.derived(f"{PREFIX}:legs:{fee_type}:{','.join(sorted(excluded))}", parent, build, data.ttl())

@@ -167,8 +167,13 @@ L_R8, L_DEX, L_R1, L_FEE2, L_VOL, L_OI, L_SNAP = range(7)
 
 def leg_table(snapshots: Iterable[MarketSnapshot], fees: Mapping[str, FeeSchedule], *, now_ms: int,
               fee_type: str = "maker", volume_30d: Mapping[str, Decimal] | None = None,
-              max_age_ms: int | None = None, dexes: frozenset[str] | None = None) -> LegTable:
+              max_age_ms: int | None = None, dexes: frozenset[str] | None = None,
+              by_symbol: Mapping[str, Mapping[str, MarketSnapshot]] | None = None) -> LegTable:
     """symbol -> its markets as legs, sorted by (rate_8h, dex); symbols on fewer than two venues left out.
+
+    `by_symbol`: the snapshots already grouped one per market (symbol -> dex -> snapshot, REST's RatesIndex)
+    instead of `snapshots` to deduplicate (latest_snapshots): the grouping is done once per snapshot refresh,
+    not again per leg table; `max_age_ms` still applies.
 
     Everything that depends on one snapshot is here, so a caller can keep the table for as long as
     the snapshots and fees stand (REST keeps one per snapshot entry and fee type) and run any number
@@ -187,12 +192,14 @@ def leg_table(snapshots: Iterable[MarketSnapshot], fees: Mapping[str, FeeSchedul
     # tuple or comparing Decimals twice per step). `funding_rate / funding_interval_hours` is
     # units.rate_1h and `r1 * EIGHT` units.rate_8h, written out because a call per leg cost 5 % of
     # the build (test_opportunities pins both to units for every interval a venue uses).
-    for symbol, by_dex in latest_snapshots(snapshots, now_ms=now_ms, max_age_ms=max_age_ms).items():
+    grouped = latest_snapshots(snapshots, now_ms=now_ms, max_age_ms=max_age_ms) if by_symbol is None else by_symbol
+    oldest = -1 if by_symbol is None or max_age_ms is None else now_ms - max_age_ms   # latest_snapshots' age rule
+    for symbol, by_dex in grouped.items():
         if len(by_dex) < 2:
             continue
         legs = [((r1 := (s := by_dex[dex]).funding_rate / s.funding_interval_hours) * EIGHT, dex, r1, f2,
                  s.volume_24h_usd, s.open_interest_usd, s)
-                for dex in sorted(by_dex) if (f2 := get_fee2(dex)) is not None]
+                for dex in sorted(by_dex) if (f2 := get_fee2(dex)) is not None and by_dex[dex].fetched_at_ms >= oldest]
         if len(legs) >= 2:
             legs.sort(key=_RATE_8H)   # stable: long = lower rate_8h; equal rates stay in dex-name order
             table[symbol] = legs

@@ -257,3 +257,24 @@ def test_equal_rates_are_ordered_by_venue_name_whatever_the_input_order():
     fees = {d: flat("0", "0") for d in ("zeta", "alpha", "mid", "low")}
     for order in (snaps, snaps[::-1], snaps[1:] + snaps[:1]):
         assert [g[L_DEX] for g in leg_table(order, fees, now_ms=NOW_MS)["BTC"]] == ["low", "alpha", "mid", "zeta"]
+
+
+def test_leg_table_from_a_grouping_equals_the_one_from_snapshots() -> None:
+    # REST passes its snapshot entry's grouping (symbol -> dex -> snapshot): same legs, the age rule and a
+    # venue left out (dexes) applied the same way
+    from chalicelib.api.data import RatesIndex
+    from chalicelib.core.opportunities import leg_table
+
+    now = NOW_MS
+    snaps = [snap("a", "0.0001", 8, fetched_at_ms=now - 1_000), snap("b", "0.0003", 1, fetched_at_ms=now - 2_000),
+             snap("c", "0.0002", 4, fetched_at_ms=now - 600_000),        # older than max_age below: left out
+             snap("a", "0.0004", 8, symbol="ETH", fetched_at_ms=now), snap("b", "-0.0001", 8, symbol="ETH",
+                                                                         fetched_at_ms=now)]
+    fees = {d: flat("0.0001", "0.0004") for d in ("a", "b", "c")}
+    grouped = RatesIndex.build(snaps).by_symbol
+    for kwargs in ({}, {"max_age_ms": 300_000}, {"dexes": frozenset({"a", "c"})}):
+        want = leg_table(snaps, fees, now_ms=now, **kwargs)   # type: ignore[arg-type]
+        got = leg_table((), fees, now_ms=now, by_symbol=grouped, **kwargs)   # type: ignore[arg-type]
+        assert got == want and got.fee2 == want.fee2, kwargs
+    aged = leg_table((), fees, now_ms=now, by_symbol=grouped, max_age_ms=300_000)
+    assert [leg[1] for leg in aged["BTC"]] == ["a", "b"]                # c's snapshot is 600 s old
