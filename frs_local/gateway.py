@@ -339,6 +339,7 @@ class Gateway:
         self.requests_served = 0
         self.fast_lane = fast_lane   # answer repeat GETs the app's fast lane holds on the loop (`_inline`)
         self.inline_served = 0       # REST requests answered that way
+        self.coalesced = 0           # requests that waited for the same request's trip through app(event)
         self._fast: dict[str, _Fast] = {}                     # request target -> how to answer it inline
         self._fast_keys: dict[str, Callable[..., Any] | None] = {}   # resource -> its fast-lane key builder
         self._inflight: dict[str, asyncio.Future[None]] = {}   # fast targets on their way through app(event)
@@ -699,6 +700,7 @@ class Gateway:
             return inline
         leader = self._inflight.get(target)
         if leader is not None:
+            self.coalesced += 1
             await asyncio.shield(leader)
             if (inline := self._inline(self._fast.get(target))) is not None:
                 return inline
