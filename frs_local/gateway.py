@@ -114,12 +114,16 @@ class HttpRequest:
     refused: HttpResponse | None = None   # a BodyGuard's answer: sent instead, body left unread
 
     def header(self, name: str) -> str | None:
-        return ev.header_value(self.headers, name)
+        """The first value of header `name` (any case)."""
+        return self._by_name.get(name.lower())
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.target)   # once per request: path and query are read several times
         self.path: str = parts.path or "/"
         self.query: str = parts.query
+        self._by_name: dict[str, str] = {}   # lower-case name -> first value: a request asks for ~6 headers
+        for key, value in self.headers:
+            self._by_name.setdefault(key.lower(), value)
 
     @property
     def keep_alive(self) -> bool:
