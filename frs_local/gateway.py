@@ -18,7 +18,10 @@ websockets asyncio server cannot be used here: its HTTP parser refuses request b
   to); the public port answers it like any unknown path (403), as API Gateway's public URL does.
 
 App handlers run on a fixed pool of worker threads, never on the event loop (a handler that posts
-to a socket sends an HTTP request back to this same loop). Back-pressure: when `workers` handlers
+to a socket sends an HTTP request back to this same loop). The one exception is no handler at all:
+a repeat GET the app's fast lane answers from memory is answered on the loop with the bytes the
+Lambda path would send (`Gateway._inline`; `fast_lane=False` turns it off), so cached routes cost
+no thread hop and no Lambda event. Back-pressure: when `workers` handlers
 run and `queue` more wait, a REST request is answered at once with 503 + Retry-After instead of
 queueing without bound. A `BodyGuard` (the admin routes' X-API-Key, see stack.admin_guard) is
 checked on the request head, before the body is read: a wrong key costs no body bytes.
