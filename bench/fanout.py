@@ -37,6 +37,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from _measured import emit  # noqa: E402
+
 VENUES = ("hyperliquid", "lighter", "paradex", "grvt", "edgex")
 
 
@@ -343,6 +345,20 @@ def main() -> None:
         print(f"  'Connection pool is full' warnings: {warnings.count}; load average after: {results['load_after']}"
               "  (2-core box shared with other jobs)")
         print(json.dumps(results))
+        if args.clients:
+            emit("fanout-1000", f"`bench/fanout.py`: {real['clients']:,} real WebSocket clients on the local gateway, one "
+                 "analysis run's updates delivered through the in-process `@connections` sink",
+                 f"`fan_out` {real['fan_out_s']:.2f} s, every client's updates received p50 {real['p50_s']:.3f} s, "
+                 f"**p99 {real['p99_s']:.3f} s**; posts per client {real['posts_per_client']}; {warnings.count} "
+                 f"pool-full warnings (load {results['load_before']} -> {results['load_after']})",
+                 "p99 < 1 s, no pool warnings", real["p99_s"] < 1.0 and warnings.count == 0)
+        if "scaling" in results:
+            sc = results["scaling"]
+            emit("fanout-scaling", f"`bench/fanout.py`: {rows[-1]['connections']:,} simulated subscribers vs "
+                 f"{rows[0]['connections']:,} (boto3 to a loopback `@connections` sink in another process: the AWS "
+                 "code path)", f"{rows[-1]['seconds']:.1f} s vs {sc['base_s']:.2f} s = **x{sc['time_ratio']}** for "
+                 f"x{sc['size_ratio']:.0f}; {warnings.count} pool-full warnings (load {results['load_after']})",
+                 f"<= x{sc['size_ratio']:.0f} (linear)", sc["time_ratio"] <= sc["size_ratio"] and warnings.count == 0)
     finally:
         kv.close()
         wiring.reset()

@@ -46,7 +46,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from _measured import emit  # noqa: E402
+
 ROUTES = ("/api/v1/funding-rates", "/api/v1/opportunities")
+ROW_IDS = {"/api/v1/funding-rates": "gateway-rates", "/api/v1/opportunities": "gateway-opportunities"}
 
 
 def loadavg() -> str:
@@ -211,6 +214,23 @@ def _bench_api() -> Any:
     return module
 
 
+def emit_row(path: str, row: dict[str, Any], results: dict[str, Any], args: argparse.Namespace) -> None:
+    """README's Measured row for one route (bench/measured.py collects it)."""
+    ref, gw = statistics.median(row["reference_rps"]), statistics.median(row["gateway_rps"])
+    app_rps, lam = statistics.median(row["app_alone_rps"]), statistics.median(row["lambda_path_rps"])
+    gp, rp = row["paced gateway"], row["paced reference"]
+    what = ("`bench/gateway.py`: cached `/funding-rates` through the local gateway vs a minimal asyncio server "
+            "returning the same bytes" if path == ROUTES[0] else f"`bench/gateway.py`: cached `{path[7:]}`, same run")
+    result = (f"{gw:,.0f} vs {ref:,.0f} req/s = **{row['ratio']:.2f}×** ({gp['inline']:,} of {gp['requests']:,} paced "
+              f"requests answered on the event loop from the app's fast lane; the app alone {app_rps:,.0f} calls/s: "
+              f"{gw / app_rps:.2f}× of it; inline path off, every request through app(event) on a worker: "
+              f"{lam:,.0f} req/s = {row['lambda_path_ratio']:.2f}×); paced {args.rate:.0f} req/s × "
+              f"{args.paced_seconds:.0f} s p99 **{gp['p99_ms']:.1f} ms** (reference {rp['p99_ms']:.1f} ms), "
+              f"{gp['errors']} errors, {gp['coalesced']} waited for one rebuild of an expired entry "
+              f"(load {results['load_before']} -> {results['load_after']})")
+    emit(ROW_IDS[path], what, result, "≥ 0.3×, p99 < 20 ms", row["ratio"] >= 0.3 and gp["p99_ms"] < 20)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--symbols", type=int, default=100, help="markets per venue (5 venues)")
@@ -311,6 +331,8 @@ def main() -> None:
         results["coalesced"] = runner.gateway.coalesced
         print(f"load average after: {results['load_after']}  (2-core box shared with other jobs)")
         print(json.dumps(results))
+        for path in ROUTES:
+            emit_row(path, results[path], results, args)  # type: ignore[arg-type]
     finally:
         if runner is not None:
             runner.stop()

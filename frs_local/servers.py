@@ -10,6 +10,7 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -118,6 +119,17 @@ class PostgresServer:
         self.started_by_us = False
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec (Linux): ask for SIGTERM when the parent dies (prctl PR_SET_PDEATHSIG), so a
+    killed `frs local` or test session leaves no redis-server behind. Elsewhere a no-op."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)   # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 @dataclass
 class RedisServer:
     data_dir: Path
@@ -144,6 +156,8 @@ class RedisServer:
             # own session: a terminal's Ctrl-C reaches `frs local`, which then stops redis in order
             # (after the last cycle), instead of redis dying first under a running handler
             start_new_session=True,
+            # and if the process that started it dies without stopping it (SIGKILL, a crash), it goes too
+            preexec_fn=_die_with_parent,
         )
         deadline = time.monotonic() + timeout
         while not port_open(self.port):

@@ -8,6 +8,7 @@ cycle; written back here with CACHE_TTL_SECONDS when Redis had nothing).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -165,16 +166,19 @@ def persistence() -> Cached:
     Redis only for the statistics (a summary of hours, rebuilt by the analysis); without Redis the open
     spells still come from the database (`opportunity_open`), so opened_at / alive_hours stay known.
     """
-    from chalicelib.core.persistence import EMPTY, Table
+    from chalicelib.core.persistence import EMPTY, STALE_AFTER_MS, Table, hour_start
 
     def read_redis(client: Any) -> tuple[tuple[Table, dict[str, Any], dict[str, int]], None, int] | None:
-        raw_table, raw_legs, raw_opened = client.mget([keys.persistence_table(), keys.persistence_legs(),
-                                                       keys.opportunity_opened()])
-        if not raw_table and not raw_opened:
+        # the statistics are the analysis' summary itself (core.persistence.Table reads its bytes)
+        raw_sums, raw_legs, raw_opened = client.mget([keys.persistence_sums(), keys.persistence_legs(),
+                                                      keys.opportunity_opened()])
+        if not raw_sums and not raw_opened:
             return None
-        value = (Table.load(raw_table) if raw_table else EMPTY, json.loads(raw_legs) if raw_legs else {},
-                 json.loads(raw_opened) if raw_opened else {})
-        return value, None, sum(len(r or b"") for r in (raw_table, raw_legs, raw_opened))
+        table = Table.load(raw_sums) if raw_sums else EMPTY
+        if table.end_ms < hour_start(int(time.time() * 1000)) - STALE_AFTER_MS:
+            table = EMPTY   # the analysis stopped rolling it: old statistics are not shown as current
+        value = (table, json.loads(raw_legs) if raw_legs else {}, json.loads(raw_opened) if raw_opened else {})
+        return value, None, sum(len(r or b"") for r in (raw_sums, raw_legs, raw_opened))
 
     def load_db() -> tuple[tuple[Table, dict[str, Any], dict[str, int]], None, int]:
         spells = wiring.storage().open_spells()

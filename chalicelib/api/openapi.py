@@ -11,6 +11,7 @@ from chalicelib.api import schemas
 from chalicelib.api.routes import DOCUMENTED, Route, resolve
 from chalicelib.api.schemas import ErrorBody
 from chalicelib.core import units
+from chalicelib.webhooks.events import NOT_FILTERS, THRESHOLDS
 
 REF = "#/components/schemas/{model}"
 _body_models: set[str] = set()
@@ -50,6 +51,12 @@ CROSS_CONSTRAINTS: dict[str, list[dict[str, Any]]] = {
     "BacktestQuery": [{"kind": "distinct", "parameters": ["long_dex", "short_dex"]},
                       {"kind": "window", "start": "start_time", "end": "end_time", "max_days": 366},
                       {"kind": "together", "parameters": ["enter_divergence_8h", "exit_divergence_8h"]}],
+    # webhooks/api.py create(): a receiver URL unless format telegram (then the bot target instead); a public
+    # https receiver (webhooks/safety.py); filters are GET /opportunities' parameters (events.parse_filters)
+    "WebhookCreate": [{"kind": "variant", "flag": "format", "value": "telegram", "then": "telegram", "else": "url"},
+                      {"kind": "public_url", "parameter": "url"},
+                      {"kind": "query_object", "items": "filters", "operation": "GET /api/v1/opportunities",
+                       "thresholds": list(THRESHOLDS), "not_allowed": list(NOT_FILTERS)}],
     "FeeStructureBody": [{"kind": "nonempty_if", "flag": "has_fee_tiers", "items": "fee_tiers"},
                          {"kind": "tiers", "items": "fee_tiers", "min": "min_volume_30d", "max": "max_volume_30d"}],
 }
@@ -61,6 +68,12 @@ _WORDS = {
     "together": lambda c: f"{c['parameters'][0]} and {c['parameters'][1]} come together or not at all",
     "nonempty_if": lambda c: f"{c['items']} must list at least one tier when {c['flag']} is true",
     "tiers": lambda c: f"{c['items']} ordered by volume without overlap; each tier's {c['max']} above its {c['min']}",
+    "variant": lambda c: f"{c['then']} is required when {c['flag']} is {c['value']} (and {c['else']} unused); "
+                         f"otherwise {c['else']} is required and {c['then']} must be absent",
+    "public_url": lambda c: f"{c['parameter']} is an https URL of a public host (no loopback, private, link-local or "
+                            "reserved address, no credentials)",
+    "query_object": lambda c: f"{c['items']} keys are {c['operation']}'s query parameters with their schemas "
+                              f"(not {', '.join(c['not_allowed'])}) or {', '.join(c['thresholds'])} (numbers >= 0)",
 }
 # timestamps: the server takes years 2000..2100 (UTC); 2001..2099 in any UTC offset stays inside them
 TIMESTAMP_PATTERN = "^(200[1-9]|20[1-9][0-9])-"

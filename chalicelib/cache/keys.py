@@ -76,18 +76,20 @@ def fee_schedules(version: bytes | str | int | None) -> str:
 
 
 def persistence_sums() -> str:
-    """The incremental persistence summary (core.persistence.Sums) the analysis rolls each clock hour."""
+    """The incremental persistence summary (core.persistence.Sums) the analysis rolls each clock hour; REST reads
+    the pair statistics from the same bytes (core.persistence.Table)."""
     return f"{PREFIX}:persistence:sums"
-
-
-def persistence_table() -> str:
-    """Per-pair divergence statistics of the last completed hour (core.persistence.Table bytes; REST reads it)."""
-    return f"{PREFIX}:persistence:table"
 
 
 def persistence_legs() -> str:
     """Per-market settled (or collected) funding sums of the trailing 24 h / 7 d (realized returns), JSON."""
     return f"{PREFIX}:persistence:legs"
+
+
+def settlements_version() -> str:
+    """A counter the settlement run bumps when it stored new settlements: the analysis then recomputes the realized
+    sums (persistence_legs) at its next run instead of waiting for the next clock hour's roll."""
+    return f"{PREFIX}:persistence:settled_version"
 
 
 def opportunity_opened() -> str:

@@ -35,6 +35,7 @@ from chalicelib.core.backtest import realized
 from chalicelib.core.models import Opportunity
 
 HOUR_MS = 3_600_000
+STALE_AFTER_MS = 3 * HOUR_MS   # REST serves no statistics from a summary not rolled for this long (analysis stopped)
 WINDOWS: tuple[tuple[str, int], ...] = (("24h", 24), ("7d", 168))
 _EIGHT = Decimal(8)
 
@@ -60,185 +61,306 @@ def pair_divergences(rates: HourRates) -> dict[str, float]:
     return out
 
 
-class Sums:
-    """Per pair, per window: [n, sum, sum of squares, hours > 0, hours < 0] over [end - window, end), the
-    ten numbers of a pair at `acc[index[key]:index[key] + 10]` (one flat list: a Redis round trip is one
-    array copy, not 22,500 small lists).
+# Column layout of the summary: per pair, per window (24 h then 7 d), hours with both legs, sum of the hourly
+# divergences, sum of their squares, hours > 0, hours < 0; per market, per window, hours and sum of rate_8h.
+PAIR_COLUMNS = ("n24", "s24", "q24", "p24", "m24", "n7", "s7", "q7", "p7", "m7")
+MARKET_COLUMNS = ("n24", "s24", "n7", "s7")
 
-    Per market, per window: [hours, sum of hourly rate_8h] (collected rates, the realized fallback).
+
+class Sums:
+    """The incremental summary, COLUMN-wise: `cols[c][k]` is column `PAIR_COLUMNS[c]` of pair k, whose legs
+    are the markets `pa[k]` and `pb[k]` (positions in `mkeys`, "SYM:dex"; pa's dex name < pb's) and whose
+    key is `keys[k]` ("SYM:a:b"); `mcols[c][m]` is column `MARKET_COLUMNS[c]` of market m.
+
+    The pairs are every two markets of one symbol the summary knows (a pair whose legs never shared an hour
+    in the 7 d window has n7 = 0 and is absent from the public table). Column-wise because the hourly roll is
+    then a few list comprehensions over aligned columns (C loops over 22,500 floats) instead of a Python
+    statement per pair and number. Stored as bytes (`dump` / `load`); `Table.load` reads the same bytes.
     `end_ms` is the start of the first hour NOT included (the current, incomplete hour).
-    Stored as bytes (`dump` / `load`: the keys, then one array of doubles).
     """
 
-    __slots__ = ("acc", "end_ms", "index", "markets")
+    __slots__ = ("_by_symbol", "cols", "end_ms", "keys", "mcols", "mkeys", "pa", "pb")
 
-    def __init__(self, end_ms: int, pairs: Mapping[str, list[float]] | None = None,
-                 markets: dict[str, list[float]] | None = None) -> None:
+    def __init__(self, end_ms: int) -> None:
         self.end_ms = end_ms
-        self.index: dict[str, int] = {}
-        self.acc: list[float] = []
-        for key, values in (pairs or {}).items():
-            self.index[key] = len(self.acc)
-            self.acc.extend(values)
-        self.markets: dict[str, list[float]] = markets if markets is not None else {}
+        self.keys: list[str] = []
+        self.pa: list[int] = []
+        self.pb: list[int] = []
+        self.cols: list[list[float]] = [[] for _ in PAIR_COLUMNS]
+        self.mkeys: list[str] = []
+        self.mcols: list[list[float]] = [[] for _ in MARKET_COLUMNS]
+        self._by_symbol: dict[str, list[tuple[str, int]]] | None = None   # symbol -> [(dex, market position)]
+
+    @property
+    def index(self) -> dict[str, int]:
+        """{pair key: its position} of the pairs with data in the 7 d window."""
+        n7 = self.cols[5]
+        return {k: i for i, k in enumerate(self.keys) if n7[i] > 0}
 
     @property
     def pairs(self) -> dict[str, list[float]]:
-        """{pair key: its ten numbers} of the pairs with data in the 7 d window."""
-        acc = self.acc
-        return {k: acc[i:i + 10] for k, i in self.index.items() if acc[i + 5] > 0}
+        """{pair key: its ten numbers, PAIR_COLUMNS order} of the pairs with data in the 7 d window."""
+        cols = self.cols
+        return {k: [c[i] for c in cols] for k, i in self.index.items()}
+
+    @property
+    def markets(self) -> dict[str, list[float]]:
+        """{"SYM:dex": [hours 24 h, sum of rate_8h 24 h, hours 7 d, sum 7 d]} of the markets with data in 7 d."""
+        mcols = self.mcols
+        return {k: [c[m] for c in mcols] for m, k in enumerate(self.mkeys) if mcols[2][m] > 0}
+
+    def _add_market(self, key: str) -> None:
+        """A market the summary has not seen: its columns, and a pair with every known market of its symbol."""
+        symbol, _, dex = key.rpartition(":")
+        if self._by_symbol is None:   # built on first need: a roll without a new market never needs it
+            self._by_symbol = {}
+            for pos, k in enumerate(self.mkeys):
+                sym, _, d = k.rpartition(":")
+                self._by_symbol.setdefault(sym, []).append((d, pos))
+        m = len(self.mkeys)
+        self.mkeys.append(key)
+        for c in self.mcols:
+            c.append(0.0)
+        peers = self._by_symbol.setdefault(symbol, [])
+        for other, o in peers:
+            a, b, pa, pb = (dex, other, m, o) if dex < other else (other, dex, o, m)
+            self.keys.append(f"{symbol}:{a}:{b}")
+            self.pa.append(pa)
+            self.pb.append(pb)
+            for c in self.cols:
+                c.append(0.0)
+        peers.append((dex, m))
+
+    def _vector(self, hour: HourRates, grow: bool) -> tuple[list[float], list[bool]]:
+        """(the hour's rate_8h per known market, 0.0 where it has none; whether it has one). `grow`: new
+        markets added first (an hour being added), else ignored (an hour being removed: a market the summary
+        does not know was never added, e.g. the summary started after that hour)."""
+        rates = {f"{symbol}:{dex}": rate for (symbol, dex), rate in hour.items()}
+        if grow:
+            for key in sorted(rates.keys() - set(self.mkeys)):
+                self._add_market(key)
+        get = rates.get
+        return [get(k, 0.0) for k in self.mkeys], [k in rates for k in self.mkeys]
+
+    def _apply(self, plus: HourRates | None, minus24: HourRates | None, minus7: HourRates | None,
+               plus_24h: bool = True) -> None:
+        """Add the hour `plus` to the 7 d window (and the 24 h one if `plus_24h`), remove `minus24` from the
+        24 h window and `minus7` from the 7 d one (None: nothing). The callers remove exactly hours they added.
+
+        Every step is a `map` of an operator over aligned columns (C loops, no Python statement per pair):
+        an absent rate is 0.0 with its presence flag False, so a pair's divergence times its presence
+        (both legs present) is its contribution, and True/False add as 1/0."""
+        vectors = [None if h is None else self._vector(h, i == 0) for i, h in enumerate((plus, minus24, minus7))]
+        pa, pb = self.pa, self.pb
+        parts: list[tuple[list[Any], ...] | None] = []
+        for v in vectors:
+            if v is None:
+                parts.append(None)
+                continue
+            r, has = v
+            # 1.0 where both legs have a rate (floats, not bools: float + bool is the slow path)
+            present = [1.0 if has[a] and has[b] else 0.0 for a, b in zip(pa, pb, strict=True)]
+            d = [r[b] - r[a] if ok else 0.0 for a, b, ok in zip(pa, pb, present, strict=True)]   # rate_8h(b) - rate_8h(a)
+            parts.append((present, d, [x * x for x in d], [1.0 if x > 0.0 else 0.0 for x in d],
+                          [1.0 if x < 0.0 else 0.0 for x in d], [1.0 if x else 0.0 for x in has], r))
+        add_both, rem24, rem7 = parts
+        cols, mcols = self.cols, self.mcols
+        for w, rem in ((0, rem24), (1, rem7)):
+            add = None if w == 0 and not plus_24h else add_both
+            base = 5 * w
+            for j in range(5):
+                cols[base + j] = _net(cols[base + j], None if add is None else add[j], None if rem is None else rem[j])
+            for j in range(2):
+                mcols[2 * w + j] = _net(mcols[2 * w + j], None if add is None else add[5 + j],
+                                        None if rem is None else rem[5 + j])
+            if rem is not None:
+                _zero_empty(cols, base, mcols, 2 * w)
+
+    def compact(self) -> None:
+        """Drop the markets with no hour left in the 7 d window and the pairs on them (a delisted market)."""
+        mn7 = self.mcols[2]
+        if all(n > 0.5 for n in mn7):
+            return
+        keep = [m for m, n in enumerate(mn7) if n > 0.5]
+        new_pos = {m: i for i, m in enumerate(keep)}
+        pairs = [k for k in range(len(self.keys)) if self.pa[k] in new_pos and self.pb[k] in new_pos]
+        self.keys = [self.keys[k] for k in pairs]
+        self.pa = [new_pos[self.pa[k]] for k in pairs]
+        self.pb = [new_pos[self.pb[k]] for k in pairs]
+        self.cols = [[c[k] for k in pairs] for c in self.cols]
+        self.mkeys = [self.mkeys[m] for m in keep]
+        self.mcols = [[c[m] for m in keep] for c in self.mcols]
+        self._reindex()
+
+    def _reindex(self) -> None:
+        self._by_symbol = None
 
     def dump(self) -> bytes:
-        live = self.pairs if any(self.acc[i + 5] <= 0 for i in self.index.values()) else None
-        keys = list(live) if live is not None else list(self.index)
-        flat = array("d", self.acc) if live is None else array("d", [x for v in live.values() for x in v])
-        for m in self.markets.values():
-            flat.extend(m)
-        return _frame({"end_ms": self.end_ms, "pairs": "\n".join(keys), "markets": "\n".join(self.markets)}, flat)
+        self.compact()
+        flat = array("d")
+        for c in (*self.cols, *self.mcols):
+            if isinstance(c, list):
+                flat.fromlist(c)
+            else:
+                flat.extend(c)   # a column the roll did not rewrite (still the loaded array)
+        legs = array("i", self.pa)
+        legs.fromlist(self.pb)
+        return _frame(self.end_ms, self.keys, self.mkeys, flat, legs)
 
     @classmethod
     def load(cls, raw: bytes) -> Sums:
-        head, flat = _unframe(raw)
-        values = flat.tolist()
-        pair_keys = _lines(head["pairs"])
-        market_keys = _lines(head["markets"])
-        n = 10 * len(pair_keys)
-        sums = cls(int(head["end_ms"]), None, {k: values[n + 4 * i:n + 4 * i + 4] for i, k in enumerate(market_keys)})
-        sums.acc = values[:n]
-        sums.index = dict(zip(pair_keys, range(0, n, 10), strict=True))
+        end_ms, sums_keys, market_keys, body = _split(raw)
+        sums = cls(end_ms)
+        sums.keys, sums.mkeys = sums_keys, market_keys
+        p, m = len(sums.keys), len(sums.mkeys)
+        flat = array("d")
+        flat.frombytes(body[:8 * (10 * p + 4 * m)])
+        legs = array("i")
+        legs.frombytes(body[8 * (10 * p + 4 * m):])
+        # arrays, not lists: the roll reads each column once and writes a new list
+        sums.cols = [flat[c * p:(c + 1) * p] for c in range(10)]   # type: ignore[misc]
+        sums.mcols = [flat[10 * p + c * m:10 * p + (c + 1) * m] for c in range(4)]   # type: ignore[misc]
+        sums.pa, sums.pb = legs[:p].tolist(), legs[p:].tolist()
         return sums
 
-    def _apply(self, hour: HourRates, offsets: tuple[int, ...], sign: int) -> None:
-        """Add (sign 1) or remove (sign -1) one hour in the windows at `offsets` (0 = 24 h, 1 = 7 d)."""
-        index, acc = self.index, self.acc
-        both = offsets == (0, 1)
-        o = 5 * offsets[0]
-        zeros = [0.0] * 10
-        for key, d in pair_divergences(hour).items():
-            i = index.get(key)
-            if i is None:
-                if sign < 0:
-                    continue   # never added (e.g. the summary started after this hour)
-                i = index[key] = len(acc)
-                acc.extend(zeros)
-            sd, sq, pos, neg = sign * d, sign * d * d, sign if d > 0 else 0, sign if d < 0 else 0
-            j = i + o
-            acc[j] += sign
-            acc[j + 1] += sd
-            acc[j + 2] += sq
-            acc[j + 3] += pos
-            acc[j + 4] += neg
-            if both:
-                acc[i + 5] += sign
-                acc[i + 6] += sd
-                acc[i + 7] += sq
-                acc[i + 8] += pos
-                acc[i + 9] += neg
-        markets = self.markets
-        for (symbol, dex), rate in hour.items():
-            key = f"{symbol}:{dex}"
-            m = markets.get(key)
-            if m is None:
-                if sign < 0:
-                    continue
-                m = markets[key] = [0.0] * 4
-            for w in offsets:
-                m[2 * w] += sign
-                m[2 * w + 1] += sign * rate
-            if sign < 0 and m[2] <= 0:
-                del markets[key]
+
+def _net(col: Iterable[float], plus: list[Any] | None, minus: list[Any] | None) -> list[float]:
+    """col + plus - minus, element-wise (None: no term)."""
+    if plus is not None and minus is not None:
+        return [x + a - b for x, a, b in zip(col, plus, minus, strict=True)]
+    if plus is not None:
+        return [x + a for x, a in zip(col, plus, strict=True)]
+    if minus is not None:
+        return [x - b for x, b in zip(col, minus, strict=True)]
+    return list(col)
+
+
+def _zero_empty(cols: list[list[float]], base: int, mcols: list[list[float]], mbase: int) -> None:
+    """A window whose count returned to 0 gets sums of exactly 0 (no rounding residue survives it)."""
+    n = cols[base]
+    if min(n, default=1.0) < 0.5:
+        for k, x in enumerate(n):
+            if x < 0.5:
+                for j in range(5):
+                    cols[base + j][k] = 0.0
+    mn = mcols[mbase]
+    if min(mn, default=1.0) < 0.5:
+        for k, x in enumerate(mn):
+            if x < 0.5:
+                mcols[mbase][k] = mcols[mbase + 1][k] = 0.0
 
 
 def rebuild(hours: Mapping[int, HourRates], end_ms: int) -> Sums:
     """The summary from scratch: `hours` maps an hour's start (ms) to its rates; only the 168 before
     `end_ms` count (the last 24 of them in the 24 h window too)."""
     sums = Sums(end_ms)
-    for start, rates in hours.items():
-        if end_ms - 24 * HOUR_MS <= start < end_ms:
-            sums._apply(rates, (0, 1), 1)
-        elif end_ms - 168 * HOUR_MS <= start < end_ms:
-            sums._apply(rates, (1,), 1)
+    for start in sorted(hours):
+        if end_ms - 168 * HOUR_MS <= start < end_ms:
+            sums._apply(hours[start], None, None, plus_24h=start >= end_ms - 24 * HOUR_MS)
+    sums.compact()
     return sums
 
 
 def roll(sums: Sums, completed: HourRates, left_24h: HourRates, left_7d: HourRates) -> Sums:
     """Advance by one hour, in place: add the hour [end, end + 1 h) that just completed, remove the hour
-    that left the 24 h window ([end - 24 h, ...)) and the one that left the 7 d window ([end - 168 h, ...))."""
-    sums._apply(completed, (0, 1), 1)
-    sums._apply(left_24h, (0,), -1)
-    sums._apply(left_7d, (1,), -1)
+    that left the 24 h window ([end - 24 h, ...)) and the one that left the 7 d window ([end - 168 h, ...)).
+    One pass per column, the three hours netted in it."""
+    sums._apply(completed, left_24h or None, left_7d or None)
     sums.end_ms += HOUR_MS
     return sums
 
 
-TABLE_WIDTH = 8   # avg24, cv24, pos24, neg24, avg7, cv7, pos7, neg7 (NaN = unknown)
-
-
 class Table:
-    """Public statistics per unordered pair (orientation b - a), as `TABLE_WIDTH` doubles per pair:
-    mean divergence (per 8 h), cv, share of the window's hours > 0 and < 0, for 24 h then 7 d."""
+    """Public statistics per unordered pair (orientation b - a), derived on read from the pair's ten sums
+    (the summary's columns): mean divergence (per 8 h), cv, share of the window's hours > 0 and < 0, for 24 h
+    then 7 d. Derived per row read, not per roll: a REST response reads its returned rows only, the
+    analysis its open opportunities. `flat` holds the ten columns one after the other (`n` pairs each)."""
 
-    __slots__ = ("end_ms", "flat", "index")
+    __slots__ = ("_rows", "end_ms", "flat", "index", "n")
 
-    def __init__(self, end_ms: int, index: dict[str, int], flat: array) -> None:
-        self.end_ms, self.index, self.flat = end_ms, index, flat
+    def __init__(self, end_ms: int, index: dict[str, int], flat: array | list[float], n: int) -> None:
+        self.end_ms, self.index, self.flat, self.n = end_ms, index, flat, n   # index: key -> pair position
+        self._rows: list[tuple[Any, ...]] | None = None
+
+    def rows(self) -> list[tuple[Any, ...]]:
+        """Every pair's eight statistics (`row` order, None unknown; a pair with no hour in 7 d: None), derived
+        once per table column-wise: what attaching to most pairs (a REST query filtering on persistence, per
+        request) reads instead of deriving pair by pair."""
+        if self._rows is None:
+            flat, n = self.flat, self.n
+            cols = [flat[c * n:(c + 1) * n] for c in range(10)]
+            derived: list[Any] = []
+            for base, hours in ((0, 24.0), (5, 168.0)):
+                count, total, squares, pos, neg = cols[base:base + 5]
+                mean = [t / c if c >= 0.5 else None for t, c in zip(total, count, strict=True)]
+                var = [q / c - m * m if m is not None else 0.0 for q, c, m in zip(squares, count, mean, strict=True)]
+                derived += (mean, [math.sqrt(v if v > 0 else 0.0) / abs(m) if m else None
+                                   for v, m in zip(var, mean, strict=True)],
+                            [x / hours for x in pos], [x / hours for x in neg])
+            rows: list[Any] = list(zip(*derived, strict=True))
+            for i, n7 in enumerate(cols[5]):
+                if n7 < 0.5:
+                    rows[i] = None
+            self._rows = rows
+        return self._rows
 
     def row(self, key: str) -> list[float | None] | None:
+        """[avg24, cv24, pos24, neg24, avg7, cv7, pos7, neg7] of a pair (None: unknown), or None when absent."""
         i = self.index.get(key)
-        if i is None:
+        if i is None or self.flat[i + 5 * self.n] < 0.5:   # no hour of both legs in the 7 d window
             return None
-        return [x if x == x else None for x in self.flat[TABLE_WIDTH * i:TABLE_WIDTH * i + TABLE_WIDTH]]
-
-    def dump(self) -> bytes:
-        return _frame({"end_ms": self.end_ms, "pairs": "\n".join(self.index)}, self.flat)
+        return [*_window(self.flat, i, self.n, 24.0), *_window(self.flat, i + 5 * self.n, self.n, 168.0)]
 
     @classmethod
     def load(cls, raw: bytes) -> Table:
-        head, flat = _unframe(raw)
-        keys = _lines(head["pairs"])
-        return cls(int(head["end_ms"]), dict(zip(keys, range(len(keys)), strict=True)), flat)
+        """The table of a dumped summary (`Sums.dump`): the pairs' columns (markets and legs ignored)."""
+        end_ms, keys, _, body = _split(raw)
+        n = len(keys)
+        flat = array("d")
+        flat.frombytes(body[:80 * n])
+        return cls(end_ms, dict(zip(keys, range(n), strict=True)), flat, n)
 
 
-EMPTY = Table(0, {}, array("d"))
+EMPTY = Table(0, {}, array("d"), 0)
 
 
-def _frame(head: dict[str, Any], flat: array) -> bytes:
-    """The Redis form of a summary or table: a JSON head, a NUL, then the doubles."""
-    return json.dumps(head).encode() + b"\0" + flat.tobytes()
+def _window(flat: Any, o: int, n: int, hours: float) -> tuple[float | None, float | None, float, float]:
+    """(mean divergence, cv, share of the window's hours > 0, share < 0) of one window whose five sums start
+    at flat[o] (columns `n` apart); mean and cv None when unknown (no hour; cv also when the mean is 0)."""
+    count = flat[o]
+    if count < 0.5:
+        return None, None, 0.0, 0.0
+    mean = flat[o + n] / count
+    var = flat[o + 2 * n] / count - mean * mean
+    return (mean, math.sqrt(var if var > 0 else 0.0) / abs(mean) if mean else None, flat[o + 3 * n] / hours,
+            flat[o + 4 * n] / hours)
 
 
-def _unframe(raw: bytes) -> tuple[dict[str, Any], array]:
-    head_raw, _, body = raw.partition(b"\0")
-    flat = array("d")
-    flat.frombytes(body)
-    return json.loads(head_raw), flat
+def _frame(end_ms: int, pair_keys: list[str], market_keys: list[str], *parts: array) -> bytes:
+    """The Redis form of a summary: a JSON head (end, counts, the keys' text length), a NUL, the pair keys
+    then the market keys (UTF-8, one per line), then the arrays' bytes."""
+    text = "\n".join((*pair_keys, *market_keys)).encode()
+    head = {"end_ms": end_ms, "pairs": len(pair_keys), "markets": len(market_keys), "text": len(text)}
+    return b"".join((json.dumps(head).encode(), b"\0", text, *(p.tobytes() for p in parts)))
 
 
-def _lines(text: str) -> list[str]:
-    return text.split("\n") if text else []
+def _split(raw: bytes) -> tuple[int, list[str], list[str], memoryview]:
+    """(end_ms, pair keys, market keys, the arrays' bytes) of `_frame`'s bytes."""
+    head_raw, _, _ = raw.partition(b"\0")
+    head = json.loads(head_raw)
+    start = len(head_raw) + 1
+    text = raw[start:start + head["text"]].decode()
+    keys = text.split("\n") if text else []
+    n = head["pairs"]
+    return int(head["end_ms"]), keys[:n], keys[n:], memoryview(raw)[start + head["text"]:]
 
 
 def table(sums: Sums) -> Table:
     """The public statistics of every pair with data in the 7 d window (see the module docstring)."""
-    flat = array("d")
-    put = flat.extend
-    nan, sqrt = math.nan, math.sqrt
-    acc = sums.acc
-    keys = []
-    for key, i in sums.index.items():
-        if acc[i + 5] <= 0:
-            continue   # every hour of it left the windows
-        keys.append(key)
-        for o, hours in ((i, 24), (i + 5, 168)):
-            n = acc[o]
-            if n < 0.5:
-                put((nan, nan, 0.0, 0.0))
-                continue
-            mean = acc[o + 1] / n
-            var = acc[o + 2] / n - mean * mean
-            put((mean, sqrt(var if var > 0 else 0.0) / abs(mean) if mean else nan, acc[o + 3] / hours,
-                 acc[o + 4] / hours))
-    return Table(sums.end_ms, dict(zip(keys, range(len(keys)), strict=True)), flat)
+    flat: list[float] = []
+    for c in sums.cols:
+        flat.extend(c)
+    return Table(sums.end_ms, sums.index, flat, len(sums.keys))
 
 
 _NAMES = ("avg_divergence_24h", "cv_24h", "sign_held_24h", "avg_divergence_7d", "cv_7d", "sign_held_7d")
@@ -273,20 +395,23 @@ def attach(opps: Iterable[Opportunity], stats: Table, opened: Mapping[str, int],
     divergence statistics from `stats`, `opened_at_ms` from the open spells (`opened`, id -> ms) and
     `alive_hours` = (now - opened) in hours (2 decimals)."""
     s_open, s_alive, s_a24, s_c24, s_p24, s_a7, s_c7, s_p7 = _S
-    index, flat, w = stats.index, stats.flat, TABLE_WIDTH
+    index, flat, n = stats.index, stats.flat, stats.n
+    # many records (REST attaching to every candidate): read the table's derived rows; few: derive per pair
+    rows = stats.rows() if isinstance(opps, list) and 8 * len(opps) > n else None
     for o in opps:
         long_dex, short_dex = o.long_dex, o.short_dex
         flip = long_dex > short_dex
         i = index.get(f"{o.symbol}:{short_dex}:{long_dex}" if flip else f"{o.symbol}:{long_dex}:{short_dex}")
-        if i is None:
+        row = None if i is None else rows[i] if rows is not None else None if flat[i + 5 * n] < 0.5 else (
+            *_window(flat, i, n, 24.0), *_window(flat, i + 5 * n, n, 168.0))
+        if row is None:   # unknown pair, or no hour of both legs in the 7 d window
             a24 = c24 = p24 = a7 = c7 = p7 = None
         else:
-            a24, c24, p24, n24, a7, c7, p7, n7 = flat[w * i:w * i + w]
+            a24, c24, p24, n24, a7, c7, p7, n7 = row
             if flip:
-                a24, a7, p24, p7 = -a24, -a7, n24, n7
-            # NaN (x != x) is unknown
-            a24, c24, a7, c7 = (a24 if a24 == a24 else None, c24 if c24 == c24 else None,
-                                a7 if a7 == a7 else None, c7 if c7 == c7 else None)
+                p24, p7 = n24, n7
+                a24 = None if a24 is None else -a24
+                a7 = None if a7 is None else -a7
         s_a24(o, a24)
         s_c24(o, c24)
         s_p24(o, p24)

@@ -14,11 +14,11 @@
 
   // ---- state in the URL -------------------------------------------------------------------------
   var DEFAULTS = {view: 'opps', symbol: '', include_dexes: '', exclude_dexes: '', min_divergence: '0.0001',
-    min_profit: '0', min_volume: '100000', min_oi_usd: '', fee_type: 'maker', hold_hours: '8',
+    min_profit: '0', min_volume: '100000', min_oi_usd: '', min_alive_hours: '', fee_type: 'maker', hold_hours: '8',
     sort: 'net_profit_percent', dir: 'desc', open: '', basis: '8h', msym: '', market: 'BTC', range: '24h',
     hbasis: '1h'};
   var FILTER_KEYS = ['symbol', 'include_dexes', 'exclude_dexes', 'min_divergence', 'min_profit', 'min_volume',
-    'min_oi_usd', 'fee_type', 'hold_hours'];
+    'min_oi_usd', 'min_alive_hours', 'fee_type', 'hold_hours'];
   var S = {};
   Object.keys(DEFAULTS).forEach(function (k) { S[k] = qs0.has(k) ? qs0.get(k) : DEFAULTS[k]; });
 
@@ -128,12 +128,26 @@
     {k: 'divergence', label: 'Divergence', unit: '% / 8 h', fmt: pct},
     {k: 'estimated_fees', label: 'Fees', unit: '% round trip', fmt: pct},
     {k: 'net_profit_percent', label: 'Net', unit: '% over hold', fmt: pct, sign: true},
-    {k: 'annualized_apy', label: 'APY', unit: '%', fmt: function (x) { return fixed(x, 2) + ' %'; }, sign: true},
+    {k: 'annualized_apy', label: 'APY', unit: '%, predicted', fmt: function (x) { return fixed(x, 2) + ' %'; }, sign: true},
+    {k: 'realized_apy_24h', label: 'Realized', unit: 'APY %, last 24 h', cell: realizedCell, sign: true},
+    {k: 'alive_hours', label: 'Alive', unit: 'h since opened', fmt: hours},
     {k: 'breakeven_hours', label: 'Break-even', unit: 'h', fmt: hours},
     {k: 'min_volume_24h', label: 'Volume', unit: 'USD 24 h, thinner leg', fmt: usd},
     {k: 'min_oi_usd', label: 'OI', unit: 'USD, smaller leg', fmt: usd},
     {k: 'avg_spread_bps', label: 'Spread', unit: 'bps, avg of legs', fmt: bps}
   ];
+  // what holding the pair over the last 24 h paid (settled funding minus a round trip of fees), beside the
+  // predicted APY; '≈' marks an estimate from collected rates (a leg's venue has no settlements in the window)
+  function realizedCell(o) {
+    var r = o.realized_24h;
+    if (!r) return el('span', {title: 'no funding data for both legs over the last 24 h', text: '–'});
+    var est = r.source !== 'settlements';
+    return el('span', {title: SOURCE_WORDS[r.source] || r.source, text: (est ? '≈ ' : '') + fixed(r.apy_percent, 2) + ' %'});
+  }
+  var SOURCE_WORDS = {settlements: 'from what both venues settled', collected_rates: 'estimate: collected hourly rates accrued (no settlements yet)',
+    mixed: 'one leg settled, the other estimated from collected rates'};
+  // the sortable flat value of a record's realized return (REST and WebSocket records alike)
+  function withRealized(o) { o.realized_apy_24h = o.realized_24h ? +o.realized_24h.apy_percent : null; return o; }
   function legCell(dex, iv) {
     return el('span', null, [dex || '–', el('span', {cls: 'iv', title: 'funding interval', text: num(iv) ? iv + ' h' : '? h'})]);
   }
@@ -270,6 +284,7 @@
       var seen = {};
       body.opportunities.forEach(function (o) {
         seen[o.id] = true;
+        withRealized(o);
         var r = OPPS.get(o.id);
         if (r) { r.o = o; if (r.closing) { r.closing = false; r.el && r.el.classList.remove('closing'); } }
         else { OPPS.set(o.id, {o: o, src: 'rest', el: null}); if (!first) flash(o.id); }
@@ -321,6 +336,7 @@
   // under other settings, and for ids not shown yet, the REST API (which owns the filters) is asked again.
   function onOppEvent(event, o) {
     stats.wsOppEvents++;
+    withRealized(o);
     var r = OPPS.get(o.id);
     if (event === 'closed') { if (r) { fade(o.id); setTimeout(summary, FADE_MS + 50); } return; }
     var same = num(o.hold_hours) && o.hold_hours === +S.hold_hours && o.fee_type === S.fee_type;
@@ -333,7 +349,7 @@
 
   function syncForm() {
     var f = $('#filters');
-    ['symbol', 'min_divergence', 'min_profit', 'min_volume', 'min_oi_usd', 'hold_hours'].forEach(function (k) { f.elements[k].value = S[k]; });
+    ['symbol', 'min_divergence', 'min_profit', 'min_volume', 'min_oi_usd', 'min_alive_hours', 'hold_hours'].forEach(function (k) { f.elements[k].value = S[k]; });
     f.elements.fee_type.value = S.fee_type;
     var inc = S.include_dexes ? S.include_dexes.split(',') : [], exc = S.exclude_dexes ? S.exclude_dexes.split(',') : [];
     Array.prototype.forEach.call(f.querySelectorAll('input[data-inc]'), function (c) { c.checked = inc.indexOf(c.value) >= 0; });
@@ -351,7 +367,7 @@
   }
   function readForm() {
     var f = $('#filters');
-    ['symbol', 'min_divergence', 'min_profit', 'min_volume', 'min_oi_usd', 'hold_hours'].forEach(function (k) { S[k] = f.elements[k].value.trim(); });
+    ['symbol', 'min_divergence', 'min_profit', 'min_volume', 'min_oi_usd', 'min_alive_hours', 'hold_hours'].forEach(function (k) { S[k] = f.elements[k].value.trim(); });
     S.symbol = S.symbol.toUpperCase();
     S.fee_type = f.elements.fee_type.value;
     S.include_dexes = Array.prototype.filter.call(f.querySelectorAll('input[data-inc]'), function (c) { return c.checked; }).map(function (c) { return c.value; }).join(',');
@@ -377,7 +393,27 @@
     'net_profit_percent', 'annualized_apy', 'gross_apr', 'breakeven_hours', 'hold_hours', 'fee_type', 'long_volume_24h',
     'short_volume_24h', 'min_volume_24h', 'long_oi_usd', 'short_oi_usd', 'min_oi_usd', 'max_oi_usd', 'oi_ratio',
     'oi_imbalance', 'long_spread_bps', 'short_spread_bps', 'avg_spread_bps', 'mark_spread_bps', 'long_interval_hours',
-    'short_interval_hours', 'discovered_at', 'valid_until'].forEach(function (k) { KNOWN[k] = true; });
+    'short_interval_hours', 'discovered_at', 'valid_until', 'opened_at', 'alive_hours', 'avg_divergence_24h', 'cv_24h',
+    'sign_held_24h', 'avg_divergence_7d', 'cv_7d', 'sign_held_7d', 'realized_source', 'realized_apy_24h'
+  ].forEach(function (k) { KNOWN[k] = true; });
+  // the persistence of a pair (how long it lived, what its divergence did) and what holding it really paid
+  function persistence(o) {
+    function share(x) { return num(x) ? Math.round(x * 100) + ' % of hours' : '–'; }
+    function realized(r) {
+      if (!r) return '–';
+      return 'net ' + pct(r.net_return, 3) + ' = ' + fixed(r.apy_percent, 2) + ' % APY (funding long ' + pct(r.long_funding, 4) +
+        ', short ' + pct(r.short_funding, 4) + ', fees ' + pct(r.fees, 3) + '; ' + r.long_settlements + ' / ' +
+        r.short_settlements + ' settlements; ' + (SOURCE_WORDS[r.source] || r.source) + ')';
+    }
+    return el('div', {cls: 'persist'}, [el('h3', {text: 'Persistence and realized'}), dl([
+      ['opened', o.opened_at ? when(o.opened_at) + ' (' + hours(o.alive_hours) + ' ago)' : 'not open in the analysis (8 h, maker)'],
+      ['avg divergence 24 h / 7 d', pct(o.avg_divergence_24h) + ' / ' + pct(o.avg_divergence_7d) + ' per 8 h'],
+      ['stability (cv) 24 h / 7 d', fixed(o.cv_24h, 2) + ' / ' + fixed(o.cv_7d, 2)],
+      ['sign held 24 h / 7 d', share(o.sign_held_24h) + ' / ' + share(o.sign_held_7d)],
+      ['realized 24 h', realized(o.realized_24h)],
+      ['realized 7 d', realized(o.realized_7d)]
+    ])]);
+  }
   function leg(o, side) {
     var dex = o[side + '_dex'], m = (RATES[dex] || {})[o.symbol] || {};
     return el('div', null, [el('h3', {text: (side === 'long' ? 'Long leg: ' : 'Short leg: ') + dex}), dl([
@@ -419,6 +455,7 @@
       ['valid until', when(o.valid_until)],
       ['source', r.src === 'ws' ? 'WebSocket update' : 'REST']
     ].concat(extra.map(function (k) { return [k.replace(/_/g, ' '), String(o[k])]; })))])]));
+    box.appendChild(persistence(o));
     var hist = el('button', {type: 'button', text: 'History of ' + o.symbol + ' →'});
     hist.addEventListener('click', function () { S.market = o.symbol; $('#market').value = o.symbol; showView('history', true); });
     box.appendChild(el('p', null, [hist, ' ', close]));

@@ -9,7 +9,9 @@ that left the 24 h / 7 d windows). Why not one SQL query per run over 7 days: at
 symbols that is ~50 M stored rows aggregated every minute (and 840 k hourly values moved), where the
 roll reads three hours once an hour and a run in between only reads the finished table back. A missing
 or stale summary (first run, Redis flushed, the analysis stopped for over an hour) is rebuilt from 168
-hours in one query. Realized sums (storage.realized_sums) are refreshed at the same roll.
+hours in one query. Realized sums (storage.realized_sums) are refreshed at the same roll, and at the first run
+after the settlement run stored new settlements (it bumps keys.settlements_version): settlements land at :07,
+after the :00 roll, and would otherwise show an hour late.
 """
 
 from __future__ import annotations
@@ -46,14 +48,25 @@ def record_lifecycle(storage: Any, open_now: Sequence[Opportunity], now_ms: int)
 
 def refresh(kv: Any, storage: Any, now_ms: int) -> tuple[core.Table, dict[str, Any], str]:
     """(the statistics of the last completed hour, the legs' realized sums, how they were obtained:
-    cached | rolled | rebuilt)."""
+    cached | realized_refreshed | rolled | rebuilt). The realized sums are recomputed at the roll and whenever the
+    settlement run stored new settlements since (keys.settlements_version), not only once an hour. The statistics are read from the summary's own bytes (core.persistence.Table:
+    derived per row read), so a roll writes one summary, not a summary and a derived table."""
     end = core.hour_start(now_ms)
-    raw_table, raw_legs = kv.mget([keys.persistence_table(), keys.persistence_legs()])
-    if raw_table and raw_legs:
-        current = core.Table.load(raw_table)
+    raw_sums, raw_legs, raw_version = kv.mget([keys.persistence_sums(), keys.persistence_legs(),
+                                               keys.settlements_version()])
+    version = int(raw_version or 0)   # bumped by the settlement run when it stored new settlements
+    sums = None
+    if raw_sums and raw_legs:
+        current = core.Table.load(raw_sums)
         if current.end_ms == end:
-            return current, json.loads(raw_legs), "cached"
-    raw_sums = kv.get(keys.persistence_sums())
+            legs = json.loads(raw_legs)
+            if legs.get("settled_version", 0) == version:
+                return current, legs, "cached"
+            # new settlements since the realized sums were computed: those again, the statistics as they are
+            sums = core.Sums.load(raw_sums)
+            legs = _legs(storage, sums, end, version)
+            kv.set(keys.persistence_legs(), dumps(legs), ex=TABLE_TTL_S)
+            return current, legs, "realized_refreshed"
     sums = core.Sums.load(raw_sums) if raw_sums else None
     if sums is not None and sums.end_ms == end - HOUR_MS:
         done, left24, left7 = end - HOUR_MS, end - HOUR_MS - 24 * HOUR_MS, end - HOUR_MS - 168 * HOUR_MS
@@ -63,15 +76,22 @@ def refresh(kv: Any, storage: Any, now_ms: int) -> tuple[core.Table, dict[str, A
     else:
         sums = core.rebuild(storage.hourly_rates([end - i * HOUR_MS for i in range(1, 169)]), end)
         how = "rebuilt"
-    legs = {name: core.leg_sums(storage.realized_sums(since=_dt(end - hours * HOUR_MS)), sums.markets, w)
-            for w, (name, hours) in enumerate(core.WINDOWS)}
-    stats = core.table(sums)
+    legs = _legs(storage, sums, end, version)
+    raw = sums.dump()
     pipe = kv.pipeline(transaction=False)
-    pipe.set(keys.persistence_sums(), sums.dump(), ex=SUMS_TTL_S)
-    pipe.set(keys.persistence_table(), stats.dump(), ex=TABLE_TTL_S)
+    pipe.set(keys.persistence_sums(), raw, ex=SUMS_TTL_S)
     pipe.set(keys.persistence_legs(), dumps(legs), ex=TABLE_TTL_S)
     pipe.execute()
-    return stats, legs, how
+    return core.Table.load(raw), legs, how
+
+
+def _legs(storage: Any, sums: core.Sums, end: int, version: int) -> dict[str, Any]:
+    """The legs' realized sums per window (settled, else collected), tagged with the settlements version."""
+    markets = sums.markets
+    legs: dict[str, Any] = {name: core.leg_sums(storage.realized_sums(since=_dt(end - hours * HOUR_MS)), markets, w)
+                            for w, (name, hours) in enumerate(core.WINDOWS)}
+    legs["settled_version"] = version
+    return legs
 
 
 def _dt(ms: int) -> Any:

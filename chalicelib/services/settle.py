@@ -14,8 +14,10 @@ the webhook emit port (`venue.unit_mismatch`, `venue.verified`, `venue.unverifie
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from types import ModuleType
@@ -37,8 +39,10 @@ def source_of(module: ModuleType, key: str, now_ms: int) -> str:
 
 
 def collect_venue_settlements(module: ModuleType, settings: Any, storage: Any, *, now_ms: int,
-                              stop: threading.Event, rate_scale: float = 1.0) -> dict[str, Any]:
-    """Fetch and store one venue's new settlements. Never raises: failures are in the summary."""
+                              stop: threading.Event, rate_scale: float = 1.0,
+                              on_stored: Callable[[], None] | None = None) -> dict[str, Any]:
+    """Fetch and store one venue's new settlements. Never raises: failures are in the summary. `on_stored` is
+    called after a market's new settlements are stored (the realized returns' refresh signal)."""
     from chalicelib.services.backfill import BackfillError, PacedBudget, fetch_history, list_markets
     from chalicelib.transport.budget import bucket_for
     from chalicelib.transport.http import Deadline, Fetcher, make_client
@@ -68,7 +72,10 @@ def collect_venue_settlements(module: ModuleType, settings: Any, storage: Any, *
                               max_concurrency=1)
             try:
                 _pages, points = fetch_history(module, m.key, start, now_ms, fetcher=fetcher)
-                out["stored"] += storage.ingest_settlements(spec.id, m.symbol, points, source=source_of(module, m.key, now_ms))
+                stored = storage.ingest_settlements(spec.id, m.symbol, points, source=source_of(module, m.key, now_ms))
+                out["stored"] += stored
+                if stored and on_stored is not None:
+                    on_stored()
             except Exception as exc:   # one market's failure is counted; the venue goes on
                 out["errors"] += 1
                 out["error"] = f"{m.dex_symbol}: {exc}"
@@ -177,10 +184,12 @@ def run(*, settings: Any, storage: Any, kv: Any = None, modules: list[ModuleType
     timer = threading.Timer(run_seconds, stop.set)
     timer.daemon = True
     timer.start()
+    signal = None if kv is None else Throttled(lambda: bump_settlements_version(kv), BUMP_EVERY_S)
     try:
         with ThreadPoolExecutor(max_workers=max(1, len(modules)), thread_name_prefix="settle") as pool:
             collected = list(pool.map(lambda m: collect_venue_settlements(m, settings, storage, now_ms=now_ms,
-                                                                          stop=stop, rate_scale=rate_scale), modules))
+                                                                          stop=stop, rate_scale=rate_scale,
+                                                                          on_stored=signal), modules))
     finally:
         timer.cancel()
         _RUNNING.discard(stop)
@@ -188,6 +197,8 @@ def run(*, settings: Any, storage: Any, kv: Any = None, modules: list[ModuleType
     reports = calibrate_all([m.SPEC.id for m in modules], storage, now_ms=now_ms)
     if kv is not None:
         write_hot_calibration(kv, {dex: rep["verdict"] for dex, rep in reports.items()})
+        if any(c["stored"] for c in collected):
+            bump_settlements_version(kv)   # the last markets' too, whatever the throttle held back
     events = verdict_events(before, reports, now_ms)
     for e in events:
         log.warning("calibration: %s %s -> %s (factor %s, %s)", e["dex_name"], e["previous"], e["status"], e["factor"],
@@ -204,6 +215,39 @@ def stop_all() -> None:
     """Ask running settlement passes to stop after the market in hand (a process shutting down: frs local)."""
     for event in list(_RUNNING):
         event.set()
+
+
+BUMP_EVERY_S = 30.0   # during a pass, the analysis recomputes realized returns at most about this often
+
+
+class Throttled:
+    """Call `fn` at most once per `every` seconds (thread-safe): the first call runs, later ones within the
+    interval are dropped (the run ends with an unthrottled call)."""
+
+    def __init__(self, fn: Callable[[], None], every: float) -> None:
+        self.fn, self.every, self.last, self.lock = fn, every, -math.inf, threading.Lock()
+
+    def __call__(self) -> None:
+        with self.lock:
+            now = time.monotonic()
+            if now - self.last < self.every:
+                return
+            self.last = now
+        self.fn()
+
+
+def bump_settlements_version(kv: Any) -> None:
+    """New settlements are stored: the analysis' realized returns are recomputed at its next run
+    (services/persistence.py compares this counter with the one its realized sums were computed at)."""
+    from chalicelib.cache import keys
+    from chalicelib.cache.store import is_outage
+
+    try:
+        kv.incr(keys.settlements_version())
+    except Exception as exc:
+        if not is_outage(exc):
+            raise
+        log.warning("settlements: Redis unavailable (%s): realized returns refresh at the next hourly roll", exc)
 
 
 def write_hot_calibration(kv: Any, verdicts: dict[str, Any]) -> None:

@@ -32,7 +32,8 @@ EVENT_TYPES = (*OPPORTUNITY_TYPES, *VENUE_TYPES, THRESHOLD_TYPE)   # what a webh
 RATE_CHANGED = "funding_rate.changed"     # producer input, never delivered as such
 TEST_TYPE = "webhook.test"
 # REST filter parameters that rank or price rather than select: meaningless for a push
-_NOT_FILTERS = ("limit", "sort_by", "sort_desc", "hold_hours", "fee_type")
+NOT_FILTERS = ("limit", "sort_by", "sort_desc", "hold_hours", "fee_type")   # REST parameters that are not filters
+THRESHOLDS = ("min_apy_change", "min_divergence_change", "rate_threshold_apr")  # webhook-only filter numbers >= 0
 DEFAULT_MIN_APY_CHANGE = Decimal(5)            # percentage points of annualized_apy
 DEFAULT_MIN_DIVERGENCE_CHANGE = Decimal("0.0001")   # per 8 h, fraction (1 bp)
 
@@ -80,13 +81,13 @@ def parse_filters(raw: Mapping[str, Any] | None) -> WebhookFilter:
     """The body's `filters` object -> WebhookFilter; FilterError names `filters.<name>`."""
     raw = dict(raw or {})
     thresholds: dict[str, Decimal] = {}
-    for name in ("min_apy_change", "min_divergence_change", "rate_threshold_apr"):
+    for name in THRESHOLDS:
         if name in raw:
             value = _dec(raw.pop(name))
             if value is None or value < 0:
                 raise FilterError(f"filters.{name}", "must be a number >= 0")
             thresholds[name] = value
-    for name in _NOT_FILTERS:
+    for name in NOT_FILTERS:
         if name in raw:
             raise FilterError(f"filters.{name}", "ranks or prices results; not a webhook filter")
     params: dict[str, str] = {}

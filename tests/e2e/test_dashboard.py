@@ -248,6 +248,51 @@ def test_a_row_opens_its_detail_with_both_legs(stack, browser) -> None:
     wait("the detail to close", lambda: not browser.find_element("id", "detail").is_displayed())
 
 
+def test_realized_returns_and_time_alive_show_beside_the_predicted_apy(stack, browser) -> None:
+    _, base, _ = stack
+    # the settlement pass (started beside the first cycle) stores markets one by one; the analysis picks new
+    # settlements up within ~30 s of their storing: wait for an open opportunity with realized returns
+    def realized_symbol() -> Any:
+        found = [o for o in api(base, "/opportunities?limit=100&min_volume=0")["opportunities"]
+                 if o.get("realized_24h") and o.get("alive_hours") is not None]
+        return found and found[0]["symbol"]
+    symbol = wait("an opportunity with realized returns (REST)", realized_symbol, timeout=3 * WAIT)
+    browser.get(base + "/?symbol=" + symbol)     # the URL is the bookmark: that symbol's rows only
+    wait("rows", lambda: rows(browser))
+    heads = wait("the header row", lambda: browser.execute_script(   # one read: the page re-renders the header
+        "return Array.from(document.querySelectorAll('#opps thead th')).map(th => th.firstChild.textContent)"))
+    apy, realized, alive = heads.index("APY"), heads.index("Realized"), heads.index("Alive")
+    assert realized == apy + 1 and alive == apy + 2           # beside the predicted APY
+
+    def agrees() -> Any:
+        # each shown row against the REST record of the same id (fetched together: values move each cycle):
+        # Realized = realized_24h.apy_percent to 2 decimals ("≈ " when not from settlements), Alive = alive_hours
+        want = {o["id"]: o for o in api(base, f"/opportunities?symbol={symbol}&limit=100")["opportunities"]}
+        checked = []
+        for r in rows(browser):
+            o = want.get(r["id"])
+            if o is None or o.get("realized_24h") is None or o.get("alive_hours") is None:
+                continue
+            rz = o["realized_24h"]
+            text = ("" if rz["source"] == "settlements" else "≈ ") + f"{rz['apy_percent']:.2f} %"
+            hours = o["alive_hours"]
+            alive_text = f"{hours:.2f} h" if hours < 10 else f"{hours:.1f} h"
+            if r["cells"][realized] != text or r["cells"][alive] != alive_text:
+                return False
+            checked.append(r["id"])
+        return checked
+    checked = wait("a row with realized returns and time alive equal to the REST record", agrees)
+    # its detail states both windows, the persistence statistics and where the realized figures come from
+    wait("the row clicked", lambda: browser.find_element("css selector", f'#opps tbody tr[data-id="{checked[0]}"]')
+         .click() or True)
+    detail = wait("the detail panel", lambda: (d := browser.find_element("id", "detail")).is_displayed() and d)
+    for label in ("Persistence and realized", "opened", "avg divergence 24 h / 7 d", "stability (cv)",
+                  "sign held 24 h / 7 d", "realized 24 h", "realized 7 d"):
+        assert label in detail.text, label
+    assert re.search(r"realized 24 h\s+net -?\d+\.\d{3} % = -?\d+\.\d{2} % APY", detail.text), detail.text
+    shot(browser, "realized")
+
+
 def test_matrix_basis_switch_changes_the_numbers_correctly(stack, browser) -> None:
     _, base, _ = stack
     browser.get(base + "/?view=matrix&basis=1h&msym=BTC")

@@ -94,6 +94,11 @@ class Stack:
         if self.proc.poll() is None:
             with_suppress(lambda: os.killpg(self.proc.pid, signal.SIGKILL))
             with_suppress(lambda: self.proc.wait(10))
+        # a SIGKILLed stack stops nothing: its redis-server dies with it (PR_SET_PDEATHSIG), but PostgreSQL runs
+        # detached (pg_ctl) and would outlive the test with its data directory deleted under it
+        pg = self.data_dir / "pg"
+        if (pg / "postmaster.pid").exists():
+            with_suppress(lambda: PostgresServer(pg, 0, started_by_us=True).stop())
 
 
 def with_suppress(fn) -> None:
@@ -215,7 +220,4 @@ def test_frs_local_replay_end_to_end(data_dir: Path) -> None:
         for name, p in (("gateway", port), ("redis", redis_port), ("postgres", pg_port)):
             assert not port_open(p), f"{name} port {p} still open"
     finally:
-        stack.kill()
-        # a failed run must not leave a postmaster behind (pg_ctl runs it outside our process group)
-        if (data_dir / "pg" / "postmaster.pid").exists():
-            with_suppress(lambda: PostgresServer(data_dir / "pg", 0, started_by_us=True).stop())
+        stack.kill()   # and its postmaster (pg_ctl runs it outside our process group)

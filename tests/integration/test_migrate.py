@@ -257,3 +257,30 @@ def test_maintain_cli(monkeypatch: pytest.MonkeyPatch, db_url: str, capsys: pyte
         reset_settings_cache()
     out = capsys.readouterr().out
     assert f"funding_rates_p{_today() + timedelta(days=9):%Y%m%d}" in out
+
+
+def test_0015_points_the_untouched_edgex_row_at_v2(empty_db_url: str, tmp_path: Path) -> None:
+    sql_dir = _migrations_before(tmp_path, "0015")
+    migrate(empty_db_url, sql_dir)
+    with psycopg.connect(empty_db_url) as conn:
+        conn.execute("UPDATE dexes SET api_base_url = 'https://my-proxy.example/edgex' WHERE name = 'grvt'")
+        (before,) = conn.execute("SELECT api_base_url FROM dexes WHERE name = 'edgex'").fetchone()
+    assert before == "https://pro.edgex.exchange"                     # the 0003 seed: V1, deprecated
+    shutil.copy(SQL_DIR / "0015_edgex_v2_url.sql", sql_dir)
+    assert migrate(empty_db_url, sql_dir) == ["0015_edgex_v2_url.sql"]
+    with psycopg.connect(empty_db_url) as conn:
+        urls = dict(conn.execute("SELECT name, api_base_url FROM dexes").fetchall())
+    assert urls["edgex"] == "https://edgex-prod-v2.edgex.exchange/api/v2"
+    assert urls["grvt"] == "https://my-proxy.example/edgex"           # other rows untouched
+
+
+def test_0015_keeps_an_operator_edgex_url(empty_db_url: str, tmp_path: Path) -> None:
+    sql_dir = _migrations_before(tmp_path, "0015")
+    migrate(empty_db_url, sql_dir)
+    with psycopg.connect(empty_db_url) as conn:
+        conn.execute("UPDATE dexes SET api_base_url = 'https://my-proxy.example/edgex' WHERE name = 'edgex'")
+    shutil.copy(SQL_DIR / "0015_edgex_v2_url.sql", sql_dir)
+    migrate(empty_db_url, sql_dir)
+    with psycopg.connect(empty_db_url) as conn:
+        (url,) = conn.execute("SELECT api_base_url FROM dexes WHERE name = 'edgex'").fetchone()
+    assert url == "https://my-proxy.example/edgex"

@@ -12,6 +12,7 @@ Bounded (max_examples per operation) so CI stays fast; prints the number of call
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -60,6 +61,17 @@ def satisfies(constraints: list[dict[str, Any]], query: dict[str, Any], body: An
                 return False
         if kind == "nonempty_if" and body.get(c["flag"]) is True and not body.get(c["items"]):
             return False
+        if kind == "variant":
+            chosen = body.get(c["flag"], "standard") == c["value"]
+            if (chosen and not body.get(c["then"])) or (not chosen and (not body.get(c["else"])
+                                                                        or body.get(c["then"]) is not None)):
+                return False
+        if kind == "public_url" and body.get("format", "standard") != "telegram" and body.get(c["parameter"]) \
+                and not _public_https(str(body[c["parameter"]])):
+            return False
+        if kind == "query_object" and not all(k in c["thresholds"] and _nonnegative(v)
+                                              for k, v in (body.get(c["items"]) or {}).items()):
+            return False   # (REST filter keys are exercised by tests/integration/test_webhooks*.py, not generated)
         if kind == "tiers":
             tiers = body.get(c["items"]) or []
             lo, hi = c["min"], c["max"]
@@ -70,6 +82,30 @@ def satisfies(constraints: list[dict[str, Any]], query: dict[str, Any], body: An
     return True
 
 
+def _public_https(url: str) -> bool:
+    """The shape webhooks/safety.py accepts without DNS: https, a host name (not an address literal), no
+    credentials, a valid port."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        _ = parts.port   # raises on a bad port
+    except ValueError:
+        return False
+    host = parts.hostname or ""
+    return (parts.scheme == "https" and bool(re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)+", host)) and not
+            re.fullmatch(r"[0-9.]+", host) and host != "localhost" and parts.username is None and
+            parts.password is None and len(url) <= 2048)
+
+
+def _nonnegative(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+
+
+RECEIVER = "https://hooks.example.com/frs"
+TELEGRAM = {"bot_token": "123456:" + "A" * 30, "chat_id": "12345"}
+
+
 def repair(case: Any, constraints: list[dict[str, Any]], defaults: dict[str, Any]) -> Any:
     """Make a generated case keep the stated constraints by dropping (or matching) the offending parameter:
     a filter alone is unsatisfiable (a random 2001-2099 start_time is rarely within 366 days before now)."""
@@ -77,7 +113,7 @@ def repair(case: Any, constraints: list[dict[str, Any]], defaults: dict[str, Any
     body = case.body if isinstance(case.body, dict) else None
     for c in constraints:
         kind, names = c["kind"], c.get("parameters", [])
-        on_body = kind in ("tiers", "nonempty_if")
+        on_body = kind in ("tiers", "nonempty_if", "variant", "public_url", "query_object")
         if not on_body and query is not None and not satisfies([c], {**defaults, **query}, body):
             if kind == "ordered":                       # the max raised to the min (the min may be a default)
                 query[names[1]] = {**defaults, **query}[names[0]]
@@ -92,8 +128,20 @@ def repair(case: Any, constraints: list[dict[str, Any]], defaults: dict[str, Any
             else:                                       # exclusive: the second one goes
                 query.pop(names[1], None)
         if on_body and body is not None and not satisfies([c], {}, body):
-            body[c.get("flag", "has_fee_tiers")] = False
-            body.pop(c["items"], None)
+            if kind == "variant":                       # the target the chosen format needs, the other one gone
+                if body.get(c["flag"], "standard") == c["value"]:
+                    body[c["then"]] = TELEGRAM
+                else:
+                    body.pop(c["then"], None)
+                    body[c["else"]] = RECEIVER
+            elif kind == "public_url":
+                body[c["parameter"]] = RECEIVER
+            elif kind == "query_object":                # generated keys are rarely parameters: the thresholds kept
+                body[c["items"]] = {k: v for k, v in body[c["items"]].items()
+                                    if k in c["thresholds"] and _nonnegative(v)}
+            else:
+                body[c.get("flag", "has_fee_tiers")] = False
+                body.pop(c["items"], None)
     return case
 
 
@@ -119,8 +167,19 @@ def api(db_url: str, redis_url: str) -> Iterator[Api]:
     yield from make_api(db_url, redis_url)
 
 
+def webhook_key() -> str:
+    """A real webhook API key (the /webhooks routes take one, not the admin key), issued as `frs webhook-key` does."""
+    from chalicelib import wiring
+    from chalicelib.webhooks.keys import new_key
+
+    key, key_id, digest = new_key()
+    wiring.webhooks().store.insert_key(key_id, digest, "schemathesis")
+    return key
+
+
 def test_no_input_yields_a_5xx(api: Api) -> None:
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", wsgi_adapter(api))
+    hook_key = webhook_key()
     statuses: Counter[int] = Counter()
     failures: list[str] = []
     document = api.get("/api/v1/openapi.json")[1]
@@ -131,6 +190,8 @@ def test_no_input_yields_a_5xx(api: Api) -> None:
         defaults = {p["name"]: p["schema"]["default"] for p in spec.get("parameters", [])
                     if p["in"] == "query" and "default" in p["schema"]}
 
+        key = {"X-API-Key": hook_key if operation.path.startswith("/api/v1/webhooks") else ADMIN_KEY}
+
         def keeps(case: Any, constraints: list[dict[str, Any]] = constraints, defaults: dict[str, Any] = defaults) -> Any:
             return repair(case, constraints, defaults)
 
@@ -138,13 +199,13 @@ def test_no_input_yields_a_5xx(api: Api) -> None:
                   phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
         @given(case=operation.as_strategy().map(keeps))
         def exercise(case: Any) -> None:
-            response = case.call(headers={"X-API-Key": ADMIN_KEY})
+            response = case.call(headers=key)   # noqa: B023 (exercise() runs within this iteration)
             statuses[response.status_code] += 1
             if response.status_code >= 500:
                 failures.append(f"{case.method} {case.formatted_path} {case.query} -> "
                                 f"{response.status_code} {response.text[:200]}")
             try:   # ALL of schemathesis' checks: status, schema, headers, and "schema-valid request rejected"
-                case.validate_response(response, headers={"X-API-Key": ADMIN_KEY})
+                case.validate_response(response, headers=key)   # noqa: B023
             except (Exception, BaseExceptionGroup) as exc:  # schemathesis raises a FailureGroup describing it
                 failures.append(f"{case.method} {case.formatted_path} {case.query} {case.body!r:.200}: "
                                 f"{str(exc)[:600]}")
@@ -157,3 +218,4 @@ def test_no_input_yields_a_5xx(api: Api) -> None:
     assert failures == [], "\n".join(failures[:30])
     # every case keeps the schema and the stated x-constraints: none may be refused as malformed (ST202)
     assert statuses[200] > 0 and statuses[400] == statuses[422] == 0
+    assert statuses[403] == 0, "a route refused its key: the webhook routes must be exercised past authentication"

@@ -7,6 +7,7 @@ import random
 from decimal import Decimal
 
 import pytest
+from pytest import approx
 
 from chalicelib.core import persistence as p
 from chalicelib.core.models import Opportunity
@@ -58,7 +59,7 @@ def test_rolling_hour_by_hour_equals_rebuilding() -> None:
     fresh = p.rebuild(hours, 200 * H)
     loaded = p.Sums.load(sums.dump())                                     # the Redis round trip is lossless
     assert (loaded.end_ms, loaded.pairs, loaded.markets) == (sums.end_ms, sums.pairs, sums.markets)
-    rolled, built = p.Table.load(p.table(loaded).dump()), p.table(fresh)
+    rolled, built = p.Table.load(loaded.dump()), p.table(fresh)   # REST reads the summary's bytes
     assert rolled.index.keys() == built.index.keys() and len(built.index) == 18   # 3 symbols x C(4, 2) pairs
     for key in built.index:
         row = built.row(key)
@@ -73,18 +74,37 @@ def test_attach_sets_opened_alive_and_statistics() -> None:
     o = opp("a", "b")
     from array import array
 
-    stats = p.Table(0, {"BTC:a:b": 0}, array("d", [0.0002, 0.5, 0.75, 0.25, 0.0001, 1.5, 0.5, 0.1]))
+    # the pair's ten sums: 24 h: n = 24, sum 0.0048, sum of squares 1.2e-6, 18 hours > 0, 6 < 0 -> mean 0.0002,
+    # E[d^2] = 5e-8, var = 5e-8 - 4e-8 = 1e-8, std 1e-4, cv = 1e-4 / 2e-4 = 0.5; held 18/24 = 0.75, against 6/24 = 0.25.
+    # 7 d: n = 100, sum 0.01, squares 3.25e-6, 84 > 0, 14 < 0 -> mean 1e-4, var = 3.25e-8 - 1e-8 = 2.25e-8,
+    # std 1.5e-4, cv 1.5; held 84/168 = 0.5, against 14/168 = 1/12.
+    stats = p.Table(0, {"BTC:a:b": 0}, array("d", [24, 0.0048, 1.2e-6, 18, 6, 100, 0.01, 3.25e-6, 84, 14]), 1)
     p.attach([o], stats, {"BTC:a:b": 1 * H}, 3 * H + 1_800_000)
     assert (o.opened_at_ms, o.alive_hours) == (H, 2.5)                 # (3.5 h - 1 h) = 2.5 h
-    assert (o.avg_divergence_24h, o.cv_24h, o.sign_held_24h) == (0.0002, 0.5, 0.75)
-    assert (o.avg_divergence_7d, o.cv_7d, o.sign_held_7d) == (0.0001, 1.5, 0.5)
+    assert (o.avg_divergence_24h, o.cv_24h, o.sign_held_24h) == (approx(0.0002), approx(0.5), 0.75)
+    assert (o.avg_divergence_7d, o.cv_7d, o.sign_held_7d) == (approx(0.0001), approx(1.5), 0.5)
     unknown = opp("a", "c")
     p.attach([unknown], stats, {}, 0)
     assert unknown.opened_at_ms is None and unknown.alive_hours is None and unknown.cv_24h is None
     flipped = opp("b", "a")                                            # long b, short a: the pair seen reversed
     p.attach([flipped], stats, {}, 0)
-    assert (flipped.avg_divergence_24h, flipped.sign_held_24h, flipped.cv_24h) == (-0.0002, 0.25, 0.5)
-    assert (flipped.avg_divergence_7d, flipped.sign_held_7d) == (-0.0001, 0.1)
+    assert (flipped.avg_divergence_24h, flipped.sign_held_24h, flipped.cv_24h) == (approx(-0.0002), 0.25, approx(0.5))
+    assert (flipped.avg_divergence_7d, flipped.sign_held_7d) == (approx(-0.0001), approx(1 / 12))
+
+
+def test_a_window_emptied_by_the_roll_is_exactly_zero_and_the_pair_leaves_the_summary() -> None:
+    # one hour of data at 0 h; rolled until that hour leaves the 7 d window: the pair's sums go back to exact
+    # zeros (no rounding residue) and the pair is no longer dumped
+    hours = {0: {("BTC", "a"): 0.0001, ("BTC", "b"): 0.0004}}
+    sums = p.rebuild(hours, H)
+    assert sums.pairs["BTC:a:b"] == [1, 0.0004 - 0.0001, (0.0004 - 0.0001) ** 2, 1, 0] * 2
+    for end in range(2, 170):
+        done = (end - 1) * H
+        p.roll(sums, hours.get(done, {}), hours.get(done - 24 * H, {}), hours.get(done - 168 * H, {}))
+        if end == 25:   # the hour left the 24 h window: that half is exact zeros, the 7 d half unchanged
+            assert [c[0] for c in sums.cols[:5]] == [0.0] * 5 and sums.cols[5][0] == 1
+    assert sums.end_ms == 169 * H and [c[0] for c in sums.cols] == [0.0] * 10
+    assert sums.pairs == {} and p.Table.load(sums.dump()).index == {} and sums.markets == {}
 
 
 def test_realized_returns_by_hand_on_a_small_settlement_set() -> None:
@@ -117,3 +137,23 @@ def test_realized_falls_back_to_collected_rates_and_says_so() -> None:
                                                           "BTC:hl": ["0.0002", 7, "collected_rates"]}}, D(0), D(0))
     assert short_only["realized_source"] == "collected_rates"
     assert short_only["realized_7d"]["net_return"] == D("-0.0013")        # short hl 0.0002 - long px 0.0015
+
+
+def test_a_delisted_market_leaves_with_its_pairs_and_the_rest_matches_a_rebuild() -> None:
+    # venue c quotes BTC only in hour 0; a and b every hour (a = 0.0001, b = 0.0001 + k * 1e-6 in hour k)
+    hours = {k * H: {("BTC", "a"): 0.0001, ("BTC", "b"): 0.0001 + k * 1e-6} for k in range(200)}
+    hours[0][("BTC", "c")] = 0.0009
+    sums = p.rebuild(hours, H)
+    assert sorted(sums.index) == ["BTC:a:b", "BTC:a:c", "BTC:b:c"]
+    for end in range(2, 201):
+        done = (end - 1) * H
+        p.roll(sums, hours.get(done, {}), hours.get(done - 24 * H, {}), hours.get(done - 168 * H, {}))
+    loaded = p.Sums.load(sums.dump())
+    assert loaded.mkeys == ["BTC:a", "BTC:b"] and loaded.keys == ["BTC:a:b"]       # c and its two pairs gone
+    # hours 32..199 in the 7 d window: d = k * 1e-6, mean = (32 + 199) / 2 * 1e-6 = 115.5e-6; 24 h: hours 176..199
+    row = p.Table.load(sums.dump()).row("BTC:a:b")
+    assert row is not None and row[4] == pytest.approx(115.5e-6) and row[0] == pytest.approx((176 + 199) / 2 * 1e-6)
+    assert row[6] == 1.0 and row[2] == 1.0                                          # every hour of both windows > 0
+    built = p.table(p.rebuild(hours, 200 * H)).row("BTC:a:b")
+    assert built is not None
+    assert p.Table.load(loaded.dump()).row("BTC:a:b") == [approx(x, rel=1e-9) if x is not None else None for x in built]

@@ -36,3 +36,19 @@ def test_no_change_announces_nothing():
     assert settle.verdict_events(before, REPORTS, now_ms=5) == []
     assert settle.publish_events([], kv=DownRedis(), pusher=None, emit=None, now_ms=5) == {
         "events": 0, "ws": None, "published": 0, "webhooks": {}}
+
+
+def test_throttled_runs_the_first_call_then_at_most_once_per_interval() -> None:
+    import time as _time
+
+    from chalicelib.services.settle import Throttled
+
+    calls: list[float] = []
+    t = Throttled(lambda: calls.append(_time.monotonic()), every=0.2)
+    for _ in range(5):
+        t()                        # 5 calls at once: one runs
+    assert len(calls) == 1
+    _time.sleep(0.25)
+    t()
+    t()                            # after the interval: one more, the second dropped
+    assert len(calls) == 2 and calls[1] - calls[0] >= 0.2
