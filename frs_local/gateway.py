@@ -681,7 +681,13 @@ class Gateway:
             return
         from chalicelib.api import fastlane
 
-        key = builder(route.path_parameters, query)
+        try:
+            key = builder(route.path_parameters, query)
+        except Exception:   # the app's key function changed shape: serve everything the Lambda way
+            log.exception("gateway: fast-lane key for %s failed; inline path off", route.resource)
+            self.fast_lane = False
+            self._fast.clear()
+            return
         if not fastlane.knows(key):
             self._fast.pop(request.target, None)
             return

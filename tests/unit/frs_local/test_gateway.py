@@ -70,3 +70,27 @@ def test_response_heads_leave_the_framing_headers_to_the_gateway() -> None:
     assert _head_lines(200, app_headers) == b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-A: 1\r\n"
     assert _head_lines(None, [("x-amzn-RequestId", "r")]) == b"x-amzn-RequestId: r\r\n"
     assert _head_lines(599, []) == b"HTTP/1.1 599 Status\r\n"
+
+
+def test_a_fast_lane_key_that_fails_turns_the_inline_path_off_not_the_response(monkeypatch) -> None:
+    from chalice import Chalice
+
+    from frs_local import events as ev
+    from frs_local.gateway import Gateway, HttpRequest, HttpResponse
+
+    app = Chalice("t")
+
+    @app.route("/api/v1/x", methods=["GET"])
+    def x():
+        return {}
+
+    gw = Gateway(app, "127.0.0.1", 0)
+
+    def broken(path, query):
+        raise TypeError("the app's key function takes other arguments now")
+
+    monkeypatch.setattr(gw, "_fast_key", lambda resource: broken)
+    request = HttpRequest("GET", "/api/v1/x", "HTTP/1.1", [], b"")
+    gw._fast["/api/v1/y"] = object()   # learned before: dropped too  # type: ignore[assignment]
+    gw._learn(request, ev.RouteMatch("/api/v1/x", {}), [], HttpResponse(200))
+    assert gw.fast_lane is False and gw._fast == {}
