@@ -15,6 +15,12 @@ run in this process on their own event loop thread; the load comes from a separa
 
 A third column, the same REST event through app(event, context) in a loop (no sockets, one thread),
 interleaved with the rounds, is the app's own ceiling: the ratio gateway/app is the gateway's share.
+A fourth, the gateway with its inline path off (fast_lane=False: every request an event for
+app(event, context) on a worker thread, as before issue 18), shows what that path costs: it is
+what an uncached route or a cache miss still takes. The gateway answers a repeat request the app's
+fast lane holds on its event loop (frs_local/gateway.py `_inline`); the JSON line counts those
+(`inline`) and the requests that waited for another's rebuild of an expired entry (`coalesced`;
+the app's memory tier keeps an entry 5 s, so the paced run spans expiries).
 Prints the ratio gateway/reference (target >= 0.3x) and the gateway's paced p99 (target < 20 ms at
 200 req/s), with the load average before and after. Loopback only; bounded durations.
 
@@ -40,7 +46,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from _measured import emit  # noqa: E402
+
 ROUTES = ("/api/v1/funding-rates", "/api/v1/opportunities")
+ROW_IDS = {"/api/v1/funding-rates": "gateway-rates", "/api/v1/opportunities": "gateway-opportunities"}
 
 
 def loadavg() -> str:
@@ -197,11 +206,29 @@ def app_alone(gateway: object, path: str, seconds: float) -> float:
     return done / (time.perf_counter() - started)
 
 
-def _bench_api():
+def _bench_api() -> Any:
     spec = importlib.util.spec_from_file_location("bench_api", ROOT / "bench" / "api.py")
+    assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    spec.loader.exec_module(module)
     return module
+
+
+def emit_row(path: str, row: dict[str, Any], results: dict[str, Any], args: argparse.Namespace) -> None:
+    """README's Measured row for one route (bench/measured.py collects it)."""
+    ref, gw = statistics.median(row["reference_rps"]), statistics.median(row["gateway_rps"])
+    app_rps, lam = statistics.median(row["app_alone_rps"]), statistics.median(row["lambda_path_rps"])
+    gp, rp = row["paced gateway"], row["paced reference"]
+    what = ("`bench/gateway.py`: cached `/funding-rates` through the local gateway vs a minimal asyncio server "
+            "returning the same bytes" if path == ROUTES[0] else f"`bench/gateway.py`: cached `{path[7:]}`, same run")
+    result = (f"{gw:,.0f} vs {ref:,.0f} req/s = **{row['ratio']:.2f}×** ({gp['inline']:,} of {gp['requests']:,} paced "
+              f"requests answered on the event loop from the app's fast lane; the app alone {app_rps:,.0f} calls/s: "
+              f"{gw / app_rps:.2f}× of it; inline path off, every request through app(event) on a worker: "
+              f"{lam:,.0f} req/s = {row['lambda_path_ratio']:.2f}×); paced {args.rate:.0f} req/s × "
+              f"{args.paced_seconds:.0f} s p99 **{gp['p99_ms']:.1f} ms** (reference {rp['p99_ms']:.1f} ms), "
+              f"{gp['errors']} errors, {gp['coalesced']} waited for one rebuild of an expired entry "
+              f"(load {results['load_before']} -> {results['load_after']})")
+    emit(ROW_IDS[path], what, result, "≥ 0.3×, p99 < 20 ms", row["ratio"] >= 0.3 and gp["p99_ms"] < 20)
 
 
 def main() -> None:
@@ -235,7 +262,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="frs-bench-gw-"))
     os.chmod(tmp, 0o755)
     db_url, redis_url, started = api.servers(tmp)
-    runner = None
+    runner = lambda_runner = None
     try:
         from chalicelib.storage.repository import PgStorage
 
@@ -250,6 +277,7 @@ def main() -> None:
 
         runner = GatewayThread(Gateway(app, "127.0.0.1", 0)).start()
         gw_port = runner.gateway.port
+        lambda_runner = GatewayThread(Gateway(app, "127.0.0.1", 0, fast_lane=False)).start()
         replies = {}
         for path in ROUTES:
             raw_get(gw_port, path)                       # fills the app's cache
@@ -260,10 +288,10 @@ def main() -> None:
         results: dict[str, object] = {"load_before": loadavg()}
         for path in ROUTES:
             row: dict[str, object] = {"bytes": len(replies[path])}
-            servers = (("reference", reference.port), ("gateway", gw_port))
+            servers = (("reference", reference.port), ("gateway", gw_port), ("lambda_path", lambda_runner.gateway.port))
             for _, port in servers:
                 load(port, path, "closed", connections=args.connections, seconds=1)      # warm-up
-            rounds: dict[str, list[float]] = {"reference": [], "gateway": [], "app": []}
+            rounds: dict[str, list[float]] = {"reference": [], "gateway": [], "lambda_path": [], "app": []}
             for _ in range(args.rounds):     # alternate, so a load swing on the shared box hits all three
                 for name, port in servers:
                     rounds[name].append(load(port, path, "closed", connections=args.connections,
@@ -271,6 +299,9 @@ def main() -> None:
                 rounds["app"].append(app_alone(runner.gateway, path, args.seconds))
             ref_rps, gw_rps = statistics.median(rounds["reference"]), statistics.median(rounds["gateway"])
             app_rps = statistics.median(rounds["app"])
+            lambda_rps = statistics.median(rounds["lambda_path"])
+            row["lambda_path_rps"] = [round(x) for x in rounds["lambda_path"]]
+            row["lambda_path_ratio"] = round(lambda_rps / ref_rps, 3)
             row["app_alone_rps"] = [round(x) for x in rounds["app"]]
             row["gateway_vs_app"] = round(gw_rps / app_rps, 3)
             ratio = gw_rps / ref_rps
@@ -279,22 +310,34 @@ def main() -> None:
             print(f"  {path:<24} {row['bytes']:>6} B  reference {ref_rps:6.0f} req/s  gateway {gw_rps:6.0f} req/s"
                   f"  (medians of {args.rounds} alternating rounds)  ratio {ratio:.2f}x (target >= 0.3x);"
                   f"  the app alone (event -> app(), no HTTP, one thread) {app_rps:.0f} calls/s: the gateway"
-                  f" serves {gw_rps / app_rps:.2f}x of the app's own ceiling", flush=True)
-            for name, port in (("reference", reference.port), ("gateway", gw_port)):
-                row[f"paced {name}"] = load(port, path, "paced", connections=16, rate=args.rate,
-                                            **{"paced-seconds": args.paced_seconds})
-            gp, rp = row["paced gateway"], row["paced reference"]
-            print(f"  {'':<24} paced {args.rate:.0f} req/s x {args.paced_seconds:.0f} s: gateway p50 "  # type: ignore[index]
-                  f"{gp['p50_ms']:.2f} ms p99 {gp['p99_ms']:.2f} ms (target < 20 ms), reference p99 "  # type: ignore[index]
-                  f"{rp['p99_ms']:.2f} ms, errors {gp['errors']}", flush=True)  # type: ignore[index]
+                  f" serves {gw_rps / app_rps:.2f}x of the app's own ceiling; every request through app(event) on a"
+                  f" worker (inline path off) {lambda_rps:.0f} req/s = {lambda_rps / ref_rps:.2f}x", flush=True)
+            inline, coalesced = runner.gateway.inline_served, runner.gateway.coalesced
+            paced_runs = {name: load(port, path, "paced", connections=16, rate=args.rate,
+                                     **{"paced-seconds": args.paced_seconds})
+                          for name, port in (("reference", reference.port), ("gateway", gw_port))}
+            gp, rp = paced_runs["gateway"], paced_runs["reference"]
+            gp["inline"] = runner.gateway.inline_served - inline
+            gp["coalesced"] = runner.gateway.coalesced - coalesced
+            row.update({f"paced {name}": run for name, run in paced_runs.items()})
+            print(f"  {'':<24} paced {args.rate:.0f} req/s x {args.paced_seconds:.0f} s: gateway p50 "
+                  f"{gp['p50_ms']:.2f} ms p99 {gp['p99_ms']:.2f} ms (target < 20 ms), reference p99 "
+                  f"{rp['p99_ms']:.2f} ms, errors {gp['errors']:.0f}; {gp['inline']:.0f} of {gp['requests']:.0f}"
+                  f" answered inline, {gp['coalesced']:.0f} waited for a rebuild", flush=True)
             results[path] = row
         results["load_after"] = loadavg()
         results["rejected_503"] = runner.gateway.rejected
+        results["inline"] = runner.gateway.inline_served
+        results["coalesced"] = runner.gateway.coalesced
         print(f"load average after: {results['load_after']}  (2-core box shared with other jobs)")
         print(json.dumps(results))
+        for path in ROUTES:
+            emit_row(path, results[path], results, args)  # type: ignore[arg-type]
     finally:
         if runner is not None:
             runner.stop()
+        if lambda_runner is not None:
+            lambda_runner.stop()
         wiring.reset()
         for server in reversed(started):
             server.stop()

@@ -8,6 +8,7 @@ $disconnect` events and the EventBridge "Scheduled Event". Nothing here is impor
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from collections.abc import Iterable, Mapping
@@ -44,6 +45,9 @@ class RouteTable:
 
     templates: Iterable[str]
     _split: list[tuple[str, list[str]]] = field(init=False, repr=False)
+    _seen: dict[str, RouteMatch] = field(init=False, repr=False, default_factory=dict)
+
+    MAX_SEEN = 4096   # concrete paths remembered (cleared when full): a server sees the same few again and again
 
     def __post_init__(self) -> None:
         parsed = [(t, t.strip("/").split("/") if t != "/" else []) for t in self.templates]
@@ -52,6 +56,16 @@ class RouteTable:
         self._split = parsed
 
     def match(self, path: str) -> RouteMatch:
+        """The route of `path` (remembered: the table is fixed, RouteMatch immutable); NoRoute if none."""
+        found = self._seen.get(path)
+        if found is None:
+            found = self._match(path)
+            if len(self._seen) >= self.MAX_SEEN:
+                self._seen.clear()
+            self._seen[path] = found
+        return found
+
+    def _match(self, path: str) -> RouteMatch:
         parts = [p for p in path.split("/")[1:]] if path not in ("", "/") else []
         if parts and parts[-1] == "":
             parts = parts[:-1]
@@ -84,10 +98,21 @@ def parse_query(query: str) -> list[tuple[str, str]]:
     return parse_qsl(query, keep_blank_values=True)
 
 
+_stamp_cache: tuple[int, str] = (-1, "")
+
+
 def _request_time(now: float) -> tuple[str, int]:
-    # API Gateway's requestTime format: 24/Nov/2026:13:04:05 +0000
-    stamp = datetime.fromtimestamp(now, UTC).strftime("%d/%b/%Y:%H:%M:%S +0000")
-    return stamp, int(now * 1000)
+    # API Gateway's requestTime format: 24/Nov/2026:13:04:05 +0000 (whole seconds: formatted once per second)
+    global _stamp_cache
+    second = int(now)
+    if _stamp_cache[0] != second:
+        _stamp_cache = (second, datetime.fromtimestamp(second, UTC).strftime("%d/%b/%Y:%H:%M:%S +0000"))
+    return _stamp_cache[1], int(now * 1000)
+
+
+def _short_id() -> str:
+    """16 hex digits, as extendedRequestId / messageId look (uuid4().hex[:16] without building a UUID)."""
+    return os.urandom(8).hex()
 
 
 def rest_event(
@@ -137,7 +162,7 @@ def rest_event(
             "resourceId": "local",
             "resourcePath": route.resource,
             "httpMethod": method.upper(),
-            "extendedRequestId": uuid.uuid4().hex[:16],
+            "extendedRequestId": _short_id(),
             "requestTime": request_time,
             "path": f"/{stage}{path}",
             "accountId": ACCOUNT_ID,
@@ -179,7 +204,7 @@ def ws_event(
     context: dict[str, Any] = {
         "routeKey": route_key,
         "eventType": event_type,
-        "extendedRequestId": uuid.uuid4().hex[:16],
+        "extendedRequestId": _short_id(),
         "requestTime": request_time,
         "messageDirection": "IN",
         "stage": stage,
@@ -193,7 +218,7 @@ def ws_event(
     }
     event: dict[str, Any] = {"requestContext": context, "isBase64Encoded": False}
     if event_type == "MESSAGE":
-        context["messageId"] = uuid.uuid4().hex[:16]
+        context["messageId"] = _short_id()
         event["body"] = body
     if event_type == "CONNECT":
         single_headers, multi_headers = _multi(list(headers))

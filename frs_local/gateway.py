@@ -18,7 +18,10 @@ websockets asyncio server cannot be used here: its HTTP parser refuses request b
   to); the public port answers it like any unknown path (403), as API Gateway's public URL does.
 
 App handlers run on a fixed pool of worker threads, never on the event loop (a handler that posts
-to a socket sends an HTTP request back to this same loop). Back-pressure: when `workers` handlers
+to a socket sends an HTTP request back to this same loop). The one exception is no handler at all:
+a repeat GET the app's fast lane answers from memory is answered on the loop with the bytes the
+Lambda path would send (`Gateway._inline`; `fast_lane=False` turns it off), so cached routes cost
+no thread hop and no Lambda event. Back-pressure: when `workers` handlers
 run and `queue` more wait, a REST request is answered at once with 503 + Retry-After instead of
 queueing without bound. A `BodyGuard` (the admin routes' X-API-Key, see stack.admin_guard) is
 checked on the request head, before the body is read: a wrong key costs no body bytes.
@@ -38,6 +41,7 @@ import secrets
 import threading
 import time
 import traceback
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,6 +87,25 @@ class _BadRequest(Exception):
     pass
 
 
+_SKIP_HEADERS = frozenset({"content-length", "connection", "transfer-encoding", "date"})  # the gateway writes these
+
+
+def _head_lines(status: int | None, headers: Iterable[tuple[str, str]]) -> bytes:
+    """The status line (unless None) and header lines of a response, each ending CRLF; framing headers left out."""
+    lines = [] if status is None else [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}\r\n"]
+    lines += [f"{k}: {v}\r\n" for k, v in headers if k.lower() not in _SKIP_HEADERS]
+    return "".join(lines).encode("latin-1")
+
+
+@dataclass(frozen=True, slots=True)
+class _Fast:
+    """A request target the app's fast lane answers from memory: its fast-lane key and the response head
+    (status line + headers) the Lambda path returned for it, minus the per-request ones."""
+
+    key: tuple[Any, ...]
+    head: bytes
+
+
 @dataclass
 class HttpRequest:
     method: str
@@ -94,12 +117,16 @@ class HttpRequest:
     refused: HttpResponse | None = None   # a BodyGuard's answer: sent instead, body left unread
 
     def header(self, name: str) -> str | None:
-        return ev.header_value(self.headers, name)
+        """The first value of header `name` (any case)."""
+        return self._by_name.get(name.lower())
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.target)   # once per request: path and query are read several times
         self.path: str = parts.path or "/"
         self.query: str = parts.query
+        self._by_name: dict[str, str] = {}   # lower-case name -> first value: a request asks for ~6 headers
+        for key, value in self.headers:
+            self._by_name.setdefault(key.lower(), value)
 
     @property
     def keep_alive(self) -> bool:
@@ -114,6 +141,7 @@ class HttpResponse:
     status: int
     headers: list[tuple[str, str]] = field(default_factory=list)
     body: bytes = b""
+    head: bytes = b""   # pre-rendered status line + leading headers (the inline path's); `headers` follow it
 
     @classmethod
     def json(cls, status: int, payload: Any, headers: Iterable[tuple[str, str]] = ()) -> HttpResponse:
@@ -295,6 +323,7 @@ class Gateway:
         workers: int = DEFAULT_WORKERS,
         queue: int | None = None,
         body_guard: BodyGuard | None = None,
+        fast_lane: bool = True,
     ) -> None:
         self.app = app
         self.host = host
@@ -315,6 +344,13 @@ class Gateway:
         self.connections: dict[str, WsConnection] = {}
         self.routes = ev.RouteTable(list(app.routes))
         self.requests_served = 0
+        self.fast_lane = fast_lane   # answer repeat GETs the app's fast lane holds on the loop (`_inline`)
+        self.inline_served = 0       # REST requests answered that way
+        self.coalesced = 0           # requests that waited for the same request's trip through app(event)
+        self._fast: dict[str, _Fast] = {}                     # request target -> how to answer it inline
+        self._fast_keys: dict[str, Callable[..., Any] | None] = {}   # resource -> its fast-lane key builder
+        self._inflight: dict[str, asyncio.Future[None]] = {}   # fast targets on their way through app(event)
+        self._flushing = False
         _thread_local_requests(app)
 
     # --- addresses -------------------------------------------------------------------------
@@ -553,13 +589,12 @@ class Gateway:
 
     async def _write(self, writer: asyncio.StreamWriter, resp: HttpResponse, *, keep_alive: bool,
                      head: bool = False) -> None:
-        lines = [f"HTTP/1.1 {resp.status} {_REASONS.get(resp.status, 'Status')}"]
-        skip = {"content-length", "connection", "transfer-encoding", "date"}
-        lines += [f"{k}: {v}" for k, v in resp.headers if k.lower() not in skip]
-        lines += [f"Content-Length: {len(resp.body)}", f"Date: {_http_date()}",
-                  f"Connection: {'keep-alive' if keep_alive else 'close'}"]
-        data = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-        writer.write(data + resp.body if resp.body and not head else data)   # one send per response
+        start = resp.head or _head_lines(resp.status, ())
+        framing = (f"Content-Length: {len(resp.body)}\r\nDate: {_http_date()}\r\n"
+                   f"Connection: {'keep-alive' if keep_alive else 'close'}\r\n\r\n").encode("latin-1")
+        data = b"".join((start, _head_lines(None, resp.headers), framing,
+                         resp.body if not head else b""))
+        writer.write(data)   # one send per response
         await writer.drain()
 
     async def _run(self, fn: Callable[..., Any], *args: Any) -> Any:
@@ -574,8 +609,125 @@ class Gateway:
                                                   f"({self.pool.pending} requests in flight); retry shortly"},
                                  [("Retry-After", "1")])
 
+    # --- the inline path: repeat requests the app's fast lane answers from memory ------------
+    def _inline(self, fast: _Fast | None) -> HttpResponse | None:
+        """A GET the app's fast lane (chalicelib/api/fastlane.py) answers from memory, answered here on the loop.
+
+        What app(event) would return for it, byte for byte: the body is `fastlane.answer(key)`, exactly
+        what the view returns on a repeat request, and the status line and headers are the ones the
+        Lambda path returned for this same request target (learned by `_learn`), with a fresh request
+        id. No worker hop, no Lambda event, no I/O; a miss (None) goes the Lambda way.
+        """
+        if fast is None:
+            return None
+        from chalicelib.api import fastlane
+
+        started = time.perf_counter()
+        body = fastlane.answer(fast.key)
+        if body is None:
+            return None
+        self._count((time.perf_counter() - started) * 1000)
+        self.inline_served += 1
+        return HttpResponse(200, [("x-amzn-RequestId", str(uuid.uuid4()))], body.encode("utf-8"), head=fast.head)
+
+    def _count(self, elapsed_ms: float) -> None:
+        """What the app's endpoint wrapper counts per request (api/http.py); its periodic Redis flush on a worker."""
+        from chalicelib.api.metrics import FLUSH_EVERY_S, METRICS
+
+        METRICS.request(elapsed_ms)
+        if self._flushing or time.monotonic() - METRICS.last_flush < FLUSH_EVERY_S:
+            return
+        from chalicelib.api.data import kv
+
+        self._flushing = True
+
+        def flushed(future: asyncio.Future[Any]) -> None:
+            self._flushing = False
+            if not future.cancelled() and future.exception() is not None:
+                log.warning("gateway: metrics flush failed: %s", future.exception())
+
+        self.pool.submit(METRICS.maybe_flush, kv).add_done_callback(flushed)
+
+    def _fast_key(self, resource: str) -> Callable[..., Any] | None:
+        """(path parameters, query pairs) -> the fast-lane key the app's view computes, for the app's own
+        REST views (chalicelib/handlers/rest.py); None for any other route or app."""
+        if resource in self._fast_keys:
+            return self._fast_keys[resource]
+        builder: Callable[..., Any] | None = None
+        view = getattr(self.app.routes.get(resource, {}).get("GET"), "view_function", None)
+        if self.fast_lane and getattr(view, "__module__", None) == "chalicelib.handlers.rest":
+            from chalice.app import MultiDict
+
+            from chalicelib.handlers import rest
+
+            request_key = getattr(rest, "_request_key", None)
+            name = getattr(view, "__name__", "")
+            if request_key is not None:
+                def builder(path: dict[str, str], query: list[tuple[str, str]]) -> Any:
+                    multi: dict[str, list[str]] = {}
+                    for k, v in query:   # what Chalice makes of multiValueQueryStringParameters
+                        multi.setdefault(k, []).append(v)
+                    return request_key(name, dict(path), MultiDict(multi) if multi else None)
+        self._fast_keys[resource] = builder
+        return builder
+
+    MAX_FAST = 2048   # remembered request targets (cleared when full, as the fast lane's own memo)
+
+    def _learn(self, request: HttpRequest, route: ev.RouteMatch, query: list[tuple[str, str]],
+               response: HttpResponse) -> None:
+        """After a 200 from app(event): if the fast lane now remembers this request, keep its head for `_inline`."""
+        builder = self._fast_key(route.resource)
+        if builder is None:
+            return
+        from chalicelib.api import fastlane
+
+        try:
+            key = builder(route.path_parameters, query)
+        except Exception:   # the app's key function changed shape: serve everything the Lambda way
+            log.exception("gateway: fast-lane key for %s failed; inline path off", route.resource)
+            self.fast_lane = False
+            self._fast.clear()
+            return
+        if not fastlane.knows(key):
+            self._fast.pop(request.target, None)
+            return
+        if len(self._fast) >= self.MAX_FAST:
+            self._fast.clear()
+        headers = [(k, v) for k, v in response.headers if k != "x-amzn-RequestId"]
+        self._fast[request.target] = _Fast(key, _head_lines(200, headers))
+
     # --- HTTP: @connections and REST -------------------------------------------------------
     async def _http(self, request: HttpRequest, source_ip: str) -> HttpResponse:
+        """A known fast-lane request inline (`_inline`); else the Lambda way, one at a time per such target.
+
+        When the fast lane misses (its entry expired: the app re-reads and re-renders, ~20 ms), the
+        first request takes the Lambda way and the same requests arriving meanwhile wait for it, then
+        are answered inline from the entry it rebuilt, instead of each rebuilding the same entry on
+        its own worker (a dozen rebuilds competing for the GIL is the latency tail otherwise).
+        """
+        target = request.target
+        if (request.method != "GET" or target not in self._fast or request.body
+                or request.header("content-type") is not None):   # a Content-Type the route may refuse (415)
+            return await self._lambda(request, source_ip)
+        if (inline := self._inline(self._fast.get(target))) is not None:
+            return inline
+        leader = self._inflight.get(target)
+        if leader is not None:
+            self.coalesced += 1
+            await asyncio.shield(leader)
+            if (inline := self._inline(self._fast.get(target))) is not None:
+                return inline
+            return await self._lambda(request, source_ip)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._inflight[target] = done
+        try:
+            return await self._lambda(request, source_ip)
+        finally:
+            del self._inflight[target]
+            done.set_result(None)
+
+    async def _lambda(self, request: HttpRequest, source_ip: str) -> HttpResponse:
+        """The REST request as API Gateway hands it to the Lambda: an event, app(event, context) on a worker."""
         path = request.path
         if path.rstrip("/") in self.ws_paths:
             return HttpResponse.json(426, {"message": f"WebSocket endpoint: connect to ws://{self.public_host}:"
@@ -595,8 +747,9 @@ class Gateway:
             return busy
         host = request.header("host") or f"{self.public_host}:{self.port}"
         content_type = (request.header("content-type") or "").split(";")[0].strip()
+        query = ev.parse_query(request.query)
         event = ev.rest_event(
-            method=request.method, path=unquote(path), route=route, query=ev.parse_query(request.query),
+            method=request.method, path=unquote(path), route=route, query=query,
             headers=request.headers, body=request.body or None, source_ip=source_ip, host=host,
             binary=content_type in getattr(self.app.api, "binary_types", ()),
         )
@@ -609,7 +762,10 @@ class Gateway:
         except Exception:
             log.exception("gateway: %s %s raised", request.method, path)
             return HttpResponse.json(502, {"message": "Internal server error"})
-        return self._from_lambda(result, event["requestContext"]["requestId"])
+        response = self._from_lambda(result, event["requestContext"]["requestId"])
+        if request.method == "GET" and response.status == 200 and self.fast_lane:
+            self._learn(request, route, query, response)
+        return response
 
     @staticmethod
     def _from_lambda(result: dict[str, Any], request_id: str) -> HttpResponse:

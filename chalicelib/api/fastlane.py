@@ -72,3 +72,8 @@ def remember(key: tuple[Any, ...], run: Callable[[], Any]) -> Any:
 
 def clear() -> None:
     _memo.clear()
+
+
+def knows(key: tuple[Any, ...]) -> bool:
+    """Whether `key` is remembered (no render, no cache read): the local gateway asks after a full call."""
+    return key in _memo

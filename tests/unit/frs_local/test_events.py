@@ -177,3 +177,32 @@ def test_lambda_context_has_the_real_attributes() -> None:
     ctx = ev.lambda_context("collect-grvt", timeout_s=60)
     assert ctx.function_name == "collect-grvt" and ctx.aws_request_id
     assert 0 < ctx.get_remaining_time_in_millis() <= 60_000
+
+
+def test_request_time_is_api_gateways_format_per_second() -> None:
+    route = ev.RouteTable(TEMPLATES).match("/api/v1/opportunities")
+    # 1,800,000,000 s after the epoch is 2027-01-15 08:00:00 UTC (as the scheduled event above says)
+    first = ev.rest_event(method="GET", path="/api/v1/opportunities", route=route, now=1_800_000_000.5)
+    same = ev.rest_event(method="GET", path="/api/v1/opportunities", route=route, now=1_800_000_000.9)
+    later = ev.rest_event(method="GET", path="/api/v1/opportunities", route=route, now=1_800_000_001.2)
+    assert first["requestContext"]["requestTime"] == "15/Jan/2027:08:00:00 +0000"
+    assert same["requestContext"]["requestTime"] == "15/Jan/2027:08:00:00 +0000"
+    assert later["requestContext"]["requestTime"] == "15/Jan/2027:08:00:01 +0000"
+    assert later["requestContext"]["requestTimeEpoch"] == 1_800_000_001_200
+    ids = {e["requestContext"]["extendedRequestId"] for e in (first, same, later)}
+    assert len(ids) == 3 and all(len(i) == 16 and int(i, 16) >= 0 for i in ids)   # 16 hex digits, per event
+    assert len({e["requestContext"]["requestId"] for e in (first, same, later)}) == 3
+
+
+def test_route_matches_are_remembered_and_bounded() -> None:
+    table = ev.RouteTable(TEMPLATES)
+    table.MAX_SEEN = 2
+    a = table.match("/api/v1/funding-rates/lighter")
+    assert table.match("/api/v1/funding-rates/lighter") is a            # the second lookup is the first's answer
+    b = table.match("/api/v1/funding-rates/paradex")
+    assert b.path_parameters == {"dex": "paradex"} and a.path_parameters == {"dex": "lighter"}
+    table.match("/api/v1/opportunities")                                # a third path: the memo starts over
+    assert len(table._seen) == 1
+    with pytest.raises(ev.NoRoute):                                     # misses are not remembered
+        table.match("/api/v2/nothing")
+    assert len(table._seen) == 1
