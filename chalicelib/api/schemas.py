@@ -98,6 +98,10 @@ class RealizedReturn(Out):
     source: Literal["settlements", "collected_rates", "mixed"] = Field(description=(
         "settlements: what the venues settled; collected_rates: a leg's market has no settlements in the window, "
         "so its collected hourly rates are accrued instead (an estimate); mixed: one leg each"))
+    coverage: float | None = Field(None, description=(
+        "Share of the window the data covers (0-1), the smaller leg's: a settled leg's settlements x its funding "
+        "interval / window_hours, a collected leg's hours / window_hours; below 1 the APY (annualized over the whole "
+        "window) understates what the pair paid while it had data. Null when a settled leg's interval is unknown"))
 
 
 class Opportunity(Out):

@@ -441,12 +441,16 @@ def leg_sums(settled: Mapping[tuple[str, str], tuple[Decimal, int]], collected: 
 
 
 def realized_fields(long_leg: list[Any] | None, short_leg: list[Any] | None, fee_long: Decimal, fee_short: Decimal,
-                    window_hours: int) -> dict[str, Any] | None:
+                    window_hours: int, long_interval: Decimal | None = None,
+                    short_interval: Decimal | None = None) -> dict[str, Any] | None:
     """What holding long/short over the window paid (core.backtest.realized), or None when a leg has no data.
 
     `long_funding` / `short_funding`: what each leg RECEIVED (negative: paid), fractions of notional;
     `fees`: a round trip, 2 x (fee_long + fee_short); `net_return` = funding - fees; `apy_percent`
     annualizes net_return over the window (simple). `source`: settlements | collected_rates | mixed.
+    `coverage`: the share of the window the data covers, the smaller of the two legs' (a settled leg: settlements x
+    its funding interval / window; a collected leg: hours present / window; None when a settled leg's interval is
+    unknown). Below 1 the APY understates what the pair paid while it had data (e.g. a market listed a day ago).
     """
     if long_leg is None or short_leg is None:
         return None
@@ -457,7 +461,21 @@ def realized_fields(long_leg: list[Any] | None, short_leg: list[Any] | None, fee
     return {"window_hours": window_hours, "long_funding": -long_sum, "short_funding": short_sum,
             "funding_return": r.funding_return, "fees": 2 * (fee_long + fee_short), "net_return": r.net_return,
             "apy_percent": r.apy_percent, "long_settlements": r.settlements[0], "short_settlements": r.settlements[1],
-            "source": sources.pop() if len(sources) == 1 else "mixed"}
+            "source": sources.pop() if len(sources) == 1 else "mixed",
+            "coverage": _coverage((long_leg, long_interval), (short_leg, short_interval), window_hours=window_hours)}
+
+
+def _coverage(*legs: tuple[list[Any], Decimal | None], window_hours: int) -> float | None:
+    shares = []
+    for leg, interval in legs:
+        count = int(leg[1])
+        if leg[2] == "collected_rates":
+            shares.append(count / window_hours)
+        elif interval is None or interval <= 0:
+            return None
+        else:
+            shares.append(count * float(interval) / window_hours)
+    return round(min(1.0, *shares), 4)
 
 
 def realized_for(o: Opportunity, legs: Mapping[str, Mapping[str, list[Any]]], fee_long: Decimal,
@@ -468,7 +486,7 @@ def realized_for(o: Opportunity, legs: Mapping[str, Mapping[str, list[Any]]], fe
     for name, hours in WINDOWS:
         window = legs.get(name, {})
         r = realized_fields(window.get(f"{o.symbol}:{o.long_dex}"), window.get(f"{o.symbol}:{o.short_dex}"),
-                            fee_long, fee_short, hours)
+                            fee_long, fee_short, hours, o.long_interval_hours, o.short_interval_hours)
         out[f"realized_{name}"] = r
         if r is not None:
             found.add(r["source"])

@@ -403,7 +403,8 @@
       if (!r) return '–';
       return 'net ' + pct(r.net_return, 3) + ' = ' + fixed(r.apy_percent, 2) + ' % APY (funding long ' + pct(r.long_funding, 4) +
         ', short ' + pct(r.short_funding, 4) + ', fees ' + pct(r.fees, 3) + '; ' + r.long_settlements + ' / ' +
-        r.short_settlements + ' settlements; ' + (SOURCE_WORDS[r.source] || r.source) + ')';
+        r.short_settlements + ' settlements, ' + (num(r.coverage) ? Math.round(r.coverage * 100) + ' % of the window' : 'coverage unknown') +
+        '; ' + (SOURCE_WORDS[r.source] || r.source) + ')';
     }
     return el('div', {cls: 'persist'}, [el('h3', {text: 'Persistence and realized'}), dl([
       ['opened', o.opened_at ? when(o.opened_at) + ' (' + hours(o.alive_hours) + ' ago)' : 'not open in the analysis (8 h, maker)'],

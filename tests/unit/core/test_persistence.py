@@ -112,13 +112,18 @@ def test_realized_returns_by_hand_on_a_small_settlement_set() -> None:
     # short BTC on an 8 h venue, settled 0.0004 once: received 0.0004. Fees 0.0002 + 0.0001 per side.
     settled = {("hl", "BTC"): (D("0.00001") + D("0.00002") + D("-0.00001"), 3), ("px", "BTC"): (D("0.0004"), 1)}
     legs = {"24h": p.leg_sums(settled, {}, 0)}
-    out = p.realized_for(opp("hl", "px"), legs, D("0.0002"), D("0.0001"))
+    from dataclasses import replace
+
+    out = p.realized_for(replace(opp("hl", "px"), long_interval_hours=D(1), short_interval_hours=D(8)), legs,
+                         D("0.0002"), D("0.0001"))
     r = out["realized_24h"]
     # funding = 0.0004 - 0.00002 = 0.00038; round trip 2 x (0.0002 + 0.0001) = 0.0006; net = -0.00022;
     # APY = -0.00022 x 8760 / 24 x 100 = -8.03 %
     assert (r["long_funding"], r["short_funding"], r["funding_return"]) == (D("-0.00002"), D("0.0004"), D("0.00038"))
     assert (r["fees"], r["net_return"], r["apy_percent"]) == (D("0.0006"), D("-0.00022"), D("-8.03"))
     assert (r["long_settlements"], r["short_settlements"], r["source"]) == (3, 1, "settlements")
+    # coverage: long 3 settlements x 1 h / 24 h = 0.125, short 1 x 8 h / 24 h = 0.3333: the smaller, 0.125
+    assert r["coverage"] == 0.125
     assert out["realized_7d"] is None and out["realized_source"] == "settlements"
 
 
@@ -132,11 +137,14 @@ def test_realized_falls_back_to_collected_rates_and_says_so() -> None:
     r = out["realized_24h"]
     assert r["source"] == "mixed" and r["short_funding"] == D("0.0006") and r["short_settlements"] == 12
     assert r["net_return"] == D("0.0005")                                 # 0.0006 - 0.0001, no fees
+    assert r["coverage"] is None                                          # hl settled, its interval unknown here
     assert out["realized_7d"] is None                                     # hl has neither in the 7 d legs given
     short_only = p.realized_for(opp("px", "hl"), {"7d": {"BTC:px": ["0.0015", 30, "collected_rates"],
                                                           "BTC:hl": ["0.0002", 7, "collected_rates"]}}, D(0), D(0))
     assert short_only["realized_source"] == "collected_rates"
     assert short_only["realized_7d"]["net_return"] == D("-0.0013")        # short hl 0.0002 - long px 0.0015
+    # both legs collected: 30 h and 7 h of 168 -> the smaller, 7 / 168 = 0.0417
+    assert short_only["realized_7d"]["coverage"] == round(7 / 168, 4)
 
 
 def test_a_delisted_market_leaves_with_its_pairs_and_the_rest_matches_a_rebuild() -> None:
