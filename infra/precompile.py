@@ -17,6 +17,7 @@ as source and listed.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import py_compile
 import sys
@@ -42,15 +43,27 @@ def compile_source(data: bytes, name: str) -> bytes:
             return f.read()
 
 
+def unchecked(pyc: bytes) -> bool:
+    """Is this .pyc one of ours: this interpreter's magic number and the unchecked-hash flags (PEP 552: 0b01)?"""
+    return len(pyc) >= 16 and pyc[:4] == importlib.util.MAGIC_NUMBER and int.from_bytes(pyc[4:8], "little") == 1
+
+
 def precompile(zip_path: str) -> tuple[int, list[str]]:
-    """Rewrite `zip_path` with a .pyc beside every .py; (compiled count, sources left as they are)."""
+    """Rewrite `zip_path` with a .pyc beside every .py; (compiled count, sources left as they are).
+
+    A .pyc already in the zip for this interpreter is kept only if it is unchecked-hash (a previous run); a
+    timestamp-checked one (`chalice package` copies a checkout's __pycache__) is replaced: zip keeps mtimes to 2 s,
+    so the runtime could judge it stale and compile the source at every cold start anyway."""
     with zipfile.ZipFile(zip_path) as source:
         entries = [(info, source.read(info)) for info in source.infolist()]
-    present = {info.filename for info, _ in entries}
+    present = {info.filename: data for info, data in entries}
     added: list[tuple[zipfile.ZipInfo, bytes]] = []
     skipped: list[str] = []
     for info, data in entries:
-        if not info.filename.endswith(".py") or pyc_name(info.filename) in present:
+        if not info.filename.endswith(".py"):
+            continue
+        old = present.get(pyc_name(info.filename))
+        if old is not None and unchecked(old):
             continue
         try:
             pyc = compile_source(data, info.filename)
@@ -61,11 +74,12 @@ def precompile(zip_path: str) -> tuple[int, list[str]]:
         entry.external_attr = info.external_attr
         entry.compress_type = zipfile.ZIP_DEFLATED
         added.append((entry, pyc))
+    replaced = {info.filename for info, _ in added}
     fd, tmp = tempfile.mkstemp(suffix=".zip", dir=os.path.dirname(os.path.abspath(zip_path)))
     os.close(fd)
     try:
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as out:
-            for info, data in [*entries, *added]:
+            for info, data in [*((i, d) for i, d in entries if i.filename not in replaced), *added]:
                 out.writestr(info, data)
         os.replace(tmp, zip_path)
     finally:
