@@ -46,21 +46,6 @@ def hour_start(ms: int) -> int:
     return ms - ms % HOUR_MS
 
 
-def pair_divergences(rates: HourRates) -> dict[str, float]:
-    """{`SYM:a:b` (a < b): rate_8h(b) - rate_8h(a)} of one hour, for every pair with both legs present."""
-    by_symbol: dict[str, list[tuple[str, float]]] = {}
-    for (symbol, dex), rate in rates.items():
-        by_symbol.setdefault(symbol, []).append((dex, rate))
-    out: dict[str, float] = {}
-    for symbol, legs in by_symbol.items():
-        legs.sort()
-        for i, (a, ra) in enumerate(legs):
-            prefix = f"{symbol}:{a}:"
-            for b, rb in legs[i + 1:]:
-                out[prefix + b] = rb - ra
-    return out
-
-
 # Column layout of the summary: per pair, per window (24 h then 7 d), hours with both legs, sum of the hourly
 # divergences, sum of their squares, hours > 0, hours < 0; per market, per window, hours and sum of rate_8h.
 PAIR_COLUMNS = ("n24", "s24", "q24", "p24", "m24", "n7", "s7", "q7", "p7", "m7")
@@ -190,10 +175,7 @@ class Sums:
         self.cols = [[c[k] for k in pairs] for c in self.cols]
         self.mkeys = [self.mkeys[m] for m in keep]
         self.mcols = [[c[m] for m in keep] for c in self.mcols]
-        self._reindex()
-
-    def _reindex(self) -> None:
-        self._by_symbol = None
+        self._by_symbol = None   # positions changed: rebuilt on the next new market
 
     def dump(self) -> bytes:
         self.compact()
@@ -353,34 +335,6 @@ def _split(raw: bytes) -> tuple[int, list[str], list[str], memoryview]:
     keys = text.split("\n") if text else []
     n = head["pairs"]
     return int(head["end_ms"]), keys[:n], keys[n:], memoryview(raw)[start + head["text"]:]
-
-
-def table(sums: Sums) -> Table:
-    """The public statistics of every pair with data in the 7 d window (see the module docstring)."""
-    flat: list[float] = []
-    for c in sums.cols:
-        flat.extend(c)
-    return Table(sums.end_ms, sums.index, flat, len(sums.keys))
-
-
-_NAMES = ("avg_divergence_24h", "cv_24h", "sign_held_24h", "avg_divergence_7d", "cv_7d", "sign_held_7d")
-
-
-def fields_for(o: Any, row: list[float | None] | None) -> dict[str, float | None]:
-    """The divergence statistics of `o` (long/short orientation) from its pair's `Table.row`."""
-    if row is None:
-        return dict.fromkeys(_NAMES)
-    flip = o.long_dex > o.short_dex   # the table's pair is (a, b) with a < b: divergence b - a
-    a24, c24, p24, n24, a7, c7, p7, n7 = row
-    return {"avg_divergence_24h": None if a24 is None else (-a24 if flip else a24), "cv_24h": c24,
-            "sign_held_24h": n24 if flip else p24,
-            "avg_divergence_7d": None if a7 is None else (-a7 if flip else a7), "cv_7d": c7,
-            "sign_held_7d": n7 if flip else p7}
-
-
-def pair_key(symbol: str, dex1: str, dex2: str) -> str:
-    a, b = (dex1, dex2) if dex1 < dex2 else (dex2, dex1)
-    return f"{symbol}:{a}:{b}"
 
 
 # Setting the slots of records the caller has just built (core.opportunities.to_opportunity's way):

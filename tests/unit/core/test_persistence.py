@@ -28,7 +28,7 @@ def test_hourly_divergence_statistics_by_hand() -> None:
     # 0.0002, 0.0004, 0.0002, -0.00005
     b = [0.0003, 0.0005, 0.0003, 0.00005]
     hours = {end - (k + 1) * H: {("BTC", "a"): 0.0001, ("BTC", "b"): rate} for k, rate in enumerate(b)}
-    stats = p.table(p.rebuild(hours, end))
+    stats = p.Table.load(p.rebuild(hours, end).dump())    # as REST and the analysis read it
     assert list(stats.index) == ["BTC:a:b"]
     row = stats.row("BTC:a:b")
     assert row is not None
@@ -40,9 +40,10 @@ def test_hourly_divergence_statistics_by_hand() -> None:
     assert row[2:4] == [pytest.approx(3 / 24, abs=1e-6), pytest.approx(1 / 24, abs=1e-6)]     # 3 hours > 0, 1 < 0, of the window's 24
     assert row[4] == pytest.approx(mean, rel=1e-11) and row[6] == pytest.approx(3 / 168, abs=1e-6)
     # seen from the other direction (long b, short a) the sign flips and the hours held swap
-    f = p.fields_for(opp("b", "a"), row)
-    assert f["avg_divergence_24h"] == pytest.approx(-mean) and f["sign_held_24h"] == pytest.approx(1 / 24, abs=1e-6)
-    assert f["cv_24h"] == pytest.approx(cv, rel=1e-5)
+    f = opp("b", "a")
+    p.attach([f], stats, {}, end)
+    assert f.avg_divergence_24h == pytest.approx(-mean) and f.sign_held_24h == pytest.approx(1 / 24, abs=1e-6)
+    assert f.cv_24h == pytest.approx(cv, rel=1e-5)
 
 
 def test_rolling_hour_by_hour_equals_rebuilding() -> None:
@@ -59,7 +60,7 @@ def test_rolling_hour_by_hour_equals_rebuilding() -> None:
     fresh = p.rebuild(hours, 200 * H)
     loaded = p.Sums.load(sums.dump())                                     # the Redis round trip is lossless
     assert (loaded.end_ms, loaded.pairs, loaded.markets) == (sums.end_ms, sums.pairs, sums.markets)
-    rolled, built = p.Table.load(loaded.dump()), p.table(fresh)   # REST reads the summary's bytes
+    rolled, built = p.Table.load(loaded.dump()), p.Table.load(fresh.dump())   # REST reads the summary's bytes
     assert rolled.index.keys() == built.index.keys() and len(built.index) == 18   # 3 symbols x C(4, 2) pairs
     for key in built.index:
         row = built.row(key)
@@ -162,6 +163,6 @@ def test_a_delisted_market_leaves_with_its_pairs_and_the_rest_matches_a_rebuild(
     row = p.Table.load(sums.dump()).row("BTC:a:b")
     assert row is not None and row[4] == pytest.approx(115.5e-6) and row[0] == pytest.approx((176 + 199) / 2 * 1e-6)
     assert row[6] == 1.0 and row[2] == 1.0                                          # every hour of both windows > 0
-    built = p.table(p.rebuild(hours, 200 * H)).row("BTC:a:b")
+    built = p.Table.load(p.rebuild(hours, 200 * H).dump()).row("BTC:a:b")
     assert built is not None
     assert p.Table.load(loaded.dump()).row("BTC:a:b") == [approx(x, rel=1e-9) if x is not None else None for x in built]
