@@ -19,7 +19,6 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -29,9 +28,9 @@ from chalicelib import wiring
 from chalicelib.api import fastlane
 from chalicelib.api.cache import CACHE
 from chalicelib.cache import keys
-from chalicelib.core.models import FeeSchedule, MarketSnapshot
 from chalicelib.settings import Settings
 from frs_local.gateway import Gateway, GatewayThread
+from tests.integration.test_rest import seed, snap
 
 WAIT = 10.0   # waits, not timing assertions
 HOUR_MS = 3_600_000
@@ -44,15 +43,6 @@ TARGETS = [
 ]
 
 
-def snap(dex: str, symbol: str, rate: str, interval: int, *, at_ms: int) -> MarketSnapshot:
-    return MarketSnapshot(
-        dex=dex, symbol=symbol, dex_symbol=f"{symbol}-PERP" if dex == "paradex" else symbol,
-        funding_rate=Decimal(rate), funding_interval_hours=Decimal(interval), mark_price=Decimal("100"),
-        fetched_at_ms=at_ms, index_price=Decimal("100"), volume_24h_usd=Decimal("5000000"),
-        open_interest_usd=Decimal("2000000"), next_funding_time_ms=at_ms + HOUR_MS,
-    )
-
-
 @pytest.fixture
 def stack(db_url: str, redis_url: str) -> Iterator[tuple[Any, redis.Redis, Any]]:
     from chalicelib.storage.repository import PgStorage
@@ -63,15 +53,7 @@ def stack(db_url: str, redis_url: str) -> Iterator[tuple[Any, redis.Redis, Any]]
                                                 "CACHE_TTL_SECONDS": "60"}), storage=storage, kv=kv)
     CACHE.clear()
     fastlane.clear()
-    now_ms = int(time.time() * 1000)
-    storage.update_fees("hyperliquid", FeeSchedule(maker=Decimal("0.00015"), taker=Decimal("0.00045")))
-    storage.update_fees("paradex", FeeSchedule(maker=Decimal("0.00003"), taker=Decimal("0.0002")))
-    storage.ingest([
-        snap("hyperliquid", "BTC", "0.00002", 1, at_ms=now_ms - 2000),
-        snap("paradex", "BTC", "0.0001", 8, at_ms=now_ms - 1000),
-        snap("hyperliquid", "ETH", "0.00005", 1, at_ms=now_ms - 2000),
-        snap("paradex", "ETH", "-0.0002", 8, at_ms=now_ms - 1000),
-    ])
+    seed(storage)   # tests/integration/test_rest.py's market data (the module docstring)
     from app import app
 
     try:

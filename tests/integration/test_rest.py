@@ -76,15 +76,8 @@ class Api:
         return r.status_code, json.loads(r.body)
 
 
-def make_api(db_url: str, redis_url: str, ttl: str = "60") -> Iterator[Api]:
-    from chalicelib.storage.repository import PgStorage
-
-    settings = Settings.from_env({"DATABASE_URL": db_url, "REDIS_URL": redis_url, "ADMIN_API_KEY": ADMIN_KEY,
-                                  "CACHE_TTL_SECONDS": ttl})
-    storage = PgStorage(db_url)
-    kv = redis.Redis.from_url(redis_url)
-    wiring.override(settings=settings, storage=storage, kv=kv)
-    CACHE.clear()
+def seed(storage: Any) -> int:
+    """The module docstring's market data and base-tier fees, stored; returns the time they were stored at (ms)."""
     now_ms = int(time.time() * 1000)
     storage.update_fees("hyperliquid", FeeSchedule(maker=Decimal("0.00015"), taker=Decimal("0.00045")))
     storage.update_fees("paradex", FeeSchedule(maker=Decimal("0.00003"), taker=Decimal("0.0002")))
@@ -94,6 +87,19 @@ def make_api(db_url: str, redis_url: str, ttl: str = "60") -> Iterator[Api]:
         snap("hyperliquid", "ETH", "0.00005", 1, at_ms=now_ms - 2000),
         snap("paradex", "ETH", "-0.0002", 8, at_ms=now_ms - 1000),
     ])
+    return now_ms
+
+
+def make_api(db_url: str, redis_url: str, ttl: str = "60") -> Iterator[Api]:
+    from chalicelib.storage.repository import PgStorage
+
+    settings = Settings.from_env({"DATABASE_URL": db_url, "REDIS_URL": redis_url, "ADMIN_API_KEY": ADMIN_KEY,
+                                  "CACHE_TTL_SECONDS": ttl})
+    storage = PgStorage(db_url)
+    kv = redis.Redis.from_url(redis_url)
+    wiring.override(settings=settings, storage=storage, kv=kv)
+    CACHE.clear()
+    now_ms = seed(storage)
     try:
         with Client(the_app()) as client:
             yield Api(client, storage, kv, now_ms)
