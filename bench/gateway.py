@@ -46,6 +46,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from _http import request  # noqa: E402
 from _measured import emit  # noqa: E402
 
 ROUTES = ("/api/v1/funding-rates", "/api/v1/opportunities")
@@ -63,18 +64,6 @@ def pct(samples: list[float], p: float) -> float:
 
 
 # ---- the load generator (run in a child process) ------------------------------------------------
-async def _request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, raw: bytes) -> int:
-    writer.write(raw)
-    head = await reader.readuntil(b"\r\n\r\n")
-    status = int(head[9:12])
-    length = 0
-    for line in head.split(b"\r\n"):
-        if line[:15].lower() == b"content-length:":
-            length = int(line[15:])
-    await reader.readexactly(length)
-    return status
-
-
 async def closed_loop(port: int, path: str, connections: int, seconds: float) -> dict[str, float]:
     raw = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: bench\r\n\r\n".encode()
     done = errors = 0
@@ -84,7 +73,7 @@ async def closed_loop(port: int, path: str, connections: int, seconds: float) ->
         nonlocal done, errors
         reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 22)
         while time.perf_counter() < deadline:
-            if await _request(reader, writer, raw) == 200:
+            if await request(reader, writer, raw) == 200:
                 done += 1
             else:
                 errors += 1
@@ -112,7 +101,7 @@ async def paced(port: int, path: str, rate: float, seconds: float, connections: 
         await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
         conn = await idle.get()
         try:
-            status = await _request(*conn, raw)
+            status = await request(*conn, raw)
         finally:
             idle.put_nowait(conn)
         latencies.append((time.perf_counter() - scheduled) * 1000)

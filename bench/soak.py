@@ -32,6 +32,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from _http import request  # noqa: E402
 
 V1 = "/api/v1"
 HOT = (   # cached reads (memory -> Redis -> database): what clients poll
@@ -102,18 +103,6 @@ class LocalStack:
                 self.proc.wait(10)
 
 
-async def _send(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, raw: bytes) -> int:
-    writer.write(raw)
-    head = await reader.readuntil(b"\r\n\r\n")
-    status = int(head[9:12])
-    length = 0
-    for line in head.split(b"\r\n"):
-        if line[:15].lower() == b"content-length:":
-            length = int(line[15:])
-    await reader.readexactly(length)
-    return status
-
-
 async def soak(port: int, rate: float, seconds: float, connections: int, report_s: float, pid: int) -> dict:
     host = f"127.0.0.1:{port}"
     raws = [f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: soak\r\n\r\n".encode() for path in ROUTES]
@@ -139,7 +128,7 @@ async def soak(port: int, rate: float, seconds: float, connections: int, report_
                     reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 23)
                 assert reader is not None
                 sent = time.perf_counter()
-                status = await _send(reader, writer, raws[i % len(raws)])
+                status = await request(reader, writer, raws[i % len(raws)])
                 service_ms.append((time.perf_counter() - sent) * 1000)
                 statuses[status] += 1
                 if not 200 <= status < 300:
