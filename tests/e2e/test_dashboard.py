@@ -222,10 +222,13 @@ def test_a_row_opens_its_detail_with_both_legs(stack, browser) -> None:
     wait("rows", lambda: rows(browser))
     from selenium.webdriver.common.keys import Keys
 
-    first = browser.find_element("css selector", "#opps tbody tr")
-    row_id, long_rate_cell = first.get_attribute("data-id"), first.find_elements("tag name", "td")[3].text
+    # the id and the cell in one read (a live update re-renders the rows between two element reads), then the
+    # row found again by its id, retried while a re-render makes it stale
+    first = rows(browser)[0]
+    row_id, long_rate_cell = first["id"], first["cells"][3]
     symbol, long_dex, short_dex = row_id.split(":")
-    first.send_keys(Keys.ENTER)             # keyboard: Enter on the focused row
+    wait("Enter on the row", lambda: browser.find_element("css selector", f'#opps tbody tr[data-id="{row_id}"]')
+         .send_keys(Keys.ENTER) or True)   # keyboard: Enter on the focused row
     detail = wait("the detail panel", lambda: (d := browser.find_element("id", "detail")).is_displayed() and d)
     text = detail.text
     assert f"Long leg: {long_dex}" in text and f"Short leg: {short_dex}" in text
