@@ -319,7 +319,8 @@ def test_matrix_basis_switch_changes_the_numbers_correctly(stack, browser) -> No
     # APR = 1 h x 8760 x 100 %: e.g. 3.6e-05 x 8760 x 100 = 31.54 %
     assert abs(pct_text(text) - r1h * 8760 * 100) <= 0.005 + 1e-9, (text, r1h)
     assert "basis=apr" in browser.current_url
-    head = browser.find_element("css selector", "#matrix th[data-dex=hyperliquid]").text
+    head = wait("the hyperliquid column head",   # retried: a live update may re-render the header mid-read
+                lambda: browser.find_element("css selector", "#matrix th[data-dex=hyperliquid]").text)
     assert "interval 1 h" in head          # Hyperliquid settles hourly: each venue's interval is shown
     browser.get(base + "/?view=matrix&basis=8h")
     wait("matrix rows", lambda: len(browser.find_elements("css selector", "#matrix tbody tr")) > 10)
@@ -331,12 +332,15 @@ def test_history_chart_draws_one_line_per_venue(stack, browser) -> None:
     symbol = "BTC"
     listed = sorted(api(base, "/funding-rates")["data"].get(symbol, {}))   # every venue listing it now
     browser.get(base + f"/?view=history&market={symbol}&range=24h")
-    paths = wait("chart lines", lambda: (p := browser.find_elements("css selector", "#chart svg path[data-dex]"))
-                 and len(p) == len(listed) and p)
-    assert sorted(p.get_attribute("data-dex") for p in paths) == listed
+    # each line's attributes in one read (a redraw between element reads would leave them stale)
+    paths = wait("chart lines", lambda: (p := browser.execute_script(
+        """return Array.from(document.querySelectorAll('#chart svg path[data-dex]')).map(
+             e => ({dex: e.dataset.dex, points: e.dataset.points, d: e.getAttribute('d')}));"""))
+        and len(p) == len(listed) and p)
+    assert sorted(p["dex"] for p in paths) == listed
     for p in paths:
-        assert int(p.get_attribute("data-points")) >= 1
-        assert p.get_attribute("d").startswith("M")
+        assert int(p["points"]) >= 1
+        assert p["d"].startswith("M")
     assert "% / 1 h" in browser.find_element("css selector", "#chart svg").text
     legend = browser.find_element("id", "legend").text
     assert all(d in legend for d in listed)
