@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from chalicelib import wiring
 from chalicelib.api.cache import CACHE, Cached
@@ -20,6 +20,9 @@ from chalicelib.cache import keys
 from chalicelib.core.codec import snapshot_from_dict, snapshot_to_dict
 from chalicelib.core.models import FeeSchedule, MarketSnapshot
 from chalicelib.core.serialize import dumps
+
+if TYPE_CHECKING:
+    from chalicelib.core.opportunities import RatedMarkets
 
 SNAPSHOTS = "snapshots"
 DEXES = "dex_metadata"
@@ -32,18 +35,23 @@ class RatesIndex:
     """Latest snapshots indexed for the REST reads."""
 
     snapshots: tuple[MarketSnapshot, ...]
-    by_symbol: dict[str, dict[str, MarketSnapshot]] = field(default_factory=dict)
-    by_dex: dict[str, dict[str, MarketSnapshot]] = field(default_factory=dict)
+    by_symbol: dict[str, dict[str, MarketSnapshot]]
+    by_dex: dict[str, dict[str, MarketSnapshot]]
+    # symbol (on two venues or more) -> its markets with rate_8h / rate_1h, sorted by rate_8h
+    # (core.opportunities.rated_markets): what every leg table of this entry shares, whatever the fees
+    rated: RatedMarkets
 
     @classmethod
     def build(cls, snapshots: Iterable[MarketSnapshot]) -> RatesIndex:
+        from chalicelib.core.opportunities import rated_markets
+
         snaps = tuple(sorted(snapshots, key=lambda s: (s.symbol, s.dex)))
         by_symbol: dict[str, dict[str, MarketSnapshot]] = {}
         by_dex: dict[str, dict[str, MarketSnapshot]] = {}
         for s in snaps:
             by_symbol.setdefault(s.symbol, {})[s.dex] = s
             by_dex.setdefault(s.dex, {})[s.symbol] = s
-        return cls(snaps, by_symbol, by_dex)
+        return cls(snaps, by_symbol, by_dex, rated_markets(by_symbol))
 
 
 def ttl() -> int:

@@ -45,10 +45,10 @@ def legs(parent: Cached, fee_type: str) -> Cached:
 
     def build() -> tuple[tuple[Any, int], int]:
         now_ms = int(time.time() * 1000)
-        # the snapshot entry's own grouping (RatesIndex.by_symbol: one per market), an excluded venue left out
-        # through the fee map (a venue without fees has no legs)
+        # the snapshot entry's own rated markets (RatesIndex.rated: one per market, rates per 1 h / 8 h, sorted),
+        # an excluded venue left out through the fee map (a venue without fees has no legs)
         table = leg_table((), fees, now_ms=now_ms, fee_type=fee_type, max_age_ms=stale_ms,
-                          by_symbol=parent.value.by_symbol,
+                          rated=parent.value.rated,
                           dexes=frozenset(fees).difference(excluded) if excluded else None)
         return (table, now_ms), 400 * sum(len(v) for v in table.values())
 

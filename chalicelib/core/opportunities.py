@@ -159,49 +159,90 @@ def check_hold(hold_hours: Decimal) -> Decimal:
     return hold
 
 
-# One market as the pair math reads it (computed once per snapshot, never per pair):
-# (rate_8h, dex, rate_1h, 2 x fee, volume_24h, open_interest_usd, the snapshot: spread, mark, interval)
+# One market as the pair math reads it (computed once per set of snapshots, never per pair, whatever the fees):
+# (rate_8h, dex, rate_1h, volume_24h, open_interest_usd, the snapshot: spread, mark, interval); its 2 x fee is
+# its table's `fee2[dex]`
 Leg = tuple
-L_R8, L_DEX, L_R1, L_FEE2, L_VOL, L_OI, L_SNAP = range(7)
+L_R8, L_DEX, L_R1, L_VOL, L_OI, L_SNAP = range(6)
+
+
+class RatedMarkets(dict[str, list[Leg]]):
+    """symbol -> its markets as legs (see Leg) sorted by (rate_8h, dex), with the venues they come from and
+    the oldest fetch time among them (so a leg table can tell that it leaves no market out without a pass)."""
+
+    __slots__ = ("dexes", "oldest_ms")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dexes: frozenset[str] = frozenset()
+        self.oldest_ms: int | None = None
+
+
+def rated_markets(by_symbol: Mapping[str, Mapping[str, MarketSnapshot]]) -> RatedMarkets:
+    """symbol -> its markets as legs sorted by (rate_8h, dex); a symbol on one venue left out (it has no pair).
+
+    What a leg table holds that does not depend on the fees: the division and the sort. REST keeps it on the
+    snapshot entry (api/data.RatesIndex, built once per snapshot load, like the peer finder's input which its
+    database hands over already normalized), so a leg table for a fee type only names its fees (LegTable.fee2).
+    `funding_rate / funding_interval_hours` is units.rate_1h and `r1 * EIGHT` units.rate_8h, written out
+    because a call per market cost 5 % of the build (test_opportunities pins both to units for every interval
+    a venue uses). Venues are taken in name order so that the stable sort on rate_8h alone leaves equal rates
+    in dex-name order (no key tuple, no Decimal compared twice per step).
+    """
+    out = RatedMarkets()
+    dexes: set[str] = set()
+    oldest: int | None = None
+    for symbol, by_dex in by_symbol.items():
+        if len(by_dex) < 2:
+            continue
+        ms = [((r1 := (s := by_dex[dex]).funding_rate / s.funding_interval_hours) * EIGHT, dex, r1,
+               s.volume_24h_usd, s.open_interest_usd, s) for dex in sorted(by_dex)]
+        ms.sort(key=_RATE_8H)   # stable: long = lower rate_8h; equal rates stay in dex-name order
+        out[symbol] = ms
+        dexes.update(by_dex)
+        first = min(s.fetched_at_ms for s in by_dex.values())
+        oldest = first if oldest is None or first < oldest else oldest
+    out.dexes, out.oldest_ms = frozenset(dexes), oldest
+    return out
 
 
 def leg_table(snapshots: Iterable[MarketSnapshot], fees: Mapping[str, FeeSchedule], *, now_ms: int,
               fee_type: str = "maker", volume_30d: Mapping[str, Decimal] | None = None,
               max_age_ms: int | None = None, dexes: frozenset[str] | None = None,
-              by_symbol: Mapping[str, Mapping[str, MarketSnapshot]] | None = None) -> LegTable:
+              rated: RatedMarkets | None = None) -> LegTable:
     """symbol -> its markets as legs, sorted by (rate_8h, dex); symbols on fewer than two venues left out.
 
-    `by_symbol`: the snapshots already grouped one per market (symbol -> dex -> snapshot, REST's RatesIndex)
-    instead of `snapshots` to deduplicate (latest_snapshots): the grouping is done once per snapshot refresh,
-    not again per leg table; `max_age_ms` still applies.
+    `rated`: the snapshots already deduplicated and rated (rated_markets of one snapshot per market, REST's
+    RatesIndex.rated) instead of `snapshots` to deduplicate (latest_snapshots) and rate: done once per
+    snapshot refresh, not again per leg table; `max_age_ms` still applies.
 
     Everything that depends on one snapshot is here, so a caller can keep the table for as long as
     the snapshots and fees stand (REST keeps one per snapshot entry and fee type) and run any number
     of filtered pair passes over it (`pair_rows`, core.select). A venue with no fee schedule is left out.
+    Where no market is left out, the table shares `rated`'s lists (legs are never mutated).
     """
     if fee_type not in FEE_TYPES:
         raise ValueError(f"fee_type must be one of {FEE_TYPES}, got {fee_type!r}")
     vol30 = volume_30d or {}
     fee2 = {dex: _TWO * fee_for(schedule, fee_type, vol30.get(dex, _ZERO)) for dex, schedule in fees.items()
             if dexes is None or dex in dexes}
-    get_fee2 = fee2.get
     table = LegTable(fee2)
-    # Hot path (the first REST query after a snapshot refresh builds this; bench/opportunities.py):
-    # one comprehension per symbol, venues taken in name order so that the stable sort on rate_8h
-    # alone leaves equal rates in dex-name order (the (rate_8h, dex) order, without building a key
-    # tuple or comparing Decimals twice per step). `funding_rate / funding_interval_hours` is
-    # units.rate_1h and `r1 * EIGHT` units.rate_8h, written out because a call per leg cost 5 % of
-    # the build (test_opportunities pins both to units for every interval a venue uses).
-    grouped = latest_snapshots(snapshots, now_ms=now_ms, max_age_ms=max_age_ms) if by_symbol is None else by_symbol
-    oldest = -1 if by_symbol is None or max_age_ms is None else now_ms - max_age_ms   # latest_snapshots' age rule
-    for symbol, by_dex in grouped.items():
-        if len(by_dex) < 2:
-            continue
-        legs = [((r1 := (s := by_dex[dex]).funding_rate / s.funding_interval_hours) * EIGHT, dex, r1, f2,
-                 s.volume_24h_usd, s.open_interest_usd, s)
-                for dex in sorted(by_dex) if (f2 := get_fee2(dex)) is not None and by_dex[dex].fetched_at_ms >= oldest]
+    oldest = None
+    if rated is None:
+        rated = rated_markets(latest_snapshots(snapshots, now_ms=now_ms, max_age_ms=max_age_ms))
+    elif max_age_ms is not None:
+        oldest = now_ms - max_age_ms   # latest_snapshots' age rule
+    if rated.dexes.issubset(fee2) and (oldest is None or rated.oldest_ms is None or rated.oldest_ms >= oldest):
+        table.update(rated)   # every market has its fees and is fresh enough: nothing to leave out
+        return table
+    # Hot path (the first REST query after a snapshot refresh builds this; bench/opportunities.py): one
+    # comprehension per symbol, order kept from `rated` (a market left out leaves the others sorted)
+    for symbol, ms in rated.items():
+        if oldest is None:
+            legs = [m for m in ms if m[1] in fee2]
+        else:
+            legs = [m for m in ms if m[1] in fee2 and m[5].fetched_at_ms >= oldest]
         if len(legs) >= 2:
-            legs.sort(key=_RATE_8H)   # stable: long = lower rate_8h; equal rates stay in dex-name order
             table[symbol] = legs
     return table
 
@@ -210,8 +251,8 @@ _RATE_8H = itemgetter(L_R8)
 
 
 class LegTable(dict[str, list[Leg]]):
-    """symbol -> legs (see leg_table), with the 2 x fee per venue it was built with (every leg's
-    L_FEE2 is one of them) and a memo for what passes derive from it and reuse (core.select keeps
+    """symbol -> legs (see leg_table), with the 2 x fee per venue it was built with (a leg's is
+    `fee2[leg[L_DEX]]`) and a memo for what passes derive from it and reuse (core.select keeps
     its columns and per-hold arrays here, so a kept table serves many queries)."""
 
     __slots__ = ("fee2", "memo")
@@ -243,8 +284,8 @@ def pair_row(symbol: str, lg: Leg, sg: Leg, div1h: Decimal, est: Decimal, net: D
     `div1h` = short rate_1h - long rate_1h, `est` = 2 x (fee long + fee short), `net` = div1h x hold - est:
     the pass computes them first to decide whether the pair is kept at all.
     """
-    l8, ldex, _, _, lvol, loi, ls = lg
-    s8, sdex, _, _, svol, soi, ss = sg
+    l8, ldex, _, lvol, loi, ls = lg
+    s8, sdex, _, svol, soi, ss = sg
     lsp, ssp, lmark, smark = ls.spread_bps, ss.spread_bps, ls.mark_price, ss.mark_price
     breakeven: Decimal | None
     mn_oi: Decimal | None
@@ -292,11 +333,12 @@ def first_at_least(legs: list[Leg], i: int, min_div: Decimal) -> int:
     return lo
 
 
-def pair_rows(table: dict[str, list[Leg]], pr: Prune, pm: PairMath) -> Iterator[tuple]:
+def pair_rows(table: LegTable, pr: Prune, pm: PairMath) -> Iterator[tuple]:
     """Every pair of a leg table `pr` does not exclude, as rows, in find_opportunities' order."""
     apy_factor = pm.apy_factor
     hold = pm.hold
     min_div, min_net, leg = pr.min_divergence, pr.min_net, pr.leg
+    fee_of = table.fee2.__getitem__
     for symbol in sorted(table if pr.symbols is None else pr.symbols & table.keys()):
         rows = table[symbol]
         if pr.dexes is not None:
@@ -304,14 +346,15 @@ def pair_rows(table: dict[str, list[Leg]], pr: Prune, pm: PairMath) -> Iterator[
         if leg is not None:
             rows = list(compress(rows, leg(rows)))
         n = len(rows)
+        f2 = [fee_of(r[1]) for r in rows]   # 2 x fee per leg
         for i in range(n - 1):
             lg = rows[i]
-            l1, lf2 = lg[2], lg[3]
+            l1, lf2 = lg[2], f2[i]
             first = i + 1 if min_div is None else first_at_least(rows, i, min_div)
             for j in range(first, n):
                 sg = rows[j]
                 div1h = sg[2] - l1
-                est = lf2 + sg[3]
+                est = lf2 + f2[j]
                 net = div1h * hold - est
                 if min_net is not None and net < min_net:
                     continue

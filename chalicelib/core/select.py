@@ -31,7 +31,6 @@ from chalicelib.core.models import FeeSchedule, MarketSnapshot, Opportunity
 from chalicelib.core.opportunities import (
     DEFAULT_VALID_FOR_MS,
     L_DEX,
-    L_FEE2,
     L_OI,
     L_R1,
     L_R8,
@@ -39,6 +38,7 @@ from chalicelib.core.opportunities import (
     L_VOL,
     PERSISTENCE_FIELDS,
     Leg,
+    LegTable,
     PairMath,
     check_hold,
     leg_table,
@@ -107,7 +107,7 @@ def _pair_level(f: OpportunityFilter) -> OpportunityFilter | None:
                              oi_ratio_min=f.oi_ratio_min, oi_ratio_max=f.oi_ratio_max, oi_imbalance=f.oi_imbalance)
 
 
-def select(table: dict[str, list[Leg]], f: OpportunityFilter, *, now_ms: int,
+def select(table: LegTable, f: OpportunityFilter, *, now_ms: int,
            valid_for_ms: int = DEFAULT_VALID_FOR_MS) -> tuple[list[Opportunity], int]:
     """(the first `f.limit` matches in `f`'s order, how many matched) over a leg table built for `f.fee_type`."""
     if f.sort_by in PERSISTENCE_FIELDS or f.min_alive_hours is not None or f.min_avg_divergence_24h is not None \
@@ -119,10 +119,10 @@ def select(table: dict[str, list[Leg]], f: OpportunityFilter, *, now_ms: int,
     return [to_opportunity(r) for r in rows[0]], rows[1]
 
 
-def select_rows(table: dict[str, list[Leg]], f: OpportunityFilter, pm: PairMath) -> tuple[list[tuple], int]:
+def select_rows(table: LegTable, f: OpportunityFilter, pm: PairMath) -> tuple[list[tuple], int]:
     """(the first `f.limit` matching rows in `f`'s order, how many matched) over a leg table."""
     cols = _columns(table)
-    legs, spans, r8 = cols.legs, cols.spans, cols.r8
+    legs, spans, r8, f2 = cols.legs, cols.spans, cols.r8, cols.f2
     hold, min_div, min_net = pm.hold, f.min_divergence, f.min_profit_percent
     exact = _exact(table, hold, min_net, min_div)
     rest = _pair_level(f)
@@ -135,16 +135,18 @@ def select_rows(table: dict[str, list[Leg]], f: OpportunityFilter, pm: PairMath)
         spans = {f.symbol: spans[f.symbol]} if f.symbol in spans else {}
     if split:
         a, b = _split(table, cols, hold)
-        return _by_split_net(legs, spans, r8, a, b, [True] * len(legs) if mask is None else mask, f, pm)
+        return _by_split_net(legs, spans, r8, a, b, [True] * len(legs) if mask is None else mask, f, pm,
+                             table.fee2)
     if mask is not None and not all(mask):   # drop the rejected legs from every column
-        legs, r8 = list(compress(legs, mask)), list(compress(r8, mask))
+        legs, r8, f2 = list(compress(legs, mask)), list(compress(r8, mask)), list(compress(f2, mask))
         ends = [0, *accumulate(mask)]
         spans = {symbol: (ends[lo], ends[hi]) for symbol, (lo, hi) in spans.items()}
-    return _by_rows(legs, spans, r8, f, pm, exact, by_net, row_preds)
+    return _by_rows(legs, spans, r8, f2, f, pm, exact, by_net, row_preds)
 
 
 def _by_split_net(legs: list[Leg], spans: dict[str, tuple[int, int]], r8: list[Decimal], a: list[Decimal],
-                  b: list[Decimal], ok: list[bool], f: OpportunityFilter, pm: PairMath) -> tuple[list[tuple], int]:
+                  b: list[Decimal], ok: list[bool], f: OpportunityFilter, pm: PairMath,
+                  fee2: Mapping[str, Decimal]) -> tuple[list[tuple], int]:
     """select_rows when the net decides both the match and the order and is exact in split form:
     net = a[short] - b[long] (_split), so `net >= min_net` is `a[short] >= b[long] + min_net`, one
     Decimal comparison, and a pair is remembered only if it can still be among the first `f.limit`;
@@ -217,11 +219,11 @@ def _by_split_net(legs: list[Leg], spans: dict[str, tuple[int, int]], r8: list[D
         if desc and len(cands) >= limit:
             cands, cut = _cut_back(cands, limit, desc)
     # the few kept become rows through the one row builder, with the engine's own arithmetic
-    return rank([_row(symbol, legs[i], legs[j], pm) for _, symbol, i, j in cands], f), total
+    return rank([_row(symbol, legs[i], legs[j], pm, fee2) for _, symbol, i, j in cands], f), total
 
 
-def _by_rows(legs: list[Leg], spans: dict[str, tuple[int, int]], r8: list[Decimal], f: OpportunityFilter,
-             pm: PairMath, exact: bool, by_net: bool, row_preds: list[Callable[[Any], bool]],
+def _by_rows(legs: list[Leg], spans: dict[str, tuple[int, int]], r8: list[Decimal], f2: list[Decimal],
+             f: OpportunityFilter, pm: PairMath, exact: bool, by_net: bool, row_preds: list[Callable[[Any], bool]],
              ) -> tuple[list[tuple], int]:
     """select_rows in general: the pair arithmetic per pair; a row built for each match unless the
     net alone orders them (`by_net`: then only the pairs that can still be among the first `f.limit`)."""
@@ -244,20 +246,20 @@ def _by_rows(legs: list[Leg], spans: dict[str, tuple[int, int]], r8: list[Decima
                 first = bisect_left(r8, r8[i] + min_div, i + 1, hi)
             else:
                 first = _first_at_least(r8, i, hi, min_div)
-            l1, lf2 = lg[L_R1], lg[L_FEE2]
+            l1, lf2 = lg[L_R1], f2[i]
             for j in range(first, hi):
                 sg = legs[j]
                 if want_short is not None and sg[L_DEX] != want_short:
                     continue
                 div1h = sg[L_R1] - l1
-                est = lf2 + sg[L_FEE2]
+                est = lf2 + f2[j]
                 net = div1h * hold - est
                 if min_net is not None and net < min_net:
                     continue
                 if by_net:
                     total += 1
                     if cut is None or (net >= cut if desc else net <= cut):
-                        cands.append((net, symbol, lg, sg))
+                        cands.append((net, symbol, lg, sg, est))
                         if len(cands) > room:
                             cands, cut = _cut_back(cands, limit, desc)
                     continue
@@ -273,55 +275,54 @@ def _by_rows(legs: list[Leg], spans: dict[str, tuple[int, int]], r8: list[Decima
                         last = get(cands[-1])
                         cut = last if last is not None and len(cands) == limit else cut
     if by_net:
-        cands = [_row(symbol, lg, sg, pm) for _, symbol, lg, sg in cands]
+        cands = [pair_row(symbol, lg, sg, (div1h := sg[L_R1] - lg[L_R1]), est, div1h * hold - est, pm, apy_factor)
+                 for _, symbol, lg, sg, est in cands]
     return rank(cands, f), total
 
 
-def _row(symbol: str, lg: Leg, sg: Leg, pm: PairMath) -> tuple:
+def _row(symbol: str, lg: Leg, sg: Leg, pm: PairMath, fee2: Mapping[str, Decimal]) -> tuple:
     """The row of a kept pair, with the pair loop's own arithmetic (opportunities.pair_rows)."""
     div1h = sg[L_R1] - lg[L_R1]
-    est = lg[L_FEE2] + sg[L_FEE2]
+    est = fee2[lg[L_DEX]] + fee2[sg[L_DEX]]
     return pair_row(symbol, lg, sg, div1h, est, div1h * pm.hold - est, pm, pm.apy_factor)
 
 
 class Columns(NamedTuple):
     """A leg table flattened for a pass (kept in its memo): every leg, symbol after symbol, per
-    symbol the [lo, hi) range of its legs (still sorted by rate_8h), and their rate_8h."""
+    symbol the [lo, hi) range of its legs (still sorted by rate_8h), their rate_8h and 2 x fee."""
 
     legs: list[Leg]
     spans: dict[str, tuple[int, int]]
     r8: list[Decimal]
+    f2: list[Decimal]
 
 
-def _columns(table: dict[str, list[Leg]]) -> Columns:
-    memo: dict[object, object] | None = getattr(table, "memo", None)
-    if memo is not None and "select.columns" in memo:
+def _columns(table: LegTable) -> Columns:
+    memo = table.memo
+    if "select.columns" in memo:
         return memo["select.columns"]   # type: ignore[return-value]
     legs = list(chain.from_iterable(table.values()))
     ends = list(accumulate(map(len, table.values())))
     spans = dict(zip(table, pairwise([0, *ends]), strict=True))
-    cols = Columns(legs, spans, list(map(_R8, legs)))
-    if memo is not None:
-        memo["select.columns"] = cols
+    cols = Columns(legs, spans, list(map(_R8, legs)), list(map(table.fee2.__getitem__, map(_DEX, legs))))
+    memo["select.columns"] = cols
     return cols
 
 
-_R8, _R1, _F2 = itemgetter(L_R8), itemgetter(L_R1), itemgetter(L_FEE2)
+_R8, _R1, _DEX = itemgetter(L_R8), itemgetter(L_R1), itemgetter(L_DEX)
 
 
-def _split(table: dict[str, list[Leg]], cols: Columns, hold: Decimal) -> tuple[list[Decimal], list[Decimal]]:
+def _split(table: LegTable, cols: Columns, hold: Decimal) -> tuple[list[Decimal], list[Decimal]]:
     """Per leg, rate_1h x hold - 2 fee and rate_1h x hold + 2 fee (the two sides of net = a[short] - b[long]),
     kept in the table's memo per hold period. Only used where _exact holds: then rate_1h x 8 is the
     leg's own rate_8h, so a hold of 8 h reuses that column."""
-    memo: dict[object, object] | None = getattr(table, "memo", None)
+    memo = table.memo
     key = ("select.split", hold)
-    if memo is not None and key in memo:
+    if key in memo:
         return memo[key]   # type: ignore[return-value]
     r1h = cols.r8 if hold == EIGHT else list(map(hold.__mul__, map(_R1, cols.legs)))
-    f2 = list(map(_F2, cols.legs))
-    out = list(map(sub, r1h, f2)), list(map(add, r1h, f2))
-    if memo is not None:
-        memo[key] = out
+    out = list(map(sub, r1h, cols.f2)), list(map(add, r1h, cols.f2))
+    memo[key] = out
     return out
 
 
@@ -342,7 +343,7 @@ def _first_at_least(r8s: list[Decimal], i: int, hi: int, min_div: Decimal) -> in
     return j
 
 
-def _exact(table: dict[str, list[Leg]], hold: Decimal, min_net: Decimal | None, min_div: Decimal | None) -> bool:
+def _exact(table: LegTable, hold: Decimal, min_net: Decimal | None, min_div: Decimal | None) -> bool:
     """Whether every step of the net (s1 - l1, x hold, 2 fees summed, minus), of its split form
     (s1 x hold - fee_s, l1 x hold + fee_l, + min_net) and of the divergence bound (l8 + min_div,
     l8 = 8 x l1) is exact in the decimal context for these legs.
@@ -371,7 +372,7 @@ def _exact(table: dict[str, list[Leg]], hold: Decimal, min_net: Decimal | None, 
     return high - low + 1 <= getcontext().prec
 
 
-def _leg_stats(table: dict[str, list[Leg]]) -> tuple[int, int, Decimal] | None:
+def _leg_stats(table: LegTable) -> tuple[int, int, Decimal] | None:
     """(lowest exponent of the legs' rate_1h, of their 2 x fee, a bound on the magnitude of either);
     None if one is not finite. Memoized in a LegTable.
 
@@ -379,12 +380,11 @@ def _leg_stats(table: dict[str, list[Leg]]) -> tuple[int, int, Decimal] | None:
     <= |rate_1h x 8| however that rounds) and |2 x fee| over the venues the table was built with
     (every leg's fee is one of them); a bound above the true largest only makes _exact say no sooner.
     """
-    memo: dict[object, object] | None = getattr(table, "memo", None)
-    if memo is not None and "select.stats" in memo:
+    memo = table.memo
+    if "select.stats" in memo:
         return memo["select.stats"]   # type: ignore[return-value]
     cols = _columns(table)
-    fee2 = getattr(table, "fee2", None)
-    fees = list(fee2.values()) if fee2 else list(map(_F2, cols.legs))
+    fees = list(table.fee2.values())
     r8 = cols.r8
     ends = [r8[lo] for lo, _ in cols.spans.values()] + [r8[hi - 1] for _, hi in cols.spans.values()]
     stats: tuple[int, int, Decimal] | None = None
@@ -394,8 +394,7 @@ def _leg_stats(table: dict[str, list[Leg]]) -> tuple[int, int, Decimal] | None:
         top = max(max(ends, default=_ZERO), -min(ends, default=_ZERO), max(fees, default=_ZERO),
                   -min(fees, default=_ZERO))
         stats = (_exp(r_sum), _exp(f_sum), top)
-    if memo is not None:
-        memo["select.stats"] = stats
+    memo["select.stats"] = stats
     return stats
 
 

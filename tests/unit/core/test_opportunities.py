@@ -10,7 +10,6 @@ from chalicelib.core import units
 from chalicelib.core.models import Opportunity, opportunity_id
 from chalicelib.core.opportunities import (
     L_DEX,
-    L_FEE2,
     L_R1,
     L_R8,
     OpportunityRow,
@@ -244,7 +243,7 @@ def test_legs_carry_the_units_rates(interval):
     leg = table["BTC"][0]
     assert leg[L_DEX] == "a" and leg[L_R1] == units.rate_1h(s.funding_rate, s.funding_interval_hours) == s.rate_1h
     assert str(leg[L_R8]) == str(units.rate_8h(s.funding_rate, s.funding_interval_hours))   # same digits too
-    assert leg[L_FEE2] == D("0.0002")   # 2 x maker 0.0001
+    assert table.fee2[leg[L_DEX]] == D("0.0002")   # 2 x maker 0.0001
     # by hand: 0.00024 per 1 h is 0.00192 per 8 h; per 4 h 0.00048; per 8 h 0.00024; per 24 h 0.00008
     expected_8h = {1: "0.00192", 4: "0.00048", 8: "0.00024", 24: "0.00008"}.get(interval)
     if expected_8h is not None:
@@ -259,9 +258,9 @@ def test_equal_rates_are_ordered_by_venue_name_whatever_the_input_order():
         assert [g[L_DEX] for g in leg_table(order, fees, now_ms=NOW_MS)["BTC"]] == ["low", "alpha", "mid", "zeta"]
 
 
-def test_leg_table_from_a_grouping_equals_the_one_from_snapshots() -> None:
-    # REST passes its snapshot entry's grouping (symbol -> dex -> snapshot): same legs, the age rule and a
-    # venue left out (dexes) applied the same way
+def test_leg_table_from_rated_markets_equals_the_one_from_snapshots() -> None:
+    # REST passes its snapshot entry's rated markets (RatesIndex.rated: one per market, rated, sorted): same
+    # legs, the age rule and a venue left out (dexes) applied the same way
     from chalicelib.api.data import RatesIndex
     from chalicelib.core.opportunities import leg_table
 
@@ -271,10 +270,10 @@ def test_leg_table_from_a_grouping_equals_the_one_from_snapshots() -> None:
              snap("a", "0.0004", 8, symbol="ETH", fetched_at_ms=now), snap("b", "-0.0001", 8, symbol="ETH",
                                                                          fetched_at_ms=now)]
     fees = {d: flat("0.0001", "0.0004") for d in ("a", "b", "c")}
-    grouped = RatesIndex.build(snaps).by_symbol
+    rated = RatesIndex.build(snaps).rated
     for kwargs in ({}, {"max_age_ms": 300_000}, {"dexes": frozenset({"a", "c"})}):
         want = leg_table(snaps, fees, now_ms=now, **kwargs)   # type: ignore[arg-type]
-        got = leg_table((), fees, now_ms=now, by_symbol=grouped, **kwargs)   # type: ignore[arg-type]
+        got = leg_table((), fees, now_ms=now, rated=rated, **kwargs)   # type: ignore[arg-type]
         assert got == want and got.fee2 == want.fee2, kwargs
-    aged = leg_table((), fees, now_ms=now, by_symbol=grouped, max_age_ms=300_000)
+    aged = leg_table((), fees, now_ms=now, rated=rated, max_age_ms=300_000)
     assert [leg[1] for leg in aged["BTC"]] == ["a", "b"]                # c's snapshot is 600 s old

@@ -86,8 +86,8 @@ def test_leg_mask_decides_the_bounds_one_leg_at_a_time():
                           funding_interval_hours=Decimal(8), mark_price=Decimal(100), fetched_at_ms=NOW_MS,
                           volume_24h_usd=Decimal(200_000), best_bid=Decimal("99.94"), best_ask=Decimal("100.06"))
     # spread = (100.06 - 99.94) / 100 x 10,000 = 12 bps; OI unknown
-    # (rate_8h, dex, rate_1h, 2 x fee, volume, OI, snapshot)
-    leg = (Decimal("0.0001"), "a", Decimal("0.0000125"), Decimal(0), Decimal(200_000), None, snap)
+    # (rate_8h, dex, rate_1h, volume, OI, snapshot)
+    leg = (Decimal("0.0001"), "a", Decimal("0.0000125"), Decimal(200_000), None, snap)
 
     def passes(f):
         mask = leg_mask(f)
@@ -102,7 +102,7 @@ def test_leg_mask_decides_the_bounds_one_leg_at_a_time():
     assert not passes(OpportunityFilter(exclude_dexes=("a",)))
     assert not passes(OpportunityFilter(include_dexes=("b", "c")))
     # several conditions: a leg passes only if it passes each; one mask over many legs, in their order
-    quiet = (leg[0], "b", *leg[2:4], Decimal(50_000), *leg[5:])   # 50,000 USD
-    other = (leg[0], "c", *leg[2:4], None, *leg[5:])              # volume unknown
+    quiet = (leg[0], "b", leg[2], Decimal(50_000), *leg[4:])   # 50,000 USD
+    other = (leg[0], "c", leg[2], None, *leg[4:])              # volume unknown
     both = leg_mask(OpportunityFilter(min_volume_24h=Decimal(40_000), exclude_dexes=("a",)))
     assert both([leg, quiet, other]) == [False, True, False]   # a excluded; 50,000 >= 40,000; unknown fails
