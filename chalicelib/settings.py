@@ -14,14 +14,6 @@ from functools import lru_cache
 
 # Mainnet hosts, DEX_APIS.md "Base URLs". The documented paths are appended verbatim
 # (e.g. PARADEX path "/v1/markets"), so the Paradex base carries no "/v1".
-DEFAULT_API_URLS: dict[str, str] = {
-    "hyperliquid": "https://api.hyperliquid.xyz",
-    "lighter": "https://mainnet.zklighter.elliot.ai",
-    "paradex": "https://api.prod.paradex.trade",
-    "grvt": "https://market-data.grvt.io",
-    "edgex": "https://edgex-prod-v2.edgex.exchange/api/v2",   # V2; the API version is part of the EdgeX base
-}
-
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _ENVIRONMENTS = ("development", "test", "staging", "production")
 
@@ -103,7 +95,7 @@ class Settings:
     use_redis: bool = True
     log_level: str = "INFO"
     environment: str = "development"
-    api_urls: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_API_URLS))
+    api_urls: Mapping[str, str] = field(default_factory=dict)  # <DEX>_API_URL as set; api_url() has the defaults
     enabled_dexes: tuple[str, ...] = ()  # empty = every registered venue
     collection_interval_seconds: int = 60
     collection_timeout_seconds: float = 30.0
@@ -120,14 +112,10 @@ class Settings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
-        api_urls = {
-            dex: _url(env, f"{dex.upper()}_API_URL", default, ("https", "http")) or default
-            for dex, default in DEFAULT_API_URLS.items()
-        }
-        # Future venues: any <DEX>_API_URL not in the defaults is kept, so a sixth module can read it.
-        for key, value in env.items():
-            if key.endswith("_API_URL") and key[: -len("_API_URL")].lower() not in api_urls and value:
-                api_urls[key[: -len("_API_URL")].lower()] = _url(env, key, None, ("https", "http")) or value
+        # every <DEX>_API_URL set (a venue added later reads its own); a venue's default base URL is its
+        # module's SPEC.default_base_url (api_url), the one place it is written
+        api_urls = {key[: -len("_API_URL")].lower(): _url(env, key, None, ("https", "http")) or value
+                    for key, value in env.items() if key.endswith("_API_URL") and value}
         return cls(
             database_url=_url(env, "DATABASE_URL", None, ("postgresql", "postgres")),
             redis_url=_url(env, "REDIS_URL", None, ("redis", "rediss", "unix")),

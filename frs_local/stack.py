@@ -295,10 +295,11 @@ class Stack:
 
     def venue_rows(self) -> None:
         from chalicelib.settings import get_settings
+        from chalicelib.venues import NAMES
 
         settings = get_settings()
         source = "replay (recorded-shape data, drifting; every response says so)" if self.replay else "live"
-        names = [dex for dex in settings.api_urls if not settings.enabled_dexes or dex in settings.enabled_dexes]
+        names = [dex for dex in NAMES if not settings.enabled_dexes or dex in settings.enabled_dexes]
         self.rows.append(("venues", f"{', '.join(names)}: {source}"))
         if self.replay:
             self.rows.append(("replay server", self.replay.url))

@@ -170,6 +170,9 @@ def test_frs_local_replay_end_to_end(data_dir: Path) -> None:
         assert base == f"http://127.0.0.1:{port}"
         table = "\n".join(stack.lines)
         assert "private" in table and "replay" in table
+        # the table names every venue that collects (it once listed only the five with a settings default URL)
+        listed = re.search(r"^\s*venues\s+(.+?): replay", table, re.M).group(1).split(", ")
+        assert set(listed) == COLLECTORS, listed
         redis_port = int(re.search(r"redis://127\.0\.0\.1:(\d+)", table).group(1))
         pg_port = int(re.search(r"postgresql://\S+@127\.0\.0\.1:(\d+)/", table).group(1))
 

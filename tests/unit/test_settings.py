@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.settings import DEFAULT_API_URLS, Settings, SettingsError
+from chalicelib.settings import Settings, SettingsError
 
 
 def test_defaults_without_environment() -> None:
@@ -16,7 +16,8 @@ def test_defaults_without_environment() -> None:
     assert s.cache_ttl_seconds == 60
     assert s.log_level == "INFO"
     assert s.api_url("paradex") == "https://api.prod.paradex.trade"
-    assert dict(s.api_urls) == DEFAULT_API_URLS
+    assert dict(s.api_urls) == {}   # no <DEX>_API_URL set: each venue's module default (test_contract)
+    assert s.api_url("edgex") == "https://edgex-prod-v2.edgex.exchange/api/v2"   # V2: the version is in the base
 
 
 def test_spec_names_are_read() -> None:

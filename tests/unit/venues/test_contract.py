@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from chalicelib.core.models import MarketSnapshot
-from chalicelib.settings import DEFAULT_API_URLS, Settings
+from chalicelib.settings import Settings
 from chalicelib.venues import REGISTRY
 from chalicelib.venues.base import ParseError, Request, VenueSpec
 from tests.unit.venues.conftest import NOW_MS, manifest
@@ -28,7 +28,6 @@ def test_module_shape(venue):
     spec = venue.SPEC
     assert isinstance(spec, VenueSpec)
     assert spec.id == spec.id.lower() == venue.__name__.rsplit(".", 1)[-1]
-    assert spec.default_base_url == DEFAULT_API_URLS.get(spec.id, spec.default_base_url)
     assert Settings.from_env({}).api_url(spec.id) == spec.default_base_url   # no settings edit per venue
     assert spec.base_url_env == f"{spec.id.upper()}_API_URL"
     assert spec.funding_interval_hours > 0 and spec.rate_scale > 0
