@@ -7,12 +7,14 @@ Under CI=true a missing server binary is a failure, never a skip.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -22,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 _TIERS = ("unit", "integration", "e2e", "online")
+S = TypeVar("S", PostgresServer, RedisServer)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -45,26 +48,31 @@ def _tmp_root() -> Iterator[Path]:
     shutil.rmtree(root, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
-def pg_server(_tmp_root: Path) -> Iterator[PostgresServer]:
-    server = PostgresServer(data_dir=_tmp_root / "pg", port=free_port())
+@contextlib.contextmanager
+def started(server: S) -> Iterator[S]:
+    """`server` (a PostgresServer or RedisServer) running for the block, stopped after it; a missing binary
+    fails the test under CI=true and skips it elsewhere. The session's servers and a test's own (one it
+    stops and restarts mid-test) both start here."""
     try:
         server.start()
     except ServerUnavailable as exc:
         _unavailable(exc)
-    yield server
-    server.stop()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_server(_tmp_root: Path) -> Iterator[PostgresServer]:
+    with started(PostgresServer(data_dir=_tmp_root / "pg", port=free_port())) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
 def redis_server(_tmp_root: Path) -> Iterator[RedisServer]:
-    server = RedisServer(data_dir=_tmp_root / "redis", port=free_port())
-    try:
-        server.start()
-    except ServerUnavailable as exc:
-        _unavailable(exc)
-    yield server
-    server.stop()
+    with started(RedisServer(data_dir=_tmp_root / "redis", port=free_port())) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

@@ -24,8 +24,8 @@ from chalicelib.storage.repository import PgStorage
 from chalicelib.transport.breaker import CircuitBreaker, DictStore
 from chalicelib.transport.budget import reset_buckets
 from frs_local.replay import ReplayServer
-from frs_local.servers import PostgresServer, ServerUnavailable, free_port
-from tests.conftest import IN_CI
+from frs_local.servers import PostgresServer, free_port
+from tests.conftest import started
 
 VENUES = ("hyperliquid", "lighter", "paradex", "grvt", "edgex")
 OUTAGE_S = 60
@@ -36,15 +36,8 @@ CYCLE_S = 10
 def own_pg(_tmp_root):
     """A PostgreSQL of this test's own: it is stopped and restarted mid-test."""
     port = free_port()
-    server = PostgresServer(data_dir=_tmp_root / f"pg-outage-{port}", port=port)   # its own cluster per test
-    try:
-        server.start()
-    except ServerUnavailable as exc:
-        if IN_CI:
-            pytest.fail(f"required server missing under CI=true: {exc}", pytrace=False)
-        pytest.skip(str(exc))
-    yield server
-    server.stop()
+    with started(PostgresServer(data_dir=_tmp_root / f"pg-outage-{port}", port=port)) as server:   # its own cluster
+        yield server
 
 
 def rows_per_venue(dsn: str) -> dict[str, int]:

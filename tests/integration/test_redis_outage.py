@@ -26,8 +26,8 @@ from chalicelib.storage.repository import PgStorage
 from chalicelib.transport.breaker import CircuitBreaker, DictStore
 from chalicelib.transport.budget import reset_buckets
 from frs_local.replay import ReplayServer
-from frs_local.servers import RedisServer, ServerUnavailable, free_port
-from tests.conftest import IN_CI
+from frs_local.servers import RedisServer, free_port
+from tests.conftest import started
 from tests.integration.test_db_outage import own_pg, read_paths, rest_round, rows_per_venue
 
 __all__ = ["own_pg"]   # the fixture, used by name below
@@ -37,15 +37,8 @@ CYCLE_S = 4
 
 @pytest.fixture
 def own_redis(_tmp_root):
-    server = RedisServer(data_dir=_tmp_root / f"redis-outage-{free_port()}", port=free_port())
-    try:
-        server.start()
-    except ServerUnavailable as exc:
-        if IN_CI:
-            pytest.fail(f"required server missing under CI=true: {exc}", pytrace=False)
-        pytest.skip(str(exc))
-    yield server
-    server.stop()
+    with started(RedisServer(data_dir=_tmp_root / f"redis-outage-{free_port()}", port=free_port())) as server:
+        yield server
 
 
 class Rig:
