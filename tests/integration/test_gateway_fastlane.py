@@ -12,6 +12,7 @@ Market data (rates normalized per DESIGN.md §3), as in tests/integration/test_r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
 import socket
@@ -68,8 +69,14 @@ def stack(db_url: str, redis_url: str) -> Iterator[tuple[Any, redis.Redis, Any]]
             close()
 
 
-def gateway(app: Any, **kw: Any) -> GatewayThread:
-    return GatewayThread(Gateway(app, "127.0.0.1", 0, **kw)).start()
+@contextlib.contextmanager
+def gateway(app: Any, **kw: Any) -> Iterator[GatewayThread]:
+    """A local gateway on a free port serving `app` for the block, stopped after it."""
+    runner = GatewayThread(Gateway(app, "127.0.0.1", 0, **kw)).start()
+    try:
+        yield runner
+    finally:
+        runner.stop()
 
 
 def get(port: int, target: str, extra: str = "") -> tuple[list[str], bytes]:
@@ -93,8 +100,7 @@ def comparable(lines: list[str], body: bytes) -> tuple[list[str], bytes]:
 
 def test_inline_answers_are_the_lambda_paths_bytes(stack) -> None:
     app, _, _ = stack
-    fast, plain = gateway(app), gateway(app, fast_lane=False)
-    try:
+    with gateway(app) as fast, gateway(app, fast_lane=False) as plain:
         for target in TARGETS:
             served = fast.gateway.inline_served
             first = get(fast.gateway.port, target)      # the Lambda path; the gateway learns the target
@@ -110,46 +116,36 @@ def test_inline_answers_are_the_lambda_paths_bytes(stack) -> None:
         body = json.loads(get(fast.gateway.port, "/api/v1/funding-rates?symbol=BTC&basis=1h")[1])
         assert body["data"]["BTC"] == {"hyperliquid": pytest.approx(0.00002), "paradex": pytest.approx(0.0000125)}
         assert 0 <= body["data_age_seconds"] < 60 and body["source"] == "memory"
-    finally:
-        fast.stop()
-        plain.stop()
 
 
 def test_inline_requests_are_counted_as_the_endpoint_wrapper_counts_them(stack) -> None:
     from chalicelib.api.metrics import METRICS
 
     app, _, _ = stack
-    runner = gateway(app)
-    try:
+    with gateway(app) as runner:
         get(runner.gateway.port, "/api/v1/funding-rates")
         before, inline = METRICS.totals["requests"], runner.gateway.inline_served
         for _ in range(3):
             get(runner.gateway.port, "/api/v1/funding-rates")
         assert runner.gateway.inline_served == inline + 3
         assert METRICS.totals["requests"] == before + 3     # /metrics still sees every request
-    finally:
-        runner.stop()
 
 
 def test_a_content_type_on_a_get_takes_the_lambda_path(stack) -> None:
     app, _, _ = stack
-    runner = gateway(app)
-    try:
+    with gateway(app) as runner:
         get(runner.gateway.port, "/api/v1/funding-rates")
         inline = runner.gateway.inline_served
         # Chalice refuses a Content-Type the route does not accept (415) before the view runs
         lines, body = get(runner.gateway.port, "/api/v1/funding-rates", "Content-Type: text/plain\r\n")
         assert lines[0] == "HTTP/1.1 415 Unsupported Media Type", (lines, body)
         assert runner.gateway.inline_served == inline
-    finally:
-        runner.stop()
 
 
 def test_new_data_is_never_answered_from_the_old_entry(stack) -> None:
     app, kv, storage = stack
-    runner = gateway(app)
     target = "/api/v1/funding-rates?symbol=BTC"
-    try:
+    with gateway(app) as runner:
         get(runner.gateway.port, target)
         assert json.loads(get(runner.gateway.port, target)[1])["data"]["BTC"]["hyperliquid"] == pytest.approx(0.00016)
         served, inline = runner.gateway.requests_served, runner.gateway.inline_served
@@ -164,20 +160,18 @@ def test_new_data_is_never_answered_from_the_old_entry(stack) -> None:
         body = json.loads(get(runner.gateway.port, target)[1])       # and the rebuilt entry is answered inline
         assert body["data"]["BTC"]["hyperliquid"] == pytest.approx(0.00024)
         assert runner.gateway.inline_served == inline + 1
-    finally:
-        runner.stop()
 
 
 def test_requests_arriving_during_a_rebuild_wait_for_it_instead_of_rebuilding(stack) -> None:
     app, _, _ = stack
-    runner = gateway(app, workers=1)
-    gw = runner.gateway
     target = "/api/v1/opportunities"
-    try:
+    release = threading.Event()
+    with gateway(app, workers=1) as runner, contextlib.ExitStack() as done:
+        done.callback(release.set)                     # the held worker is let go however the test ends
+        gw = runner.gateway
         get(gw.port, target)
         get(gw.port, target)
         CACHE.clear()                                  # the entry expired: the next request must rebuild it
-        release = threading.Event()
 
         async def hold() -> Any:                       # the only worker busy: the rebuild waits its turn
             return gw.pool.submit(release.wait, WAIT)
@@ -200,6 +194,3 @@ def test_requests_arriving_during_a_rebuild_wait_for_it_instead_of_rebuilding(st
         assert len({re.sub(rb'^\{"source":"\w+"', b"", b) for b in bodies}) == 1
         assert gw.requests_served == served + 6
         assert gw.inline_served == inline + 5          # 6 requests = 1 through app(event) + 5 from its entry
-    finally:
-        release.set()
-        runner.stop()
