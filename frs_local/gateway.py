@@ -658,16 +658,15 @@ class Gateway:
         if self.fast_lane and getattr(view, "__module__", None) == "chalicelib.handlers.rest":
             from chalice.app import MultiDict
 
-            from chalicelib.handlers import rest
+            from chalicelib.api.fastlane import request_key
 
-            request_key = getattr(rest, "_request_key", None)
             name = getattr(view, "__name__", "")
-            if request_key is not None:
-                def builder(path: dict[str, str], query: list[tuple[str, str]]) -> Any:
-                    multi: dict[str, list[str]] = {}
-                    for k, v in query:   # what Chalice makes of multiValueQueryStringParameters
-                        multi.setdefault(k, []).append(v)
-                    return request_key(name, dict(path), MultiDict(multi) if multi else None)
+
+            def builder(path: dict[str, str], query: list[tuple[str, str]]) -> Any:
+                multi: dict[str, list[str]] = {}
+                for k, v in query:   # what Chalice makes of multiValueQueryStringParameters
+                    multi.setdefault(k, []).append(v)
+                return request_key(name, dict(path), MultiDict(multi) if multi else None)
         self._fast_keys[resource] = builder
         return builder
 

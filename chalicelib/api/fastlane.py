@@ -27,6 +27,15 @@ _rendered: ContextVar[list[Cached] | None] = ContextVar("frs_rendered", default=
 _memo: dict[tuple[Any, ...], str] = {}
 
 
+def request_key(view: str, path: dict[str, str] | None, params: Any) -> tuple[Any, ...]:
+    """The key a request is remembered under: the view's name, its path values and its query parameters (a
+    Chalice MultiDict or a plain mapping; None or empty for none), order-free. The REST views
+    (handlers/rest.py) and the local gateway's inline path (frs_local/gateway.py) both compute it here."""
+    query = () if not params else tuple(sorted(
+        (k, tuple(params.getlist(k)) if hasattr(params, "getlist") else (params[k],)) for k in params))
+    return (view, tuple(sorted(path.items())) if path else (), query)
+
+
 def note(body: Cached) -> None:
     """Called by rates.with_meta for every rendered entry spliced into a response."""
     seen = _rendered.get()

@@ -20,22 +20,16 @@ from chalicelib.api.routes import ROUTES, Call, Route, resolve
 rest = Blueprint(__name__)
 
 
-def _request_key(name: str, path: dict[str, str], params: Any) -> tuple[Any, ...]:
-    query = () if not params else tuple(sorted(
-        (k, tuple(params.getlist(k)) if hasattr(params, "getlist") else (params[k],)) for k in params))
-    return (name, tuple(sorted(path.items())) if path else (), query)
-
-
 def _view(route: Route) -> Any:
     cacheable = route.method == "GET" and not route.admin and route.body is None
     name = route.name
-    bare_key = (name, (), ())   # the key of a request without path or query parameters
+    bare_key = fastlane.request_key(name, None, None)   # the key of a request without path or query parameters
 
     def view(**path: str) -> Any:
         request = rest.current_request
         if cacheable:   # a request seen before, answered from its rendered entry (api/fastlane.py)
             params = request.query_params
-            key = _request_key(name, path, params) if path or params else bare_key
+            key = fastlane.request_key(name, path, params) if path or params else bare_key
             hit = fastlane.answer(key)
             if hit is not None:
                 return hit
