@@ -26,12 +26,12 @@ Starts its own PostgreSQL (and redis-server when installed) unless DATABASE_URL 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 from decimal import Decimal
 from pathlib import Path
@@ -50,33 +50,6 @@ def percentiles(samples_ms: list[float]) -> dict[str, float]:
 
     return {"n": len(ordered), "p50": round(pct(50), 3), "p95": round(pct(95), 3), "p99": round(pct(99), 3),
             "max": round(ordered[-1], 3), "mean": round(statistics.fmean(ordered), 3)}
-
-
-def servers(tmp: Path) -> tuple[str, str | None, list]:
-    from frs_local.servers import PostgresServer, RedisServer, ServerUnavailable, free_port
-
-    started = []
-    db_url = os.environ.get("DATABASE_URL")
-    if not db_url:
-        pg = PostgresServer(data_dir=tmp / "pg", port=free_port()).start()
-        started.append(pg)
-        import psycopg
-
-        with psycopg.connect(pg.dsn, autocommit=True) as conn:
-            conn.execute("CREATE DATABASE frs_bench")
-        db_url = pg.dsn_for("frs_bench")
-        from chalicelib.storage.migrate import migrate
-
-        migrate(db_url)
-    redis_url = os.environ.get("REDIS_URL")
-    if not redis_url:
-        try:
-            rs = RedisServer(data_dir=tmp / "redis", port=free_port()).start()
-            started.append(rs)
-            redis_url = rs.url
-        except ServerUnavailable:
-            redis_url = None
-    return db_url, redis_url, started
 
 
 def live_snapshots(symbols: int, now_ms: int) -> list:
@@ -195,6 +168,7 @@ def main() -> None:
     ap.add_argument("--overhead-only", action="store_true", help="only the handler-overhead ratios")
     args = ap.parse_args()
 
+    from _servers import own_servers
     from chalice import Chalice
     from chalice.test import Client
 
@@ -203,9 +177,9 @@ def main() -> None:
     from chalicelib.handlers.rest import rest
     from chalicelib.settings import Settings
 
-    tmp = Path(tempfile.mkdtemp(prefix="frs-bench-"))
-    os.chmod(tmp, 0o755)
-    db_url, redis_url, started = servers(tmp)
+    servers = contextlib.ExitStack()
+    own = servers.enter_context(own_servers(redis="optional"))
+    db_url, redis_url = own.db_url, own.redis_url
     try:
         from chalicelib.storage.repository import PgStorage
 
@@ -276,8 +250,7 @@ def main() -> None:
             args.json.write_text(json.dumps(results, indent=2))
     finally:
         wiring.reset()
-        for server in reversed(started):
-            server.stop()
+        servers.close()
 
 
 if __name__ == "__main__":

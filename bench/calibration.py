@@ -23,12 +23,11 @@ Printed, all from the same run:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -104,29 +103,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--explain", action="store_true", help="print the calibration queries' plans (one venue)")
     args = ap.parse_args(argv)
 
-    server = tmp = None
-    dsn = os.environ.get("DATABASE_URL")
-    if not dsn:
-        import psycopg
+    from _servers import own_servers
 
-        from frs_local.servers import PostgresServer, free_port
-
-        tmp = Path(tempfile.mkdtemp(prefix="frs-bench-"))
-        os.chmod(tmp, 0o755)
-        server = PostgresServer(data_dir=tmp / "pg", port=free_port()).start()
-        with psycopg.connect(server.dsn, autocommit=True) as conn:
-            conn.execute("CREATE DATABASE frs_bench")
-        dsn = server.dsn_for("frs_bench")
-        print(f"started PostgreSQL on {dsn}")
+    servers = contextlib.ExitStack()
+    dsn = servers.enter_context(own_servers()).db_url
+    assert dsn is not None
     try:
         import psycopg
 
         from chalicelib.core.calibration import Pair, report
         from chalicelib.services.settle import calibrate_all
-        from chalicelib.storage.migrate import migrate
         from chalicelib.storage.repository import PgStorage
 
-        migrate(dsn)
         storage = PgStorage(dsn)
         now_ms = int(time.time() * 1000) // H * H
         dexes = [VENUES[v % len(VENUES)] for v in range(args.venues)]
@@ -185,10 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"load average: {os.getloadavg()[0]:.2f}")
         storage.close()
     finally:
-        if server is not None:
-            server.stop()
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
+        servers.close()
     return 0
 
 

@@ -42,7 +42,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -188,37 +187,24 @@ def package_costs() -> dict[str, float]:
     return costs
 
 
-def prepare(tmp: Path) -> tuple[dict[str, str], list]:
-    """Real PostgreSQL + Redis + replay venues, migrated, one warm-up cycle stored."""
+def prepare(stack: contextlib.ExitStack) -> dict[str, str]:
+    """Real PostgreSQL + Redis + replay venues, migrated, one warm-up cycle stored; stopped when `stack` closes."""
+    from _servers import own_servers
+
     from frs_local.replay import ReplayServer
-    from frs_local.servers import PostgresServer, RedisServer, free_port
 
-    started: list = []
-    db_url, redis_url = os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL")
-    if not db_url:
-        import psycopg
-
-        pg = PostgresServer(data_dir=tmp / "pg", port=free_port()).start()
-        started.append(pg)
-        with psycopg.connect(pg.dsn, autocommit=True) as conn:
-            conn.execute("CREATE DATABASE frs_coldstart")
-        db_url = pg.dsn_for("frs_coldstart")
-        from chalicelib.storage.migrate import migrate
-
-        migrate(db_url)
-    if not redis_url:
-        rs = RedisServer(data_dir=tmp / "redis", port=free_port()).start()
-        started.append(rs)
-        redis_url = rs.url
+    own = stack.enter_context(own_servers(database="frs_coldstart", redis="required", prefix="frs-coldstart-"))
+    db_url, redis_url = own.db_url, own.redis_url
+    assert db_url is not None and redis_url is not None
     replay = ReplayServer(port=0, seed=1).start()
-    started.append(replay)
+    stack.callback(replay.stop)
     env = {**os.environ, "DATABASE_URL": db_url, "REDIS_URL": redis_url, "AWS_REGION": "us-east-1",
            "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
            "LOG_LEVEL": "WARNING", **replay.base_urls()}
     warm = script("chalicelib.handlers.scheduled", f"[entry.collect_hyperliquid({SCHEDULE_EVENT!r}, Context()), "
                   f"entry.collect_paradex({SCHEDULE_EVENT!r}, Context())][-1]")
     run_once(warm, {**env, "FRS_CHAIN": "inprocess"})
-    return env, started
+    return env
 
 
 def main() -> int:
@@ -227,34 +213,28 @@ def main() -> int:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--source", action="store_true", help="project modules compiled from source at every start")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="frs-coldstart-") as tmp_name:
-        tmp = Path(tmp_name)
-        os.chmod(tmp, 0o755)
-        env, started = prepare(tmp)
+    with contextlib.ExitStack() as servers:
+        env = prepare(servers)
         env["PYTHONDONTWRITEBYTECODE"] = "1"
-        try:
-            results = {}
-            load_before = os.getloadavg()
-            every: dict[str, list[dict]] = {name: [] for name in scenarios()}
-            with bytecode(compiled=not args.source):
-                for _ in range(args.runs):
-                    for name, (code, extra) in scenarios().items():
-                        every[name].append(run_once(code, {**env, **extra}))
-                app_top = importtime("app", env)
-            for name, samples in every.items():
-                results[name] = {k: round(statistics.median(s[k] for s in samples), 1)
-                                 for k in ("import_ms", "call_ms", "total_ms")}
-                results[name]["status"] = samples[-1]["status"]
-                results[name]["heavy_modules_loaded"] = samples[-1]["heavy"]
-            report = {"runs": args.runs, "bytecode": "from source" if args.source else "precompiled",
-                      "python_floor_ms": round(interpreter_floor(args.runs), 1),
-                      "load_before": [round(x, 2) for x in load_before],
-                      "load_after": [round(x, 2) for x in os.getloadavg()],
-                      "scenarios": results, "package_import_ms": package_costs(),
-                      "import_app_top": app_top}
-        finally:
-            for server in reversed(started):
-                server.stop()
+        results = {}
+        load_before = os.getloadavg()
+        every: dict[str, list[dict]] = {name: [] for name in scenarios()}
+        with bytecode(compiled=not args.source):
+            for _ in range(args.runs):
+                for name, (code, extra) in scenarios().items():
+                    every[name].append(run_once(code, {**env, **extra}))
+            app_top = importtime("app", env)
+        for name, samples in every.items():
+            results[name] = {k: round(statistics.median(s[k] for s in samples), 1)
+                             for k in ("import_ms", "call_ms", "total_ms")}
+            results[name]["status"] = samples[-1]["status"]
+            results[name]["heavy_modules_loaded"] = samples[-1]["heavy"]
+        report = {"runs": args.runs, "bytecode": "from source" if args.source else "precompiled",
+                  "python_floor_ms": round(interpreter_floor(args.runs), 1),
+                  "load_before": [round(x, 2) for x in load_before],
+                  "load_after": [round(x, 2) for x in os.getloadavg()],
+                  "scenarios": results, "package_import_ms": package_costs(),
+                  "import_app_top": app_top}
     if args.json:
         print(json.dumps(report, indent=2))
         return 0

@@ -14,31 +14,13 @@ Starts its own PostgreSQL (migrated) unless DATABASE_URL is set; the replay serv
 from __future__ import annotations
 
 import argparse
-import os
+import contextlib
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-
-def database(tmp: Path) -> tuple[str, object | None]:
-    url = os.environ.get("DATABASE_URL")
-    if url:
-        return url, None
-    import psycopg
-
-    from chalicelib.storage.migrate import migrate
-    from frs_local.servers import PostgresServer, free_port
-
-    pg = PostgresServer(data_dir=tmp / "pg", port=free_port()).start()
-    with psycopg.connect(pg.dsn, autocommit=True) as conn:
-        conn.execute("CREATE DATABASE frs_bench_collect")
-    url = pg.dsn_for("frs_bench_collect")
-    migrate(url)
-    return url, pg
 
 
 def main() -> int:
@@ -46,6 +28,8 @@ def main() -> int:
     parser.add_argument("--cycles", type=int, default=5)
     parser.add_argument("--latency", type=int, default=0, help="ms of injected latency per request on every venue")
     args = parser.parse_args()
+
+    from _servers import own_servers
 
     from chalicelib.services.collect import collect_all
     from chalicelib.settings import Settings
@@ -55,10 +39,11 @@ def main() -> int:
     from chalicelib.venues import REGISTRY
     from frs_local.replay import ReplayServer
 
-    tmp = Path(tempfile.mkdtemp(prefix="frs-bench-collect-"))
-    os.chmod(tmp, 0o755)
-    db_url, pg = database(tmp)
+    servers = contextlib.ExitStack()
+    db_url = servers.enter_context(own_servers(database="frs_bench_collect", prefix="frs-bench-collect-")).db_url
+    assert db_url is not None
     server = ReplayServer(port=0, seed=1).start()
+    servers.callback(server.stop)
     if args.latency:
         for dex in server.base_urls():
             server.set_fault(dex.removesuffix("_API_URL").lower(), f"latency:{args.latency}")
@@ -86,9 +71,7 @@ def main() -> int:
             print(f"cycle {cycle}: {wall:.3f} s  ({', '.join(parts)})", flush=True)
     finally:
         getattr(storage, "close", lambda: None)()
-        server.stop()
-        if pg is not None:
-            pg.stop()  # type: ignore[attr-defined]
+        servers.close()
 
     print(f"\n{'venue':<12} {'markets':>7} {'requests':>8} {'fetch ms':>9} {'parse ms':>9} {'store ms':>9}   (median)")
     for dex, v in per_venue.items():

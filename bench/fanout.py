@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -30,7 +31,6 @@ import random
 import resource
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -298,18 +298,20 @@ def main() -> None:
     logging.getLogger("urllib3.connectionpool").setLevel(logging.WARNING)
 
     import redis
+    from _servers import own_servers
 
     from chalicelib import wiring
     from chalicelib.settings import Settings
-    from frs_local.servers import RedisServer, free_port
+    from frs_local.servers import free_port
 
-    tmp = Path(tempfile.mkdtemp(prefix="frs-bench-fanout-"))
-    os.chmod(tmp, 0o755)
-    server = RedisServer(tmp / "redis", free_port()).start()
-    kv = redis.Redis.from_url(server.url)
+    servers = contextlib.ExitStack()   # a redis-server of its own: the bench's pub/sub load stays off any other
+    redis_url = servers.enter_context(own_servers(database=None, redis="required", use_env=False,
+                                                  prefix="frs-bench-fanout-")).redis_url
+    assert redis_url is not None
+    kv = redis.Redis.from_url(redis_url)
     try:
         args.management_port = free_port()
-        wiring.override(settings=Settings.from_env({"REDIS_URL": server.url,
+        wiring.override(settings=Settings.from_env({"REDIS_URL": redis_url,
                                                     "WS_MANAGEMENT_URL": f"http://127.0.0.1:{args.management_port}"}))
         print(f"bench/fanout.py  load average before: {loadavg()}", flush=True)
         results: dict[str, Any] = {"load_before": loadavg()}
@@ -362,7 +364,7 @@ def main() -> None:
     finally:
         kv.close()
         wiring.reset()
-        server.stop()
+        servers.close()
 
 
 if __name__ == "__main__":

@@ -32,13 +32,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib.util
 import json
 import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -48,6 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from _http import request  # noqa: E402
 from _measured import emit  # noqa: E402
+from _servers import own_servers  # noqa: E402
 
 ROUTES = ("/api/v1/funding-rates", "/api/v1/opportunities")
 ROW_IDS = {"/api/v1/funding-rates": "gateway-rates", "/api/v1/opportunities": "gateway-opportunities"}
@@ -248,9 +249,9 @@ def main() -> None:
     from frs_local.gateway import Gateway, GatewayThread
 
     api = _bench_api()
-    tmp = Path(tempfile.mkdtemp(prefix="frs-bench-gw-"))
-    os.chmod(tmp, 0o755)
-    db_url, redis_url, started = api.servers(tmp)
+    own_stack = contextlib.ExitStack()
+    own = own_stack.enter_context(own_servers(redis="optional", prefix="frs-bench-gw-"))
+    db_url, redis_url = own.db_url, own.redis_url
     runner = lambda_runner = None
     try:
         from chalicelib.storage.repository import PgStorage
@@ -328,8 +329,7 @@ def main() -> None:
         if lambda_runner is not None:
             lambda_runner.stop()
         wiring.reset()
-        for server in reversed(started):
-            server.stop()
+        own_stack.close()
 
 
 if __name__ == "__main__":

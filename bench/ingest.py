@@ -14,12 +14,10 @@ batched"), and once more as a single COPY stream of every row ("raw, one stream"
 from __future__ import annotations
 
 import argparse
-import os
+import contextlib
 import random
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -149,24 +147,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs of each path; the median is reported")
     args = parser.parse_args(argv)
 
-    server = tmp = None
-    dsn = os.environ.get("DATABASE_URL")
-    if not dsn:
-        import psycopg
+    from _servers import own_servers
 
-        from frs_local.servers import PostgresServer, free_port
-
-        tmp = Path(tempfile.mkdtemp(prefix="frs-bench-"))
-        os.chmod(tmp, 0o755)
-        server = PostgresServer(data_dir=tmp / "pg", port=free_port()).start()
-        with psycopg.connect(server.dsn, autocommit=True) as conn:
-            conn.execute("CREATE DATABASE frs_bench")
-        dsn = server.dsn_for("frs_bench")
-        print(f"started PostgreSQL on {dsn} (fsync/synchronous_commit off, as the test harness runs it)")
+    servers = contextlib.ExitStack()
+    dsn = servers.enter_context(own_servers()).db_url
+    assert dsn is not None
     try:
-        from chalicelib.storage.migrate import migrate
-
-        migrate(dsn)
         now = datetime.now(UTC).replace(second=0, microsecond=0)
         print(f"rows={args.rows:,} markets={5 * args.markets} batch={args.batch_rows:,} rows/ingest call, "
               f"repeat={args.repeat} (median reported; each ingest run gets a newer time range)")
@@ -187,10 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ratio ingest / raw batched = {med['PgStorage.ingest'] / med['raw COPY, batched']:.2f}x; "
               f"ingest / raw one stream = {med['PgStorage.ingest'] / med['raw COPY, one stream']:.2f}x")
     finally:
-        if server is not None:
-            server.stop()
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
+        servers.close()
     return 0
 
 
