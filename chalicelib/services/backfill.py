@@ -88,7 +88,8 @@ def plan_windows(first_day: date, end_ms: int, done: set[date], chunk_days: int)
         if group:
             start, stop = day_start_ms(group[0]), min(day_start_ms(group[-1]) + DAY_MS, end_ms)
             full = tuple(d for d in group if day_start_ms(d) + DAY_MS <= end_ms)
-            windows.append(Window(start, stop, full))
+            if stop > start:   # not the day that starts exactly at end_ms alone: nothing to fetch in it
+                windows.append(Window(start, stop, full))
             group.clear()
 
     day, last = first_day, utc_day(end_ms)
@@ -307,12 +308,15 @@ def plan_venue(job: Job, settings: Settings, storage: Any, symbols: set[str] | N
     p.status = "listing"
     job.markets = list_markets(job.module, settings, symbols)
     done = storage.backfill_done_days(p.dex, since=first_day) if storage is not None else {}
+    # history rows per request, and the hours one row covers where that is not the market's interval (Paradex:
+    # a point per hour boundary, whatever its 8 h funding period), as the venue module declares them
     page_rows = getattr(job.module, "HISTORY_PAGE_ROWS", None)
+    row_hours = getattr(job.module, "HISTORY_ROW_HOURS", None)
     for m in job.markets:
         windows = plan_windows(first_day, end_ms, done.get(m.dex_symbol, set()), chunk_days)
         job.windows[m.dex_symbol] = windows
         p.days_skipped += len(done.get(m.dex_symbol, set()))
-        p.est_requests += sum(estimate_requests(w, m.interval_hours, page_rows) for w in windows)
+        p.est_requests += sum(estimate_requests(w, row_hours or m.interval_hours, page_rows) for w in windows)
     p.markets = len(job.markets)
     p.windows = sum(len(w) for w in job.windows.values())
 

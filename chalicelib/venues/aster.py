@@ -29,7 +29,7 @@ SPEC = VenueSpec(
           "carry no interval: implied by gaps. Fees [M].",
 )
 OI_TOP = 20          # per-symbol /openInterest calls per cycle (weight 1 each), busiest markets by quoteVolume
-HISTORY_PAGE = 1000  # fundingRate limit max; ascending, page forward from the last fundingTime + 1
+HISTORY_PAGE_ROWS = 1000  # fundingRate limit max; ascending, page forward from the last fundingTime + 1
 
 
 def requests(spec: VenueSpec) -> list[Request]:
@@ -84,7 +84,7 @@ def history_requests(spec: VenueSpec, dex_symbol: str, start_ms: int, end_ms: in
     start = int(cursor) if cursor is not None else start_ms
     if start >= end_ms:
         return None
-    params = {"symbol": dex_symbol, "startTime": str(start), "endTime": str(end_ms), "limit": str(HISTORY_PAGE)}
+    params = {"symbol": dex_symbol, "startTime": str(start), "endTime": str(end_ms), "limit": str(HISTORY_PAGE_ROWS)}
     return Request("fundingRate", "GET", "/fapi/v1/fundingRate", params=params)
 
 
@@ -95,4 +95,4 @@ def parse_history(spec: VenueSpec, payload: Any, *, dex_symbol: str) -> tuple[li
                   and (r := vb.finite_or_none(row.get("fundingRate"))) is not None)
     hours = vb.interval_from_gaps([t for t, _ in good], spec.funding_interval_hours)
     points = [vb.HistoryPoint(time_ms=t, funding_rate=r, funding_interval_hours=h) for (t, r), h in zip(good, hours, strict=True)]
-    return points, (good[-1][0] + 1 if len(items) >= HISTORY_PAGE and good else None)
+    return points, (good[-1][0] + 1 if len(items) >= HISTORY_PAGE_ROWS and good else None)

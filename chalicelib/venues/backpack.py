@@ -28,7 +28,7 @@ SPEC = VenueSpec(
           "nextFundingTimestamp): dropped. OI in base units x mark. Tokenized stocks (MU.US) keep their ticker.",
 )
 INTERVAL_SWITCH = (1755676800000, Decimal(8), Decimal(1))  # 2025-08-20T08:00Z: 8 h before (incl.), 1 h after
-HISTORY_PAGE = 1000   # newest first, one page (no time filter in the API) ~= 41 days of hourly rows
+HISTORY_PAGE_ROWS = 1000   # newest first, one page (no time filter in the API) ~= 41 days of hourly rows
 
 
 def requests(spec: VenueSpec) -> list[Request]:
@@ -68,7 +68,7 @@ def history_requests(spec: VenueSpec, dex_symbol: str, start_ms: int, end_ms: in
                      cursor: Any) -> Request | None:
     if cursor is not None or start_ms >= end_ms:
         return None
-    return Request("fundingRates", "GET", "/api/v1/fundingRates", params={"symbol": dex_symbol, "limit": str(HISTORY_PAGE)})
+    return Request("fundingRates", "GET", "/api/v1/fundingRates", params={"symbol": dex_symbol, "limit": str(HISTORY_PAGE_ROWS)})
 
 
 def _end_ms(raw: Any) -> int | None:

@@ -25,6 +25,7 @@ SPEC = VenueSpec(
           "forecastFundingRate = running rate for the next settlement (= ticker fundingRate); its fundingRate is the LAST SETTLED "
           "rate, predictedFundingRate the 0.00005 interest baseline (both unused). getTicker (one contract per call): OI, volume.",
 )
+HISTORY_PAGE_ROWS = 100   # getFundingRatePage size: settlement rows per request
 
 
 def _contracts(spec: VenueSpec, payloads: dict[str, Any]) -> tuple[dict[Any, Any], list[dict[str, Any]], int]:
@@ -38,8 +39,7 @@ def _contracts(spec: VenueSpec, payloads: dict[str, Any]) -> tuple[dict[Any, Any
 def _funding(spec: VenueSpec, payloads: dict[str, Any], expected: int) -> dict[Any, dict[str, Any]]:
     found = vb.envelope_rows(spec, payloads.get("getLatestFundingRate"), "getLatestFundingRate")
     if not found and expected:
-        raise vb.ParseError(f"{spec.id}: getLatestFundingRate answered SUCCESS with no data for {expected} listed contracts - the "
-                            "deprecated V1 API answers this way: is EDGEX_API_URL pointing at V1 (.../api/v1), not V2 (.../api/v2)?")
+        raise vb.ParseError(f"{spec.id}: getLatestFundingRate answered SUCCESS with no data for {expected} listed contracts - the deprecated V1 API answers this way: is EDGEX_API_URL pointing at V1 (.../api/v1), not V2 (.../api/v2)?")
     return {r.get("contractId"): r for r in found}
 
 
@@ -84,7 +84,7 @@ def parse(spec: VenueSpec, payloads: dict[str, Any], *, now_ms: int) -> ParseRes
 
 def history_requests(spec: VenueSpec, dex_symbol: str, start_ms: int, end_ms: int, cursor: Any) -> Request | None:
     """Keyed by contractId: dex_symbol "BTCUSDC#30000001" (see base.history_id). cursor: nextPageOffsetData."""
-    params = {"contractId": vb.history_id(spec, dex_symbol, "contractId"), "size": "100", "filterSettlementFundingRate": "true",
+    params = {"contractId": vb.history_id(spec, dex_symbol, "contractId"), "size": str(HISTORY_PAGE_ROWS), "filterSettlementFundingRate": "true",
               "filterBeginTimeInclusive": str(start_ms), "filterEndTimeExclusive": str(end_ms)} | ({"offsetData": str(cursor)} if cursor else {})
     return Request("getFundingRatePage", "GET", "/public/funding/getFundingRatePage", params=params)
 

@@ -28,7 +28,7 @@ SPEC = VenueSpec(
           "(403 without; transport always sends one). Equities carry a session suffix (MU_24_5): symbol from uiName. "
           "[U] fees: no public schedule in the corpus.",
 )
-HISTORY_PAGE = 1000  # /info/{market}/funding: newest first, <= 1000 rows; page by moving endTime back
+HISTORY_PAGE_ROWS = 1000  # /info/{market}/funding: newest first, <= 1000 rows; page by moving endTime back
 
 
 def requests(spec: VenueSpec) -> list[Request]:
@@ -65,7 +65,7 @@ def history_requests(spec: VenueSpec, dex_symbol: str, start_ms: int, end_ms: in
     end = int(cursor) if cursor is not None else end_ms
     if end <= start_ms:
         return None
-    params = {"startTime": str(start_ms), "endTime": str(end), "limit": str(HISTORY_PAGE)}
+    params = {"startTime": str(start_ms), "endTime": str(end), "limit": str(HISTORY_PAGE_ROWS)}
     return Request("funding", "GET", f"/api/v1/info/{dex_symbol}/funding", params=params)
 
 
@@ -75,4 +75,4 @@ def parse_history(spec: VenueSpec, payload: Any, *, dex_symbol: str) -> tuple[li
     points = sorted((vb.HistoryPoint(time_ms=t, funding_rate=f, funding_interval_hours=Decimal(1))
                      for r in items if (t := vb.ms(r.get("T"))) is not None
                      and (f := vb.finite_or_none(r.get("f"))) is not None), key=lambda p: p.time_ms)
-    return points, (points[0].time_ms - 1 if len(items) >= HISTORY_PAGE and points else None)
+    return points, (points[0].time_ms - 1 if len(items) >= HISTORY_PAGE_ROWS and points else None)

@@ -28,7 +28,7 @@ SPEC = VenueSpec(
           "History rows with funding_interval_hours 0 (before 2025-10-10) are per-minute readings of an 8 h-basis "
           "rate: downsampled to one 1 h observation per clock hour (rate/8), never stored as 8 h settlements.",
 )
-HISTORY_LIMIT = 1000  # /full/v1/funding limit max (pysdk ApiFundingRateRequest)
+HISTORY_PAGE_ROWS = 1000  # /full/v1/funding limit max (pysdk ApiFundingRateRequest)
 
 
 def _perps(spec: VenueSpec, payloads: dict[str, Any]) -> list[dict[str, Any]]:
@@ -74,7 +74,7 @@ def history_requests(spec: VenueSpec, dex_symbol: str, start_ms: int, end_ms: in
                      cursor: Any) -> Request | None:
     """cursor: the opaque `next` of the previous page."""
     body = {"instrument": dex_symbol, "start_time": str(start_ms * 1_000_000),
-            "end_time": str(end_ms * 1_000_000), "limit": HISTORY_LIMIT}
+            "end_time": str(end_ms * 1_000_000), "limit": HISTORY_PAGE_ROWS}
     if cursor:
         body["cursor"] = cursor
     return Request("funding", "POST", "/full/v1/funding", json=body)

@@ -95,5 +95,5 @@ def parse(spec: VenueSpec, payloads: dict[str, Any], *, now_ms: int) -> ParseRes
 
 
 # history: the core module's, unchanged (coin keeps its "dex:" prefix, e.g. "xyz:XYZ100"; hourly rows)
-history_requests = hyperliquid.history_requests
-parse_history = hyperliquid.parse_history
+history_requests, parse_history = hyperliquid.history_requests, hyperliquid.parse_history
+HISTORY_PAGE_ROWS = hyperliquid.HISTORY_PAGE_ROWS

@@ -26,7 +26,7 @@ SPEC = VenueSpec(
           "a BBO). OI USD = openInterest x markPx. History: interval implied by timestamp spacing "
           "(8 h in 2023, 1 h later).",
 )
-HISTORY_PAGE = 500  # fundingHistory returns at most 500 vb.rows; next startTime = last time + 1 (docs: Pagination)
+HISTORY_PAGE_ROWS = 500  # fundingHistory returns at most 500 vb.rows; next startTime = last time + 1 (docs: Pagination)
 
 
 def requests(spec: VenueSpec) -> list[Request]:
@@ -77,5 +77,5 @@ def parse_history(spec: VenueSpec, payload: Any, *, dex_symbol: str) -> tuple[li
     hours = vb.interval_from_gaps(times, spec.funding_interval_hours)
     points = [vb.HistoryPoint(time_ms=t, funding_rate=rate, funding_interval_hours=h)
               for (t, rate), h in zip(good, hours, strict=True)]
-    cursor = times[-1] + 1 if len(items) >= HISTORY_PAGE and times else None
+    cursor = times[-1] + 1 if len(items) >= HISTORY_PAGE_ROWS and times else None
     return points, cursor

@@ -26,8 +26,8 @@ SPEC = VenueSpec(
           "rate_1h = rate/8. Other exchanges' rows dropped. REST open_interest in base units -> USD via mark_price. "
           "/fundings: unsigned percent per hour, sign from `direction` (long pays -> positive); windows <= 720 h.",
 )
-FUNDINGS_PAGE = 750  # "Maximum 750 fundings will be returned per call" (SDK candlestick_api.py)
-WINDOW_MS = 720 * 3_600_000   # a wider /fundings window may keep only its newest 750 rows (LDATA): <= 720 h each
+HISTORY_PAGE_ROWS = 720   # hourly rows per /fundings call: "Maximum 750 fundings will be returned per call" (SDK
+WINDOW_MS = HISTORY_PAGE_ROWS * 3_600_000   # candlestick_api.py) and a wider window may keep only its newest 750 (LDATA)
 
 
 def requests(spec: VenueSpec) -> list[Request]:

@@ -27,7 +27,7 @@ SPEC = VenueSpec(
           "105,473; the app and ccxt multiply by mark) -> USD = open_interest x mark. volume_24h is USD. "
           "/info instrument_type filters perps (SOL-USDC is spot). kBONK = 1000 BONK.",
 )
-HISTORY_PAGE = 4000  # /funding_rate/history limit max; newest first, cursor paging, no time filter
+HISTORY_PAGE_ROWS = 4000  # /funding_rate/history limit max; newest first, cursor paging, no time filter
 
 
 def requests(spec: VenueSpec) -> list[Request]:
@@ -59,7 +59,7 @@ def history_requests(spec: VenueSpec, dex_symbol: str, start_ms: int, end_ms: in
     """cursor: (next_cursor, oldest row ms) from parse_history; stops once the oldest row is before start_ms."""
     if cursor is not None and int(cursor[1]) < start_ms:
         return None
-    params = {"symbol": dex_symbol, "limit": str(HISTORY_PAGE)} | ({"cursor": str(cursor[0])} if cursor else {})
+    params = {"symbol": dex_symbol, "limit": str(HISTORY_PAGE_ROWS)} | ({"cursor": str(cursor[0])} if cursor else {})
     return Request("funding_history", "GET", "/api/v1/funding_rate/history", params=params)
 
 

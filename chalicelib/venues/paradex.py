@@ -26,7 +26,7 @@ SPEC = VenueSpec(
           "'not a normalized 8h funding rate'; SDK portfolio margin uses it as fr8h; BTC 0.0000769 on 2026-09-11). "
           "History = delta funding_index between hour boundaries (settlement-grade). /v1/markets cached 1 h.",
 )
-STEP_MS, WINDOW_MS = 3_600_000, 300_000   # one boundary per hour; its first 5 min (~60 rows at the 5 s cadence)
+STEP_MS, WINDOW_MS, HISTORY_PAGE_ROWS, HISTORY_ROW_HOURS = 3_600_000, 300_000, 1, 1   # 1 request/hour boundary (5 min)
 
 
 def requests(spec: VenueSpec) -> list[Request]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
+
+import pytest
 
 from chalicelib.services.backfill import (
     DAY_MS,
@@ -42,6 +44,8 @@ def test_done_days_are_skipped_and_split_windows():
     assert [(w.start_ms, w.end_ms) for w in windows] == [
         (T0, T0 + 2 * DAY_MS), (T0 + 4 * DAY_MS, end)]
     assert windows[1].full_days == (date(2026, 11, 24), date(2026, 11, 25))
+    # alone in its window, the day starting exactly at `end` is no window at all (it cost a request per market)
+    assert plan_windows(D0, end, set(), chunk_days=6) == [Window(T0, end, tuple(D0 + timedelta(days=i) for i in range(6)))]
 
 
 def test_everything_done_but_today():
@@ -83,3 +87,23 @@ def test_paced_budget_leaves_its_reserve_to_the_collectors():
     stop.set()                                                # the 46th would dig into the reserve: it waits
     assert paced.take() is False
     assert bucket.available == 15 and bucket.take()           # a collector still finds its tokens
+
+
+@pytest.mark.parametrize(("dex", "interval_h", "expected"), [
+    ("paradex", 8.0, 168),      # a request per hour boundary, whatever the 8 h funding period: 7 x 24
+    ("hyperliquid", 1.0, 1),    # 168 hourly rows, 500 per page
+    ("edgex", 4.0, 1),          # 42 four-hourly settlements, 100 per page
+    ("lighter", 1.0, 1),        # 168 hourly rows, 720 per window
+    ("grvt", 8.0, 1),           # 21 settlements, 1000 per page
+])
+def test_the_dry_run_estimate_pages_as_each_venue_module_does(monkeypatch, dex, interval_h, expected):
+    # one market, a week with nothing stored yet: the estimate comes from the module's HISTORY_PAGE_ROWS (and
+    # Paradex's HISTORY_ROW_HOURS), not "one request per window" (no module declared the page size before)
+    from chalicelib.services import backfill
+    from chalicelib.venues import get_venue
+
+    monkeypatch.setattr(backfill, "list_markets", lambda module, settings, symbols: [
+        backfill.Market("BTC", "BTC", "BTC", interval_h)])
+    job = backfill.Job(get_venue(dex), VenueProgress(dex, 60))
+    backfill.plan_venue(job, None, None, None, D0, T0 + 7 * DAY_MS, chunk_days=7)   # type: ignore[arg-type]
+    assert job.progress.windows == 1 and job.progress.est_requests == expected

@@ -30,6 +30,8 @@ def test_module_shape(venue):
     assert spec.id == spec.id.lower() == venue.__name__.rsplit(".", 1)[-1]
     assert Settings.from_env({}).api_url(spec.id) == spec.default_base_url   # no settings edit per venue
     assert spec.base_url_env == f"{spec.id.upper()}_API_URL"
+    if hasattr(venue, "history_requests"):   # the backfill's dry-run estimate pages by it
+        assert isinstance(venue.HISTORY_PAGE_ROWS, int) and venue.HISTORY_PAGE_ROWS > 0
     assert spec.funding_interval_hours > 0 and spec.rate_scale > 0
     assert callable(venue.requests) and callable(venue.parse)
     source = Path(venue.__file__).read_text()
