@@ -135,8 +135,7 @@ def select_rows(table: LegTable, f: OpportunityFilter, pm: PairMath) -> tuple[li
         spans = {f.symbol: spans[f.symbol]} if f.symbol in spans else {}
     if split:
         a, b = _split(table, cols, hold)
-        return _by_split_net(legs, spans, r8, a, b, [True] * len(legs) if mask is None else mask, f, pm,
-                             table.fee2)
+        return _by_split_net(legs, spans, r8, f2, a, b, [True] * len(legs) if mask is None else mask, f, pm)
     if mask is not None and not all(mask):   # drop the rejected legs from every column
         legs, r8, f2 = list(compress(legs, mask)), list(compress(r8, mask)), list(compress(f2, mask))
         ends = [0, *accumulate(mask)]
@@ -144,9 +143,9 @@ def select_rows(table: LegTable, f: OpportunityFilter, pm: PairMath) -> tuple[li
     return _by_rows(legs, spans, r8, f2, f, pm, exact, by_net, row_preds)
 
 
-def _by_split_net(legs: list[Leg], spans: dict[str, tuple[int, int]], r8: list[Decimal], a: list[Decimal],
-                  b: list[Decimal], ok: list[bool], f: OpportunityFilter, pm: PairMath,
-                  fee2: Mapping[str, Decimal]) -> tuple[list[tuple], int]:
+def _by_split_net(legs: list[Leg], spans: dict[str, tuple[int, int]], r8: list[Decimal], f2: list[Decimal],
+                  a: list[Decimal], b: list[Decimal], ok: list[bool], f: OpportunityFilter, pm: PairMath,
+                  ) -> tuple[list[tuple], int]:
     """select_rows when the net decides both the match and the order and is exact in split form:
     net = a[short] - b[long] (_split), so `net >= min_net` is `a[short] >= b[long] + min_net`, one
     Decimal comparison, and a pair is remembered only if it can still be among the first `f.limit`;
@@ -219,7 +218,7 @@ def _by_split_net(legs: list[Leg], spans: dict[str, tuple[int, int]], r8: list[D
         if desc and len(cands) >= limit:
             cands, cut = _cut_back(cands, limit, desc)
     # the few kept become rows through the one row builder, with the engine's own arithmetic
-    return rank([_row(symbol, legs[i], legs[j], pm, fee2) for _, symbol, i, j in cands], f), total
+    return rank([_row(symbol, legs[i], legs[j], f2[i] + f2[j], pm) for _, symbol, i, j in cands], f), total
 
 
 def _by_rows(legs: list[Leg], spans: dict[str, tuple[int, int]], r8: list[Decimal], f2: list[Decimal],
@@ -275,15 +274,14 @@ def _by_rows(legs: list[Leg], spans: dict[str, tuple[int, int]], r8: list[Decima
                         last = get(cands[-1])
                         cut = last if last is not None and len(cands) == limit else cut
     if by_net:
-        cands = [pair_row(symbol, lg, sg, (div1h := sg[L_R1] - lg[L_R1]), est, div1h * hold - est, pm, apy_factor)
-                 for _, symbol, lg, sg, est in cands]
+        cands = [_row(symbol, lg, sg, est, pm) for _, symbol, lg, sg, est in cands]
     return rank(cands, f), total
 
 
-def _row(symbol: str, lg: Leg, sg: Leg, pm: PairMath, fee2: Mapping[str, Decimal]) -> tuple:
-    """The row of a kept pair, with the pair loop's own arithmetic (opportunities.pair_rows)."""
+def _row(symbol: str, lg: Leg, sg: Leg, est: Decimal, pm: PairMath) -> tuple:
+    """The row of a kept pair (`est`: its two legs' 2 x fee summed), with the pair loop's own arithmetic
+    (opportunities.pair_rows)."""
     div1h = sg[L_R1] - lg[L_R1]
-    est = fee2[lg[L_DEX]] + fee2[sg[L_DEX]]
     return pair_row(symbol, lg, sg, div1h, est, div1h * pm.hold - est, pm, pm.apy_factor)
 
 
